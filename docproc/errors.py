@@ -1,0 +1,55 @@
+"""Typed failures. Each carries the process exit code and a message that says how to fix it.
+
+The exit-code table in the README is generated from the codes here; keep them in step.
+"""
+
+from __future__ import annotations
+
+
+class DocprocError(Exception):
+    """Base class: a failure the user can act on. ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(DocprocError):
+    """Bad command-line arguments or option values."""
+
+    exit_code = 2
+
+
+class InputFileError(DocprocError):
+    """An input file is missing, unreadable or not a supported document."""
+
+    exit_code = 3
+
+
+class TemplateError(DocprocError):
+    """A field template is malformed; refused before any page is read."""
+
+    exit_code = 4
+
+
+class ModelError(DocprocError):
+    """The model file is missing, corrupt, or does not follow the model contract."""
+
+    exit_code = 5
+
+
+class DatasetError(DocprocError):
+    """Training data could not be fetched, or failed its checksum."""
+
+    exit_code = 6
+
+
+class OutputError(DocprocError):
+    """An output file or folder cannot be written."""
+
+    exit_code = 7

@@ -1,0 +1,97 @@
+"""Classification and calibration metrics on plain numpy arrays.
+
+Shared by the model card (training/evaluate.py) and the accuracy audits, so a figure means
+the same thing wherever it is printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Counts, rows = true class, columns = predicted class."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (truth.astype(np.int64), predicted.astype(np.int64)), 1)
+    return matrix
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Precision, recall and F1 of one class, with its support (true count)."""
+
+    label: int
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def per_class_scores(matrix: np.ndarray) -> list[ClassScores]:
+    """Precision, recall and F1 for each class of a confusion matrix (0 where undefined)."""
+    scores = []
+    for label in range(matrix.shape[0]):
+        hits = float(matrix[label, label])
+        predicted = float(matrix[:, label].sum())
+        actual = float(matrix[label, :].sum())
+        precision = hits / predicted if predicted else 0.0
+        recall = hits / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores.append(ClassScores(label, precision, recall, f1, int(actual)))
+    return scores
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One confidence bin: its range, how many predictions fell in, their mean confidence
+    and the share of them that were right."""
+
+    lower: float
+    upper: float
+    count: int
+    confidence: float
+    accuracy: float
+
+
+def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> list[ReliabilityBin]:
+    """Equal-width confidence bins over [0, 1] (the last one closed), as in Guo et al. 2017."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
+    result = []
+    for b in range(bins):
+        mask = index == b
+        count = int(mask.sum())
+        result.append(
+            ReliabilityBin(
+                lower=float(edges[b]),
+                upper=float(edges[b + 1]),
+                count=count,
+                confidence=float(confidence[mask].mean()) if count else 0.0,
+                accuracy=float(correct[mask].mean()) if count else 0.0,
+            )
+        )
+    return result
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """ECE: the count-weighted mean gap between confidence and accuracy over the bins."""
+    total = len(confidence)
+    if total == 0:
+        return 0.0
+    return float(sum(b.count * abs(b.accuracy - b.confidence) for b in reliability_bins(confidence, correct, bins)) / total)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of logits / temperature, computed stably in float64."""
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean NLL of the true labels."""
+    picked = probabilities[np.arange(len(labels)), labels.astype(np.int64)]
+    return float(-np.log(np.clip(picked, 1e-300, 1.0)).mean())
