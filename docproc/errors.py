@@ -1,6 +1,6 @@
 """Typed failures. Each carries the process exit code and a message that says how to fix it.
 
-The exit-code table in the README is generated from the codes here; keep them in step.
+The README lists these codes in its exit-code table; tests/test_errors.py keeps the two in step.
 """
 
 from __future__ import annotations

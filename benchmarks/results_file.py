@@ -1,0 +1,37 @@
+"""Write one benchmark's section of benchmarks/RESULTS.md, leaving the other sections alone."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HEADER = "# Benchmark results\n\nEach section is written by the script it names; do not edit figures by hand.\n"
+
+
+def machine_line() -> str:
+    """CPU model, usable cores, memory, OS and Python: the machine a figure was taken on."""
+    cpu = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
+        memory = f"{mem_kb / 1024 ** 2:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        memory = "?"
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {memory} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def write_section(name: str, body: str) -> Path:
+    """Replace (or append) the section delimited by ``<!-- name -->`` markers."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text if text.endswith("\n") else text + "\n")
+    return RESULTS

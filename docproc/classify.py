@@ -1,0 +1,113 @@
+"""Load the digit model and classify normalized 28x28 digits in batches.
+
+The model contract (DESIGN.md): input (N, 28, 28, 1) float32 in [0, 1], ink high; output
+(N, 10) calibrated probabilities. Any Keras 3 backend runs it; with JAX or TensorFlow on
+a machine that has a GPU, the backend puts the batches there by itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docproc.errors import ModelError
+
+MODEL_ENV = "DOCPROC_MODEL"
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits-cnn.keras"
+DEFAULT_BATCH_SIZE = 1024
+
+
+def default_model_path() -> Path:
+    """``$DOCPROC_MODEL`` when set, else the shipped ``models/digits-cnn.keras``."""
+    return Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
+
+
+def card_path(model_path: Path) -> Path:
+    """The model card that belongs to a model file: same name, ``.json``."""
+    return model_path.with_suffix(".json")
+
+
+def _bucket(count: int, batch_size: int) -> int:
+    # Feed the model a handful of fixed shapes (powers of two up to the batch size), so a
+    # backend compiles each shape once instead of once per odd-sized tail batch.
+    size = 1
+    while size < count and size < batch_size:
+        size *= 2
+    return min(size, batch_size)
+
+
+@dataclass
+class DigitClassifier:
+    """A loaded digit model. ``predict`` takes normalized digits, returns probabilities."""
+
+    model: Any
+    path: Path
+    batch_size: int = DEFAULT_BATCH_SIZE
+    _predict: Any = field(default=None, repr=False)
+
+    def predict(self, digits: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, 10) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1).
+
+        Work is split into batches of at most ``batch_size``; the tail batch is padded to
+        a power of two so the backend sees few distinct shapes.
+        """
+        if digits.ndim == 3:
+            digits = digits[..., None]
+        if digits.shape[1:] != (28, 28, 1):
+            raise ValueError(f"digits must be (N, 28, 28[, 1]), got {digits.shape}")
+        digits = np.ascontiguousarray(digits, dtype=np.float32)
+        count = len(digits)
+        out = np.empty((count, 10), np.float32)
+        start = 0
+        while start < count:
+            size = _bucket(count - start, self.batch_size)
+            chunk = digits[start : start + size]
+            if len(chunk) < size:
+                chunk = np.concatenate([chunk, np.zeros((size - len(chunk), 28, 28, 1), np.float32)])
+            probabilities = np.asarray(self.model.predict_on_batch(chunk))
+            taken = min(size, count - start)
+            out[start : start + taken] = probabilities[:taken]
+            start += taken
+        return out
+
+    def parameter_count(self) -> int:
+        """Number of weights in the model."""
+        return int(self.model.count_params())
+
+
+def load_classifier(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> DigitClassifier:
+    """Load a model file and check it follows the model contract.
+
+    Raises ModelError with what to do when the file is missing, unreadable or has the
+    wrong input or output shape.
+    """
+    path = Path(path) if path is not None else default_model_path()
+    if batch_size < 1:
+        raise ModelError(f"batch size must be at least 1, got {batch_size}")
+    if not path.is_file():
+        raise ModelError(
+            f"Model file {path} not found. Pass --model PATH (or set {MODEL_ENV}) to a .keras file, "
+            "or train one with `python -m training.train`."
+        )
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad file; all mean the same to the user.
+        raise ModelError(
+            f"Could not load model {path}: {type(exc).__name__}: {exc}. "
+            "The file is corrupt or not a Keras 3 model; restore it from the repository or retrain it."
+        ) from exc
+    input_shape = tuple(model.input_shape)
+    output_shape = tuple(model.output_shape)
+    if input_shape[1:] != (28, 28, 1) or output_shape[1:] != (10,):
+        raise ModelError(
+            f"Model {path} takes {input_shape} and returns {output_shape}, but docproc needs "
+            "(N, 28, 28, 1) in and (N, 10) probabilities out (see the model contract in DESIGN.md)."
+        )
+    return DigitClassifier(model=model, path=path, batch_size=batch_size)

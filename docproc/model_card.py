@@ -1,0 +1,58 @@
+"""Read a model card (``models/*.json``) and format it for people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from docproc.classify import card_path, default_model_path
+from docproc.errors import ModelError
+
+
+def read_card(model_path: Path | None = None) -> dict[str, Any]:
+    """The card of a model file, as written by training/evaluate.py."""
+    model_path = Path(model_path) if model_path is not None else default_model_path()
+    path = card_path(model_path)
+    if not path.is_file():
+        raise ModelError(
+            f"No model card at {path}. Write one with `python -m training.evaluate --model {model_path}`."
+        )
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"Model card {path} cannot be read ({exc}). Rewrite it with `python -m training.evaluate`.") from exc
+    if not isinstance(card, dict) or "test" not in card or "calibration" not in card:
+        raise ModelError(f"Model card {path} lacks its test or calibration section. Rewrite it with `python -m training.evaluate`.")
+    return card
+
+
+def format_card(card: dict[str, Any]) -> str:
+    """A plain-text summary: headline figures, per-digit scores, confusion matrix, provenance."""
+    test, calibration = card["test"], card["calibration"]
+    training = card.get("training") or {}
+    machine = training.get("machine") or {}
+    lines = [
+        f"model        {card['file']}  (sha256 {card['file_sha256'][:16]}...)",
+        f"parameters   {card['parameters']:,}",
+        f"test         accuracy {test['accuracy']:.2%} on {test['digits']:,} MNIST test digits ({test['errors']} errors)",
+        f"calibration  ECE {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after "
+        f"temperature scaling (T = {calibration['temperature']:.3f}, {calibration['bins']} bins)",
+    ]
+    if training:
+        where = machine.get("cpu", "?")
+        if machine.get("accelerators"):
+            where += " + " + ", ".join(machine["accelerators"])
+        lines += [
+            f"trained by   {training.get('command', '?')}",
+            f"trained on   {where}, {machine.get('cores', '?')} cores, Keras backend {machine.get('keras_backend', '?')}; "
+            f"{training.get('wall_seconds', 0) / 60:.1f} min, {training.get('epochs_run', '?')} epochs (best {training.get('best_epoch', '?')})",
+        ]
+    lines.append(f"data         {card['data']['source']} (SHA-256 checked)")
+    lines += ["", "digit  precision  recall     f1  support"]
+    for row in test["per_class"]:
+        lines.append(f"{row['label']:>5}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:6.4f}  {row['support']:7d}")
+    lines += ["", "confusion matrix (rows: true digit, columns: predicted)", "      " + "".join(f"{d:>6}" for d in range(10))]
+    for label, row in enumerate(test["confusion_matrix"]):
+        lines.append(f"{label:>6}" + "".join(f"{n:>6}" for n in row))
+    return "\n".join(lines)

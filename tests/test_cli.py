@@ -1,0 +1,76 @@
+"""The command line, end to end, through the installed console script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from samples.generate import write_digit_crops
+
+DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([DOCPROC, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_model_prints_the_card() -> None:
+    result = run("model")
+    assert result.returncode == 0, result.stderr
+    assert "test         accuracy" in result.stdout
+    assert "confusion matrix" in result.stdout
+
+
+def test_model_with_a_missing_file_exits_5(tmp_path: Path) -> None:
+    result = run("model", "--model", str(tmp_path / "none.keras"))
+    assert result.returncode == 5
+    assert "No model card" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_classify_reads_scanned_test_digits(tmp_path: Path) -> None:
+    written = write_digit_crops(tmp_path, count=40, seed=11)
+    result = run("classify", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert len(lines) == 40
+    predicted = {Path(path).name: int(digit) for path, digit, _ in lines}
+    right = sum(predicted[name] == label for name, label in written)
+    assert right >= 38, f"{right}/40 right"
+    assert all(0.0 <= float(conf) <= 1.0 for _, _, conf in lines)
+
+
+@pytest.mark.slow
+def test_classify_reports_an_unreadable_file_and_goes_on(tmp_path: Path) -> None:
+    write_digit_crops(tmp_path, count=3, seed=12)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (tmp_path / "empty.png").write_bytes(b"")
+    result = run("classify", str(tmp_path))
+    assert result.returncode == 3
+    rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    errors = [r for r in rows if r[1] == "error"]
+    assert {Path(r[0]).name for r in errors} == {"broken.png", "empty.png"}
+    assert len(rows) - len(errors) == 3
+    assert "Traceback" not in result.stderr
+
+
+def test_classify_a_missing_input_exits_3(tmp_path: Path) -> None:
+    result = run("classify", str(tmp_path / "nowhere"))
+    assert result.returncode == 3
+    assert "does not exist" in result.stderr
+
+
+def test_ink_from_grey_handles_light_on_dark() -> None:
+    from docproc.crops import ink_from_grey
+
+    grey = np.full((40, 40), 230, np.uint8)
+    grey[10:30, 18:22] = 30
+    dark_paper = 255 - grey
+    assert np.array_equal(ink_from_grey(grey) > 0.5, ink_from_grey(dark_paper) > 0.5)

@@ -1,0 +1,18 @@
+"""The README's exit-code table matches the exception classes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from docproc import errors
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_every_error_exit_code_is_documented_once() -> None:
+    table = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", README.read_text(), re.M))
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.DocprocError)]
+    codes = [c.exit_code for c in classes if c is not errors.DocprocError]
+    assert len(codes) == len(set(codes)), "two error classes share an exit code"
+    assert set(codes) | {0, 1} == {int(code) for code in table}

@@ -1,0 +1,56 @@
+"""Training: the model layout, BatchNorm folding, and a tiny run that must learn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from docproc.classify import load_classifier
+
+
+def test_folded_model_matches_the_training_model() -> None:
+    from training.model import build_training_model, fold_for_inference, logits_model
+
+    model = build_training_model()
+    rng = np.random.default_rng(0)
+    # Give every BatchNorm non-trivial statistics so folding has something to get wrong.
+    for layer in model.layers:
+        if layer.name.startswith("bn"):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.5, beta.shape),
+                               rng.normal(0, 0.5, mean.shape), rng.uniform(0.5, 2, var.shape)])
+    x = rng.random((16, 28, 28, 1)).astype(np.float32)
+    expected = np.asarray(model(x, training=False))
+    shipped = fold_for_inference(model, temperature=1.7)
+    assert np.allclose(np.asarray(logits_model(shipped)(x)), expected, atol=1e-4)
+    probabilities = np.asarray(shipped(x))
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    scaled = np.exp(expected / 1.7) / np.exp(expected / 1.7).sum(axis=1, keepdims=True)
+    assert np.allclose(probabilities, scaled, atol=1e-5)
+
+
+def test_parameter_budget() -> None:
+    from training.model import build_inference_model
+
+    assert build_inference_model().count_params() <= 500_000
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_learns_and_writes_a_usable_model(tmp_path: Path) -> None:
+    from training import train
+
+    out = tmp_path / "tiny.keras"
+    train.main(["--limit", "800", "--val-size", "400", "--epochs", "4", "--batch-size", "64", "--out", str(out)])
+    log = json.loads((tmp_path / "tiny.training.json").read_text())
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert (tmp_path / "tiny.curves.png").stat().st_size > 10_000
+    assert log["epochs_run"] == 4 and len(log.get("history", {}).get("loss", [])) == 4
+    # 800 digits and 4 epochs are far from the target, but chance is 10%: it must learn.
+    assert log["best_val_accuracy"] > 0.6
+    assert card["test"]["accuracy"] > 0.6
+    assert card["training"]["command"].startswith("python -m training.train --limit 800")
+    classifier = load_classifier(out)
+    assert classifier.predict(np.zeros((3, 28, 28), np.float32)).shape == (3, 10)
