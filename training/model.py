@@ -75,7 +75,7 @@ def fold_for_inference(trained: keras.Model, temperature: float) -> keras.Model:
 
 def logits_model(shipped: keras.Model) -> keras.Model:
     """A view of a shipped model that returns its logits, before temperature and softmax."""
-    return keras.Model(shipped.inputs, shipped.get_layer(LOGITS_LAYER).output)
+    return keras.Model(shipped.input, shipped.get_layer(LOGITS_LAYER).output)
 
 
 def temperature_of(shipped: keras.Model) -> float:
