@@ -26,13 +26,23 @@ OUTPUT_LAYER = "probabilities"
 BN_EPSILON = 1e-3
 
 
-def build_training_model(dropout: float = 0.3) -> keras.Model:
+def batchnorm_momentum(total_steps: int) -> float:
+    """BatchNorm's moving-average momentum for a run of ``total_steps`` steps.
+
+    The averages must forget their initial values well before training ends, or the model
+    is broken in inference mode: the horizon 1 / (1 - momentum) is kept to at most a
+    tenth of the run. Full runs get Keras's default 0.99; tiny smoke runs get less.
+    """
+    return min(0.99, max(0.0, 1.0 - 10.0 / max(total_steps, 1)))
+
+
+def build_training_model(dropout: float = 0.3, bn_momentum: float = 0.99) -> keras.Model:
     """The network as trained: conv stages with BatchNorm, dropout, and raw logits out."""
     inputs = keras.Input((28, 28, 1), name="digits")
     x = inputs
     for index, (filters, kernel) in enumerate(CONV_STAGES):
         x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"conv{index}")(x)
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"bn{index}")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, epsilon=BN_EPSILON, name=f"bn{index}")(x)
         x = layers.Activation("relu", name=f"relu{index}")(x)
         x = layers.MaxPooling2D(name=f"pool{index}")(x)
     x = layers.Flatten(name="flatten")(x)

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     import keras
 
-    from training.model import build_training_model, fold_for_inference, logits_model
+    from training.model import batchnorm_momentum, build_training_model, fold_for_inference, logits_model
 
     started = time.time()
     keras.utils.set_random_seed(args.seed)
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> Path:
     steps = -(-len(train.labels) // args.batch_size)
     print(f"training on {len(train.labels)} digits, validating on {len(val.labels)}; backend {keras.backend.backend()}", flush=True)
 
-    model = build_training_model()
+    model = build_training_model(bn_momentum=batchnorm_momentum(args.epochs * steps))
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps, alpha=0.01)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
