@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from docproc.errors import ModelError
+from docproc.native_stderr import captured_native_stderr
 
 MODEL_ENV = "DOCPROC_MODEL"
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits-cnn.keras"
@@ -94,15 +95,21 @@ def load_classifier(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SI
             "or train one with `python -m training.train`."
         )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    with captured_native_stderr() as native:
+        try:
+            import keras
 
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many types for a bad file; all mean the same to the user.
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises many types for a bad file; all mean the same to the user.
+            failure: Exception | None = exc
+        else:
+            failure = None
+    if failure is not None:
+        detail = f"\n{native.text.strip()[-2000:]}" if native.text.strip() else ""
         raise ModelError(
-            f"Could not load model {path}: {type(exc).__name__}: {exc}. "
-            "The file is corrupt or not a Keras 3 model; restore it from the repository or retrain it."
-        ) from exc
+            f"Could not load model {path}: {type(failure).__name__}: {failure}. "
+            f"The file is corrupt or not a Keras 3 model; restore it from the repository or retrain it.{detail}"
+        ) from failure
     input_shape = tuple(model.input_shape)
     output_shape = tuple(model.output_shape)
     if input_shape[1:] != (28, 28, 1) or output_shape[1:] != (10,):
@@ -110,4 +117,9 @@ def load_classifier(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SI
             f"Model {path} takes {input_shape} and returns {output_shape}, but docproc needs "
             "(N, 28, 28, 1) in and (N, 10) probabilities out (see the model contract in DESIGN.md)."
         )
-    return DigitClassifier(model=model, path=path, batch_size=batch_size)
+    classifier = DigitClassifier(model=model, path=path, batch_size=batch_size)
+    # The first prediction probes devices (and on a CPU-only TensorFlow build, fails a CUDA
+    # probe out loud); do it here, under capture, on one blank digit.
+    with captured_native_stderr():
+        classifier.predict(np.zeros((1, 28, 28), np.float32))
+    return classifier

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,8 +45,11 @@ model_option = click.option(
 
 @click.group()
 @click.version_option(__version__, prog_name="docproc")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-v: progress, -vv: debug, incl. backend start-up).")
+def main(verbose: int) -> None:
     """Read handwritten digits off scanned documents."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="docproc: %(levelname)s: %(message)s", stream=sys.stderr)
 
 
 @main.command("model")

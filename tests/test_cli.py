@@ -17,7 +17,8 @@ DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "doc
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # As a user runs it: no TensorFlow logging variables set.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     return subprocess.run([DOCPROC, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -45,6 +46,7 @@ def test_classify_reads_scanned_test_digits(tmp_path: Path) -> None:
     right = sum(predicted[name] == label for name, label in written)
     assert right >= 38, f"{right}/40 right"
     assert all(0.0 <= float(conf) <= 1.0 for _, _, conf in lines)
+    assert result.stderr == "", "backend start-up chatter leaked to stderr"
 
 
 @pytest.mark.slow
