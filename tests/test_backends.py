@@ -1,0 +1,39 @@
+"""The model contract: the same file gives the same answers on TensorFlow and JAX.
+
+The GPU machines have JAX and no TensorFlow, so this is what makes GPU runs trustworthy.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training import data
+
+PREDICT_UNDER_JAX = """
+import sys, numpy as np
+import keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+from docproc.classify import load_classifier
+from training import data
+digits = data.load("test").images[:2000].astype(np.float32) / 255.0
+np.save(sys.argv[1], load_classifier().predict(digits))
+"""
+
+
+@pytest.mark.slow
+def test_jax_backend_matches_tensorflow(shipped_classifier, mnist_test: data.Split, tmp_path: Path) -> None:
+    out = tmp_path / "jax.npy"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run([sys.executable, "-c", PREDICT_UNDER_JAX, str(out)], env=env,
+                            capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    under_jax = np.load(out)
+    under_tf = shipped_classifier.predict(mnist_test.images[:2000].astype(np.float32) / 255.0)
+    assert np.array_equal(under_jax.argmax(axis=1), under_tf.argmax(axis=1))
+    assert np.allclose(under_jax, under_tf, atol=1e-5)
