@@ -32,6 +32,12 @@ def card_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
+def companion_path(model_path: Path, kind: str) -> Path:
+    """A file that travels with a model, e.g. ``companion_path(m, "curves.png")`` is
+    ``digits-cnn.curves.png`` beside ``digits-cnn.keras``."""
+    return model_path.with_name(f"{model_path.stem}.{kind}")
+
+
 def _bucket(count: int, batch_size: int) -> int:
     # Feed the model a handful of fixed shapes (powers of two up to the batch size), so a
     # backend compiles each shape once instead of once per odd-sized tail batch.

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from docproc import metrics
-from docproc.classify import card_path, load_classifier
+from docproc.classify import card_path, companion_path, load_classifier
 from training import data
 from training.model import logits_model, temperature_of
 
@@ -32,7 +32,8 @@ LIBRARIES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "numpy", "opencv-py
 
 
 def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that shaped the result."""
+    """Installed versions of the libraries that shaped the result (the card lists those of
+    the evaluation; the training log, those of the training run)."""
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -42,8 +43,9 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def evaluate(model_path: Path) -> dict[str, object]:
-    """Compute the card for one model file on the MNIST test split."""
+def evaluate(model_path: Path, command: str) -> dict[str, object]:
+    """Compute the card for one model file on the MNIST test split; ``command`` is recorded
+    as the command that evaluated it."""
     classifier = load_classifier(model_path)
     test = data.load("test")
     x = test.images.astype(np.float32) / 255.0
@@ -57,13 +59,13 @@ def evaluate(model_path: Path) -> dict[str, object]:
     raw = metrics.softmax(logits)
     raw_correct = raw.argmax(axis=1) == test.labels
 
-    training_log_path = model_path.with_suffix("").with_name(model_path.stem + ".training.json")
+    training_log_path = companion_path(model_path, "training.json")
     training: dict[str, object] = {}
     if training_log_path.is_file():
         training = json.loads(training_log_path.read_text())
         training.pop("history", None)
         training["log"] = training_log_path.name
-        training["curves"] = model_path.stem + ".curves.png"
+        training["curves"] = companion_path(model_path, "curves.png").name
 
     return {
         "name": model_path.stem,
@@ -95,7 +97,7 @@ def evaluate(model_path: Path) -> dict[str, object]:
         "training": training,
         "libraries": library_versions(),
         "evaluation": {
-            "command": "python -m training.evaluate" + (" " + shlex.join(sys.argv[1:]) if len(sys.argv) > 1 and sys.argv[0].endswith("evaluate.py") else ""),
+            "command": command,
             "date": dt.date.today().isoformat(),
         },
     }
@@ -105,8 +107,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     """Evaluate the model named on the command line and write its card beside it."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "digits-cnn.keras")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    card = evaluate(args.model)
+    card = evaluate(args.model, shlex.join(["python", "-m", "training.evaluate", *argv]))
     target = card_path(args.model)
     target.write_text(json.dumps(card, indent=2) + "\n")
     test = card["test"]

@@ -115,8 +115,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> Path:
     """Train, calibrate, fold, save; then evaluate on the test split and write the card."""
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     import keras
+
+    from docproc.classify import companion_path
+    from training.evaluate import library_versions
 
     from training.model import batchnorm_momentum, build_training_model, fold_for_inference, logits_model
 
@@ -182,10 +186,9 @@ def main(argv: list[str] | None = None) -> Path:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     shipped.save(args.out)
-    stem = args.out.with_suffix("")
-    save_curves(history, stem.with_name(stem.name + ".curves.png"))
+    save_curves(history, companion_path(args.out, "curves.png"))
     log = {
-        "command": "python -m training.train" + ("" if argv is None and len(sys.argv) <= 1 else " " + shlex.join(argv if argv is not None else sys.argv[1:])),
+        "command": shlex.join(["python", "-m", "training.train", *argv]),
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "train_digits": int(len(train.labels)),
         "validation_digits": int(len(val.labels)),
@@ -196,9 +199,10 @@ def main(argv: list[str] | None = None) -> Path:
         "temperature": temperature,
         "wall_seconds": round(time.time() - started, 1),
         "machine": machine_description(),
+        "libraries": library_versions(),
         "history": history,
     }
-    stem.with_name(stem.name + ".training.json").write_text(json.dumps(log, indent=2) + "\n")
+    companion_path(args.out, "training.json").write_text(json.dumps(log, indent=2) + "\n")
     print(f"saved {args.out} ({shipped.count_params()} parameters) in {log['wall_seconds']:.0f}s", flush=True)
     if not args.no_evaluate:
         from training import evaluate
