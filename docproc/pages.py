@@ -1,0 +1,122 @@
+"""Pages of a document, one at a time, as 8-bit grey images with their resolution.
+
+PDFs are rendered page by page through poppler (pdf2image), so a 500-page PDF never sits
+in memory whole; images (multi-page TIFF included) are decoded frame by frame by Pillow.
+Any mode Pillow reads (16-bit, CMYK, palette, alpha) comes out as grey on white.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+from docproc.errors import InputFileError
+
+DEFAULT_PDF_DPI = 200
+DEFAULT_IMAGE_DPI = 300.0
+# Metadata outside this range is treated as absent: 72 or 1 dpi tags written by software
+# that never knew the scan's resolution are common, and 10,000 dpi is no scanner.
+PLAUSIBLE_DPI = (100.0, 1200.0)
+POPPLER_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: its number (from 1), grey uint8 pixels (ink dark), and dots per inch."""
+
+    number: int
+    image: np.ndarray
+    dpi: float
+
+
+def _grey(frame: Image.Image) -> np.ndarray:
+    if frame.mode in ("RGBA", "LA", "PA") or (frame.mode == "P" and "transparency" in frame.info):
+        # Transparent areas are paper: composite on white before dropping alpha.
+        rgba = frame.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        frame = Image.alpha_composite(white, rgba)
+    if frame.mode in ("I;16", "I;16B", "I;16L", "I"):
+        wide = np.asarray(frame, dtype=np.float64)
+        top = wide.max() if wide.size else 0.0
+        scale = 255.0 / (65535.0 if top > 255 else max(top, 1.0))
+        return np.clip(wide * scale, 0, 255).astype(np.uint8)
+    if frame.mode == "1":
+        return np.asarray(frame.convert("L"))
+    return np.asarray(frame.convert("L"))
+
+
+def _frame_dpi(frame: Image.Image, fallback: float) -> float:
+    raw = frame.info.get("dpi")
+    try:
+        dpi = float(raw[0]) if isinstance(raw, tuple) else float(raw) if raw is not None else 0.0
+    except (TypeError, ValueError):
+        dpi = 0.0
+    low, high = PLAUSIBLE_DPI
+    return dpi if low <= dpi <= high else fallback
+
+
+def image_pages(path: Path, image_dpi: float = DEFAULT_IMAGE_DPI, force_dpi: bool = False) -> Iterator[Page]:
+    """Frames of a PNG, JPEG, BMP or (multi-page) TIFF as grey pages.
+
+    ``image_dpi`` is used where the file has no plausible resolution, or always with
+    ``force_dpi``. Raises InputFileError when the file cannot be decoded.
+    """
+    try:
+        with Image.open(path) as image:
+            for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+                frame = ImageOps.exif_transpose(frame) if frame.format == "JPEG" else frame
+                dpi = image_dpi if force_dpi else _frame_dpi(frame, image_dpi)
+                yield Page(number=number, image=np.ascontiguousarray(_grey(frame)), dpi=dpi)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        # Pillow reports truncated and corrupt data as OSError/ValueError/SyntaxError.
+        raise InputFileError(f"cannot decode image: {exc}. Re-scan or re-export the file.") from exc
+
+
+def pdf_page_count(path: Path) -> int:
+    """Number of pages of a PDF, from poppler's pdfinfo."""
+    from pdf2image import pdfinfo_from_path
+    from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFPopplerTimeoutError
+
+    try:
+        info = pdfinfo_from_path(str(path), timeout=POPPLER_TIMEOUT_S)
+    except PDFInfoNotInstalledError as exc:
+        raise InputFileError("poppler's pdfinfo is not installed: install poppler-utils (apt-get install poppler-utils).") from exc
+    except PDFPopplerTimeoutError as exc:
+        raise InputFileError(f"poppler took over {POPPLER_TIMEOUT_S} s to open the PDF.") from exc
+    except PDFPageCountError as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        hint = " It is encrypted: save an unprotected copy." if "password" in detail.lower() else " The PDF is damaged: re-export it."
+        raise InputFileError(f"cannot read PDF ({detail}).{hint}") from exc
+    pages = int(info.get("Pages", 0))
+    if pages < 1:
+        raise InputFileError("the PDF has no pages.")
+    return pages
+
+
+def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI) -> Iterator[Page]:
+    """Pages of a PDF rendered in grey at ``dpi``, one poppler call per page."""
+    from pdf2image import convert_from_path
+    from pdf2image.exceptions import PDFPopplerTimeoutError, PDFSyntaxError
+
+    for number in range(1, pdf_page_count(path) + 1):
+        try:
+            rendered = convert_from_path(
+                str(path), dpi=dpi, first_page=number, last_page=number, grayscale=True, timeout=POPPLER_TIMEOUT_S
+            )
+        except (PDFSyntaxError, PDFPopplerTimeoutError) as exc:
+            raise InputFileError(f"poppler could not render page {number}: {exc}") from exc
+        if not rendered:
+            raise InputFileError(f"poppler rendered nothing for page {number}; the PDF is damaged: re-export it.")
+        yield Page(number=number, image=np.ascontiguousarray(_grey(rendered[0])), dpi=float(dpi))
+
+
+def iter_pages(path: Path, kind: str, pdf_dpi: int = DEFAULT_PDF_DPI, image_dpi: float = DEFAULT_IMAGE_DPI,
+               force_image_dpi: bool = False) -> Iterator[Page]:
+    """Pages of a document of the given sniffed ``kind``."""
+    if kind == "pdf":
+        return pdf_pages(path, pdf_dpi)
+    return image_pages(path, image_dpi, force_image_dpi)

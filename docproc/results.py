@@ -1,0 +1,88 @@
+"""Field results and the results CSV (contract in DESIGN.md), written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from docproc.errors import OutputError
+
+COLUMNS = ["file", "page", "template", "field", "text", "confidence", "digit_confidences",
+           "status", "error", "x", "y", "w", "h"]
+STATUSES = ("ok", "review", "error")
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    """One row of the results: a field read off a page, or an error for a file or page."""
+
+    file: str
+    page: int
+    template: str
+    field: str
+    text: str = ""
+    confidence: float = 0.0
+    digit_confidences: tuple[float, ...] = ()
+    status: str = "ok"
+    error: str = ""
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def row(self) -> dict[str, object]:
+        """The CSV row: probabilities to 4 decimals, so equal runs give equal bytes."""
+        x, y, w, h = self.box
+        return {
+            "file": self.file,
+            "page": self.page,
+            "template": self.template,
+            "field": self.field,
+            "text": self.text,
+            "confidence": f"{self.confidence:.4f}",
+            "digit_confidences": " ".join(f"{c:.4f}" for c in self.digit_confidences),
+            "status": self.status,
+            "error": self.error,
+            "x": x,
+            "y": y,
+            "w": w,
+            "h": h,
+        }
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work when the output's folder is missing or not writable."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"output {path} is a folder; give a file name such as {path / 'results.csv'}")
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder} does not exist; create it or choose another -o path")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write in {folder} (permission denied); choose another -o path")
+
+
+def write_csv(results: Iterable[FieldResult], path: Path) -> None:
+    """Write the results CSV atomically: a temporary file beside the target, fsynced, then
+    renamed over it, so a crash leaves either the old file or the new one."""
+    frame = pd.DataFrame([r.row() for r in results], columns=COLUMNS)
+    folder = path.parent if str(path.parent) else Path(".")
+    handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False, newline="", encoding="utf-8")
+    try:
+        with handle:
+            frame.to_csv(handle, index=False, lineterminator="\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except OSError as exc:
+        Path(handle.name).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}. Free some space or choose another -o path.") from exc
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read a results CSV back with the contract's column types (text stays text)."""
+    return pd.read_csv(path, dtype={"text": str, "digit_confidences": str, "error": str, "template": str},
+                       keep_default_na=False)

@@ -1,0 +1,134 @@
+"""Field templates (YAML): which boxes of a page hold which digit fields.
+
+The contract is in DESIGN.md. A template with any error is refused before a page is read,
+with the file, the field and what is wrong; all errors are reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from docproc.errors import TemplateError
+
+KNOWN_TEMPLATE_KEYS = {"name", "fields"}
+KNOWN_FIELD_KEYS = {"name", "box", "length", "pattern"}
+MAX_DIGITS = 64
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field: its name, box (left, top, right, bottom as page fractions), the digit
+    count expected, and an optional full-match pattern."""
+
+    name: str
+    box: tuple[float, float, float, float]
+    min_length: int
+    max_length: int
+    pattern: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A named set of fields, and the file it came from."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+    source: Path
+
+
+def _length(value: Any, where: str, problems: list[str]) -> tuple[int, int]:
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int):
+        low = high = value
+    elif isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        low, high = value
+    else:
+        problems.append(f"{where}: 'length' must be an integer or [min, max] of integers, got {value!r}")
+        return 1, MAX_DIGITS
+    if not 1 <= low <= high <= MAX_DIGITS:
+        problems.append(f"{where}: 'length' must satisfy 1 <= min <= max <= {MAX_DIGITS}, got {value!r}")
+    return low, high
+
+
+def _box(value: Any, where: str, problems: list[str]) -> tuple[float, float, float, float]:
+    numbers = isinstance(value, list) and len(value) == 4 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    )
+    if not numbers:
+        problems.append(f"{where}: 'box' must be [left, top, right, bottom] as fractions of the page, got {value!r}")
+        return 0.0, 0.0, 1.0, 1.0
+    left, top, right, bottom = (float(v) for v in value)
+    if not (0.0 <= left < right <= 1.0 and 0.0 <= top < bottom <= 1.0):
+        problems.append(
+            f"{where}: 'box' {value!r} must have 0 <= left < right <= 1 and 0 <= top < bottom <= 1 "
+            "(fractions of the page width and height, not pixels)"
+        )
+    return left, top, right, bottom
+
+
+def parse_template(document: Any, source: Path) -> Template:
+    """Validate a parsed YAML document as a template. Raises TemplateError listing every problem."""
+    problems: list[str] = []
+    if not isinstance(document, dict):
+        raise TemplateError(f"{source}: a template is a mapping with 'name' and 'fields', got {type(document).__name__}")
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("'name' must be a non-empty string (it fills the CSV 'template' column)")
+        name = ""
+    fields_raw = document.get("fields")
+    if not isinstance(fields_raw, list) or not fields_raw:
+        problems.append("'fields' must be a non-empty list of fields")
+        fields_raw = []
+    fields: list[FieldSpec] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(fields_raw, start=1):
+        where = f"field {index}"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: must be a mapping with 'name', 'box' and 'length'")
+            continue
+        field_name = raw.get("name")
+        if not isinstance(field_name, str) or not field_name.strip():
+            problems.append(f"{where}: 'name' must be a non-empty string")
+            field_name = f"#{index}"
+        else:
+            where = f"field '{field_name}'"
+            if field_name in seen:
+                problems.append(f"{where}: the name is used twice; each field needs its own name")
+            seen.add(field_name)
+        for key in ("box", "length"):
+            if key not in raw:
+                problems.append(f"{where}: '{key}' is missing")
+        box = _box(raw.get("box"), where, problems) if "box" in raw else (0.0, 0.0, 1.0, 1.0)
+        low, high = _length(raw.get("length"), where, problems) if "length" in raw else (1, MAX_DIGITS)
+        pattern = None
+        if raw.get("pattern") is not None:
+            if not isinstance(raw["pattern"], str):
+                problems.append(f"{where}: 'pattern' must be a string (a regular expression)")
+            else:
+                try:
+                    pattern = re.compile(raw["pattern"])
+                except re.error as exc:
+                    problems.append(f"{where}: 'pattern' {raw['pattern']!r} is not a valid regular expression: {exc}")
+        fields.append(FieldSpec(field_name, box, low, high, pattern))
+    if problems:
+        raise TemplateError(f"template {source} is invalid:\n  - " + "\n  - ".join(problems))
+    return Template(name=name, fields=tuple(fields), source=source)
+
+
+def load_template(path: Path) -> Template:
+    """Read and validate a template file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"cannot read template {path}: {exc}") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"template {path} is not valid YAML: {exc}") from exc
+    return parse_template(document, Path(path))

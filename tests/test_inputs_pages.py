@@ -1,0 +1,99 @@
+"""Finding inputs, sniffing their kind, and streaming their pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from docproc.errors import InputFileError
+from docproc.inputs import discover, read_kind, sniff_kind
+from docproc.pages import iter_pages
+
+
+def page_image(value: int = 200, size: tuple[int, int] = (120, 80)) -> Image.Image:
+    return Image.fromarray(np.full(size[::-1], value, np.uint8))
+
+
+def test_kind_is_sniffed_from_bytes_not_extension(tmp_path: Path) -> None:
+    png_named_pdf = tmp_path / "scan.pdf"
+    page_image().save(png_named_pdf, format="PNG")
+    assert read_kind(png_named_pdf) == "png"
+    text_named_pdf = tmp_path / "notes.pdf"
+    text_named_pdf.write_text("not a pdf")
+    assert read_kind(text_named_pdf) is None
+    assert sniff_kind(b"\n\n%PDF-1.7\n") == "pdf"
+    assert sniff_kind(b"II*\x00....") == "tiff" and sniff_kind(b"\xff\xd8\xff\xe0") == "jpeg"
+
+
+def test_discover_folders_globs_and_files_in_input_order(tmp_path: Path) -> None:
+    (tmp_path / "b" / "deep").mkdir(parents=True)
+    for rel in ("a.png", "b/deep/c.png", "b/x.png"):
+        page_image().save(tmp_path / rel, format="PNG")
+    (tmp_path / "b" / "readme.txt").write_text("skip me")
+    found = discover([str(tmp_path / "b"), str(tmp_path / "*.png"), str(tmp_path / "missing.tif")])
+    assert [f.name for f in found] == ["deep/c.png", "x.png", "a.png", "missing.tif"]
+
+
+def test_discover_with_nothing_found_says_so(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="No PDF or image files"):
+        discover([str(tmp_path / "*.pdf")])
+
+
+def test_symlink_loops_do_not_hang(tmp_path: Path) -> None:
+    (tmp_path / "scans").mkdir()
+    page_image().save(tmp_path / "scans" / "a.png", format="PNG")
+    (tmp_path / "scans" / "loop").symlink_to(tmp_path / "scans")
+    assert [f.name for f in discover([str(tmp_path / "scans")])] == ["a.png"]
+
+
+def test_multipage_tiff_and_pdf_stream_page_by_page(tmp_path: Path) -> None:
+    pages = [page_image(v) for v in (40, 120, 220)]
+    tiff = tmp_path / "three.tif"
+    pages[0].save(tiff, save_all=True, append_images=pages[1:], dpi=(300, 300))
+    read = list(iter_pages(tiff, "tiff"))
+    assert [p.number for p in read] == [1, 2, 3]
+    assert [int(p.image.mean()) for p in read] == [40, 120, 220]
+    assert read[0].dpi == 300.0 and read[0].image.dtype == np.uint8
+
+    pdf = tmp_path / "two.pdf"
+    pages[0].convert("RGB").save(pdf, save_all=True, append_images=[pages[2].convert("RGB")], resolution=100)
+    rendered = list(iter_pages(pdf, "pdf", pdf_dpi=100))
+    assert [p.number for p in rendered] == [1, 2]
+    assert rendered[0].image.shape == (80, 120)
+    assert abs(float(rendered[0].image.mean()) - 40) < 3 and abs(float(rendered[1].image.mean()) - 220) < 3
+
+
+def test_implausible_dpi_metadata_falls_back(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    page_image().save(path, format="PNG", dpi=(72, 72))
+    assert next(iter_pages(path, "png", image_dpi=250)).dpi == 250
+    page_image().save(path, format="PNG", dpi=(200, 200))
+    assert next(iter_pages(path, "png", image_dpi=250)).dpi == pytest.approx(200, abs=1)
+    assert next(iter_pages(path, "png", image_dpi=250, force_image_dpi=True)).dpi == 250
+
+
+def test_odd_modes_become_grey_on_white(tmp_path: Path) -> None:
+    rgba = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    rgba.putpixel((5, 5), (0, 0, 0, 255))
+    rgba.save(tmp_path / "alpha.png")
+    grey = next(iter_pages(tmp_path / "alpha.png", "png")).image
+    assert grey[0, 0] == 255 and grey[5, 5] == 0
+    Image.fromarray(np.full((8, 8), 65535 // 2, np.uint16)).save(tmp_path / "wide.png")
+    assert abs(int(next(iter_pages(tmp_path / "wide.png", "png")).image[0, 0]) - 127) <= 1
+    Image.new("CMYK", (8, 8), (0, 0, 0, 255)).save(tmp_path / "cmyk.jpg")
+    assert next(iter_pages(tmp_path / "cmyk.jpg", "jpeg")).image.max() < 30
+
+
+def test_broken_files_raise_input_errors(tmp_path: Path) -> None:
+    truncated = tmp_path / "t.png"
+    page_image().save(truncated, format="PNG")
+    truncated.write_bytes(truncated.read_bytes()[:60])
+    with pytest.raises(InputFileError, match="cannot decode"):
+        list(iter_pages(truncated, "png"))
+    fake_pdf = tmp_path / "f.pdf"
+    fake_pdf.write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
+    with pytest.raises(InputFileError, match="PDF"):
+        list(iter_pages(fake_pdf, "pdf"))

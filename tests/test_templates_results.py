@@ -1,0 +1,87 @@
+"""Template validation and the results CSV."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from docproc.errors import OutputError, TemplateError
+from docproc.results import COLUMNS, FieldResult, check_writable, read_csv, write_csv
+from docproc.templates import load_template
+
+GOOD = """
+name: cheque
+fields:
+  - name: amount
+    box: [0.76, 0.32, 0.99, 0.50]
+    length: [1, 9]
+    pattern: '^\\d+$'
+  - name: date
+    box: [0.70, 0.08, 0.98, 0.20]
+    length: 8
+"""
+
+
+def test_a_template_with_only_the_contract_keys_loads(tmp_path: Path) -> None:
+    path = tmp_path / "cheque.yaml"
+    path.write_text(GOOD)
+    template = load_template(path)
+    assert template.name == "cheque"
+    amount, date = template.fields
+    assert amount.box == (0.76, 0.32, 0.99, 0.50) and (amount.min_length, amount.max_length) == (1, 9)
+    assert amount.pattern is not None and amount.pattern.fullmatch("123")
+    assert (date.min_length, date.max_length) == (8, 8) and date.pattern is None
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ("- {name: a, box: [10, 20, 300, 400], length: 3}", "field 'a': 'box'.*fractions"),
+        ("- {name: a, box: [0.5, 0.1, 0.4, 0.2], length: 3}", "left < right"),
+        ("- {name: a, box: [0.1, 0.1, 0.4], length: 3}", "'box' must be"),
+        ("- {name: a, box: [0.1, 0.1, 0.4, 0.2]}", "field 'a': 'length' is missing"),
+        ("- {name: a, box: [0.1, 0.1, 0.4, 0.2], length: [5, 2]}", "min <= max"),
+        ("- {name: a, box: [0.1, 0.1, 0.4, 0.2], length: 2, pattern: '(['}", "not a valid regular expression"),
+        ("- {name: a, box: [0.1, 0.1, 0.4, 0.2], length: 2}\n  - {name: a, box: [0.1, 0.3, 0.4, 0.4], length: 2}", "used twice"),
+        ("- {box: [0.1, 0.1, 0.4, 0.2], length: 2}", "field 1: 'name'"),
+    ],
+)
+def test_bad_templates_are_refused_with_file_field_and_reason(tmp_path: Path, fields: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"name: t\nfields:\n  {fields}\n")
+    with pytest.raises(TemplateError, match=message) as info:
+        load_template(path)
+    assert str(path) in str(info.value)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(TemplateError, match="not valid YAML"):
+        load_template(bad)
+    with pytest.raises(TemplateError, match="cannot read template"):
+        load_template(tmp_path / "absent.yaml")
+
+
+def test_csv_round_trip_keeps_leading_zeros_and_columns(tmp_path: Path) -> None:
+    out = tmp_path / "results.csv"
+    rows = [
+        FieldResult("a/b.png", 1, "zip", "digits-1", "02139", 0.91234, (0.99, 0.95, 0.98, 0.99, 0.99), "ok", "", (1, 2, 3, 4)),
+        FieldResult("c.pdf", 0, "", "", status="error", error="cannot read PDF"),
+    ]
+    write_csv(rows, out)
+    frame = read_csv(out)
+    assert list(frame.columns) == COLUMNS
+    assert frame.loc[0, "text"] == "02139" and frame.loc[0, "confidence"] == pytest.approx(0.9123)
+    assert frame.loc[0, "digit_confidences"] == "0.9900 0.9500 0.9800 0.9900 0.9900"
+    assert frame.loc[1, "status"] == "error" and frame.loc[1, "error"] == "cannot read PDF"
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_unwritable_outputs_are_caught_before_work(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="does not exist"):
+        check_writable(tmp_path / "nowhere" / "r.csv")
+    with pytest.raises(OutputError, match="is a folder"):
+        check_writable(tmp_path)
