@@ -1,0 +1,79 @@
+"""From classified glyphs to a field's reading: text, confidences and status.
+
+A glyph that may be touching digits comes with split alternatives; the decoder picks,
+for the whole field, the combination of readings with the best mean log-confidence per
+glyph, preferring combinations whose length the template allows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from docproc.templates import FieldSpec
+
+MAX_COMBINATIONS = 729  # 3 options for 6 wide glyphs; beyond that, each glyph decides alone
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One glyph's alternatives: each a list of digit probability rows (1 for the whole
+    glyph, 2 or 3 for a split)."""
+
+    options: tuple[tuple[np.ndarray, ...], ...]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A field's reading: digits, their confidences, the field confidence and status."""
+
+    text: str
+    digit_confidences: tuple[float, ...]
+    confidence: float
+    status: str
+    reason: str
+
+
+def _option_score(rows: tuple[np.ndarray, ...]) -> float:
+    return float(np.mean([math.log(max(float(r.max()), 1e-12)) for r in rows]))
+
+
+def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float) -> Decoded:
+    """Choose each glyph's reading and judge the field.
+
+    Field confidence is the product of the chosen digits' calibrated probabilities: the
+    probability that every digit is right, given the segmentation. ``review`` when it is
+    under ``review_below``, or the length or pattern is not met, or nothing was found.
+    """
+    lengths = range(spec.min_length, spec.max_length + 1) if spec else None
+    choices = [list(r.options) for r in readings]
+    combos_count = math.prod(len(c) for c in choices) if choices else 1
+    chosen: list[tuple[np.ndarray, ...]]
+    if combos_count <= MAX_COMBINATIONS:
+        best_key: tuple[bool, float] | None = None
+        chosen = [c[0] for c in choices]
+        for combo in itertools.product(*choices):
+            length = sum(len(option) for option in combo)
+            fits = lengths is None or length in lengths
+            key = (fits, sum(_option_score(option) for option in combo))
+            if best_key is None or key > best_key:
+                best_key, chosen = key, list(combo)
+    else:
+        chosen = [max(c, key=_option_score) for c in choices]
+    rows = [row for option in chosen for row in option]
+    text = "".join(str(int(r.argmax())) for r in rows)
+    confidences = tuple(float(r.max()) for r in rows)
+    confidence = float(np.prod(confidences)) if confidences else 0.0
+    reasons = []
+    if not text:
+        reasons.append("no digits found")
+    if spec is not None and text and not spec.min_length <= len(text) <= spec.max_length:
+        reasons.append(f"{len(text)} digits, expected {spec.min_length}-{spec.max_length}")
+    if spec is not None and spec.pattern is not None and text and not spec.pattern.fullmatch(text):
+        reasons.append("pattern not met")
+    if text and confidence < review_below:
+        reasons.append(f"confidence under {review_below}")
+    return Decoded(text, confidences, confidence, "review" if reasons else "ok", "; ".join(reasons))

@@ -1,0 +1,189 @@
+"""The run: files -> pages -> fields -> glyphs -> normalized crops -> classify -> results.
+
+Pages are processed one at a time; their crops are gathered until a batch is full and
+classified together, across fields and pages. Results come out in input order. A file
+or page that cannot be read becomes an ``error`` row and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from docproc.classify import DigitClassifier
+from docproc.decode import Reading, decode_field
+from docproc.errors import InputFileError
+from docproc.fields import FieldImage, find_strings, template_fields
+from docproc.inputs import InputFile, read_kind
+from docproc.normalize import normalize_glyph
+from docproc.pages import DEFAULT_IMAGE_DPI, DEFAULT_PDF_DPI, Page, iter_pages
+from docproc.results import FieldResult
+from docproc.segment import Glyph, find_glyphs
+from docproc.templates import Template
+
+log = logging.getLogger("docproc")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to read: template (or None to find strings), resolutions, batching, review threshold."""
+
+    template: Template | None = None
+    pdf_dpi: int = DEFAULT_PDF_DPI
+    image_dpi: float = DEFAULT_IMAGE_DPI
+    force_image_dpi: bool = False
+    review_below: float = 0.9
+
+
+@dataclass
+class RunSummary:
+    """Counts for the closing line and the exit status."""
+
+    files: int = 0
+    failed_files: int = 0
+    pages: int = 0
+    fields: int = 0
+    statuses: dict[str, int] = field(default_factory=lambda: {"ok": 0, "review": 0, "error": 0})
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """One line: pages, fields, ok/review/error, time."""
+        s = self.statuses
+        rate = self.pages / self.seconds if self.seconds > 0 else 0.0
+        return (f"{self.files} files, {self.pages} pages, {self.fields} fields: {s['ok']} ok, {s['review']} review, "
+                f"{s['error']} error; {self.seconds:.1f} s ({rate:.1f} pages/s)")
+
+
+@dataclass
+class _PageWork:
+    file: InputFile
+    page: Page
+    fields: list[FieldImage]
+    glyphs: list[list[Glyph]]
+    first_crop: int = 0
+
+
+def _crops_of(glyphs: list[Glyph]) -> list[np.ndarray]:
+    crops = []
+    for glyph in glyphs:
+        crops.append(normalize_glyph(glyph.ink))
+        for split in glyph.splits:
+            crops.extend(normalize_glyph(piece) for piece in split)
+    return crops
+
+
+def _readings(glyphs: list[Glyph], probabilities: np.ndarray) -> list[Reading]:
+    readings, at = [], 0
+    for glyph in glyphs:
+        options = [(probabilities[at],)]
+        at += 1
+        for split in glyph.splits:
+            options.append(tuple(probabilities[at : at + len(split)]))
+            at += len(split)
+        readings.append(Reading(tuple(options)))
+    return readings
+
+
+def page_fields(page: Page, template: Template | None) -> list[FieldImage]:
+    """The fields of one page: the template's, registered, or the strings found."""
+    if template is None:
+        return find_strings(page.image)
+    fields, angle, shift = template_fields(page.image, template)
+    log.debug("page %d: skew %.2f deg, shift %s px", page.number, angle, shift)
+    return fields
+
+
+def _page_rows(work: _PageWork, probabilities: np.ndarray, options: RunOptions) -> list[FieldResult]:
+    rows, at = [], 0
+    template_name = options.template.name if options.template else ""
+    for field_image, glyphs in zip(work.fields, work.glyphs):
+        count = sum(1 + sum(len(s) for s in g.splits) for g in glyphs)
+        decoded = decode_field(_readings(glyphs, probabilities[at : at + count]), field_image.spec, options.review_below)
+        at += count
+        rows.append(FieldResult(work.file.name, work.page.number, template_name, field_image.name, decoded.text,
+                                decoded.confidence, decoded.digit_confidences, decoded.status, "", field_image.box,
+                                notes=(decoded.reason,) if decoded.reason else ()))
+    return rows
+
+
+def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | FieldResult]:
+    """A file's pages; a failure becomes one error row at the page it happened on."""
+    template_name = options.template.name if options.template else ""
+    number = 1
+    try:
+        kind = read_kind(item.path)
+        if kind is None:
+            raise InputFileError("not a PDF, PNG, JPEG, BMP or TIFF file (judged by its content).")
+        for page in iter_pages(item.path, kind, options.pdf_dpi, options.image_dpi, options.force_image_dpi):
+            yield page
+            number = page.number + 1
+    except FileNotFoundError:
+        yield FieldResult(item.name, number, template_name, "", status="error", error="file not found")
+    except OSError as exc:
+        yield FieldResult(item.name, number, template_name, "", status="error", error=f"cannot read: {exc.strerror or exc}")
+    except InputFileError as exc:
+        yield FieldResult(item.name, number, template_name, "", status="error", error=exc.message)
+
+
+def run(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
+        on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FieldResult]:
+    """Read every file; yield result rows in input order, classifying in batches."""
+    pending: list[_PageWork | FieldResult] = []
+    crops: list[np.ndarray] = []
+
+    def flush() -> Iterator[FieldResult]:
+        probabilities = classifier.predict(np.stack(crops)) if crops else np.empty((0, 10), np.float32)
+        for entry in pending:
+            if isinstance(entry, FieldResult):
+                yield entry
+            else:
+                yield from _page_rows(entry, probabilities[entry.first_crop :], options)
+        pending.clear()
+        crops.clear()
+
+    for item in files:
+        for page_or_error in _pages_or_error(item, options):
+            if isinstance(page_or_error, FieldResult):
+                pending.append(page_or_error)
+                continue
+            page = page_or_error
+            fields = page_fields(page, options.template)
+            glyphs = [find_glyphs(f.image) for f in fields]
+            work = _PageWork(item, page, fields, glyphs, first_crop=len(crops))
+            for g in glyphs:
+                crops.extend(_crops_of(g))
+            pending.append(work)
+            if on_page is not None:
+                on_page(item, page.number)
+            if len(crops) >= classifier.batch_size:
+                yield from flush()
+    yield from flush()
+
+
+def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
+            on_page: Callable[[InputFile, int], None] | None = None) -> tuple[list[FieldResult], RunSummary]:
+    """Run and collect every row with a summary of the counts."""
+    started = time.perf_counter()
+    summary = RunSummary(files=len(files))
+    rows: list[FieldResult] = []
+    failed: set[str] = set()
+
+    def count_page(item: InputFile, number: int) -> None:
+        summary.pages += 1
+        if on_page is not None:
+            on_page(item, number)
+
+    for row in run(files, classifier, options, count_page):
+        rows.append(row)
+        summary.statuses[row.status] += 1
+        if row.status == "error":
+            failed.add(row.file)
+        else:
+            summary.fields += 1
+    summary.failed_files = len(failed)
+    summary.seconds = time.perf_counter() - started
+    return rows, summary

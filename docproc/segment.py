@@ -1,0 +1,204 @@
+"""From a field image to digit glyphs: binarize, remove printed rules, find and fix components.
+
+All sizes are relative to the field's height or the strokes' own size, so the same code
+serves a 150 dpi form and a 300 dpi zip-code crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One digit candidate: its box (x, y, w, h) in field pixels, its ink (float32, ink
+    high, only this glyph's pixels), and alternative readings as 2 or 3 pieces when it
+    may be touching digits."""
+
+    box: tuple[int, int, int, int]
+    ink: np.ndarray
+    splits: tuple[tuple[np.ndarray, ...], ...] = ()
+
+
+def paper_level(grey: np.ndarray) -> np.ndarray:
+    """The paper's brightness at every pixel, estimated by removing dark strokes with a
+    grey-level dilation on a quarter-size image (fast, and follows uneven lighting)."""
+    height, width = grey.shape
+    small = cv2.resize(grey, (max(1, width // 4), max(1, height // 4)), interpolation=cv2.INTER_AREA)
+    size = max(3, min(small.shape) // 4) | 1
+    size = min(size, 15)
+    background = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    background = cv2.blur(background, (size, size))
+    return cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+
+def binarize(grey: np.ndarray, floor: float = 0.28) -> tuple[np.ndarray, np.ndarray]:
+    """Ink strength in [0, 1] relative to the local paper, and the ink mask.
+
+    The threshold is Otsu's on the ink strength, but never below ``floor``: tinted paper
+    and light security patterns stay below it while pen strokes, blue or black, are far
+    above.
+    """
+    paper = np.maximum(paper_level(grey), 1.0)
+    ink = np.clip(1.0 - grey.astype(np.float32) / paper, 0.0, 1.0)
+    ink8 = (ink * 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    threshold = max(otsu / 255.0, floor)
+    return ink, ink > threshold
+
+
+def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int) -> tuple[np.ndarray, np.ndarray]:
+    """Remove printed horizontal and vertical rules (frames, underlines, comb dividers).
+
+    Rules are runs at least ``min_horizontal`` / ``min_vertical`` long. Pixels of a rule
+    that a pen stroke crosses (ink on both sides of the rule) are put back, so digits
+    that touch a frame keep their strokes. Returns (mask without rules, rule mask).
+    """
+    m = mask.astype(np.uint8)
+    horizontal = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((1, max(2, min_horizontal)), np.uint8))
+    vertical = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((max(2, min_vertical), 1), np.uint8))
+    # A vertical run counts as printed only where it meets a horizontal rule (a frame
+    # side, a comb divider): an upright handwritten 1 is as tall and straight, but free.
+    count, vlabels = cv2.connectedComponents(vertical, connectivity=8)
+    if count > 1:
+        near_h = cv2.dilate(horizontal, np.ones((7, 7), np.uint8)).astype(bool)
+        attached = np.unique(vlabels[near_h & (vlabels > 0)])
+        vertical = np.isin(vlabels, attached[attached > 0]).astype(np.uint8)
+    # Anti-aliased rule edges sit one pixel outside the opened run.
+    horizontal = cv2.dilate(horizontal, np.ones((3, 1), np.uint8)) & m
+    vertical = cv2.dilate(vertical, np.ones((1, 3), np.uint8)) & m
+    rules = (horizontal | vertical).astype(bool)
+    kept = mask & ~rules
+    k = kept.astype(np.uint8)
+    reach = 9
+    across_h = cv2.morphologyEx(k, cv2.MORPH_CLOSE, np.ones((reach, 1), np.uint8)).astype(bool)
+    across_v = cv2.morphologyEx(k, cv2.MORPH_CLOSE, np.ones((1, reach), np.uint8)).astype(bool)
+    kept |= (horizontal.astype(bool) & across_h) | (vertical.astype(bool) & across_v)
+    return kept, rules
+
+
+@dataclass(frozen=True)
+class _Component:
+    x: int
+    y: int
+    w: int
+    h: int
+    area: int
+    label: int
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    comps = [
+        _Component(int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 2]), int(stats[i, 3]), int(stats[i, 4]), i)
+        for i in range(1, count)
+    ]
+    return labels, comps
+
+
+def _merge_groups(comps: list[_Component]) -> list[list[_Component]]:
+    """Group components that overlap horizontally: the broken pieces of one digit, or a
+    digit's detached bar, stack above each other rather than side by side."""
+    groups: list[list[_Component]] = []
+    for comp in sorted(comps, key=lambda c: (c.x, c.y)):
+        for group in groups:
+            gx0 = min(c.x for c in group)
+            gx1 = max(c.x + c.w for c in group)
+            overlap = min(gx1, comp.x + comp.w) - max(gx0, comp.x)
+            if overlap > 0.5 * min(comp.w, gx1 - gx0):
+                group.append(comp)
+                break
+        else:
+            groups.append([comp])
+    return groups
+
+
+def _cut_candidates(ink: np.ndarray, pieces: int) -> list[int]:
+    """Columns where a wide blob is most likely two digits touching: minima of the ink
+    column profile near the places an even split would cut."""
+    width = ink.shape[1]
+    profile = (ink > 0).sum(axis=0).astype(np.float32)
+    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    cuts = []
+    for k in range(1, pieces):
+        centre = width * k // pieces
+        low, high = max(1, centre - width // (2 * pieces)), min(width - 1, centre + width // (2 * pieces))
+        if high <= low:
+            return []
+        cuts.append(low + int(np.argmin(profile[low:high])))
+    return cuts
+
+
+def _split(ink: np.ndarray, pieces: int) -> tuple[np.ndarray, ...] | None:
+    cuts = _cut_candidates(ink, pieces)
+    if len(cuts) != pieces - 1:
+        return None
+    bounds = [0, *cuts, ink.shape[1]]
+    parts = tuple(ink[:, a:b] for a, b in zip(bounds, bounds[1:]))
+    if any(not (p > 0).any() for p in parts):
+        return None
+    return parts
+
+
+def _divider_columns(rules: np.ndarray, height: int) -> list[int]:
+    """x positions of vertical rules (comb dividers) that span most of the field height."""
+    column_ink = rules.sum(axis=0)
+    tall = np.flatnonzero(column_ink > 0.45 * height)
+    if tall.size == 0:
+        return []
+    runs = np.split(tall, np.flatnonzero(np.diff(tall) > 1) + 1)
+    return [int(run.mean()) for run in runs]
+
+
+def find_glyphs(grey: np.ndarray, expected_max: int | None = None) -> list[Glyph]:
+    """The digit candidates of one field image (ink dark on paper), left to right.
+
+    Rules are removed, specks and slivers dropped (relative to the tallest ink), broken
+    pieces merged, and blobs wide enough to be two or three touching digits get split
+    alternatives for the decoder to weigh against the whole.
+    """
+    height = grey.shape[0]
+    if grey.size == 0 or height < 8 or grey.shape[1] < 8:
+        return []
+    ink, mask = binarize(grey)
+    mask, rules = remove_rules(mask, min_horizontal=max(12, int(height * 1.2)), min_vertical=max(10, int(height * 0.55)))
+    dividers = _divider_columns(rules, height)
+    labels, comps = _components(mask)
+    if not comps:
+        return []
+    tallest = max(c.h for c in comps if c.area >= 4) if any(c.area >= 4 for c in comps) else 0
+    if tallest == 0:
+        return []
+    # Specks and rule fragments: much shorter than the writing, or tiny.
+    min_area = max(6, int((tallest * 0.08) ** 2))
+    comps = [c for c in comps if c.area >= min_area and c.h >= 0.25 * tallest]
+    glyphs: list[Glyph] = []
+    for group in _merge_groups(comps):
+        x0 = min(c.x for c in group)
+        y0 = min(c.y for c in group)
+        x1 = max(c.x + c.w for c in group)
+        y1 = max(c.y + c.h for c in group)
+        if (y1 - y0) < 0.4 * tallest:
+            continue  # a fragment (a stray tick, a rule end) not a digit
+        own = np.isin(labels[y0:y1, x0:x1], [c.label for c in group])
+        crop = np.where(own, ink[y0:y1, x0:x1], 0.0).astype(np.float32)
+        width, tall = x1 - x0, y1 - y0
+        splits = []
+        # A glyph across a comb divider is two digits written into neighbouring cells.
+        inside = [c - x0 for c in dividers if x0 + 0.15 * width < c < x1 - 0.15 * width]
+        if inside:
+            bounds = [0, *inside, width]
+            parts = tuple(crop[:, a:b] for a, b in zip(bounds, bounds[1:]))
+            if all((p > 0).any() for p in parts) and len(parts) <= 3:
+                splits.append(parts)
+        if width > 1.05 * tall:
+            for pieces in (2, 3):
+                if width > (0.55 + 0.45 * (pieces - 1)) * tall:
+                    parts = _split(crop, pieces)
+                    if parts is not None:
+                        splits.append(parts)
+        glyphs.append(Glyph(box=(x0, y0, width, tall), ink=crop, splits=tuple(splits)))
+    return glyphs

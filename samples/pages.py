@@ -1,0 +1,86 @@
+"""Write sets of synthetic scans with their templates and truth (samples, tests, benchmarks).
+
+    python -m samples.pages --out /tmp/heldout --cheques 200 --forms 100 --zips 200 --seed 99
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from samples.layouts import DigitSource, Layout, cheque_layout, form_layout, render_page, zip_layout
+
+
+def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | None = None) -> None:
+    images = [Image.fromarray(p[..., ::-1]) for p in pages]  # drawn in BGR
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        images[0].save(path, save_all=True, append_images=images[1:], resolution=dpi)
+    elif suffix in (".tif", ".tiff"):
+        images[0].save(path, save_all=True, append_images=images[1:], dpi=(dpi, dpi), compression="tiff_lzw")
+    elif suffix in (".jpg", ".jpeg"):
+        images[0].save(path, quality=jpeg_quality or 85, dpi=(dpi, dpi))
+    else:
+        images[0].save(path, dpi=(dpi, dpi))
+
+
+def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
+              form_pages: int = 2, formats: tuple[str, ...] = ("png", "jpg")) -> list[tuple[str, int, str, str]]:
+    """Write cheques (one page each), forms (``form_pages``-page PDFs), and zip-code crops
+    (a multi-page TIFF of them plus single PNGs), their templates and ``truth.csv``.
+
+    Returns the truth rows (file, page, field, text), files relative to ``out``.
+    """
+    rng = np.random.default_rng(seed)
+    digits = DigitSource(rng)
+    truth: list[tuple[str, int, str, str]] = []
+    (out / "templates").mkdir(parents=True, exist_ok=True)
+    layouts: dict[str, Layout] = {"cheque": cheque_layout(), "form": form_layout()}
+    for kind, layout in layouts.items():
+        (out / "templates" / f"{kind}.yaml").write_text(layout.template_yaml())
+
+    def emit(kind: str, number: int, pages: list[tuple[np.ndarray, dict[str, str]]], layout: Layout, suffix: str) -> None:
+        rel = f"{kind}s/{kind}-{number:04d}.{suffix}"
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        _save([p for p, _ in pages], out / rel, layout.dpi, jpeg_quality=int(rng.integers(70, 95)))
+        for page_number, (_, fields) in enumerate(pages, start=1):
+            truth.extend((rel, page_number, name, text) for name, text in fields.items())
+
+    for number in range(1, cheques + 1):
+        layout = layouts["cheque"]
+        emit("cheque", number, [render_page(layout, rng, digits)], layout, formats[number % len(formats)])
+    for number in range(1, forms + 1):
+        layout = layouts["form"]
+        emit("form", number, [render_page(layout, rng, digits) for _ in range(form_pages)], layout, "pdf")
+    zip_pages = []
+    for number in range(1, zips + 1):
+        layout = zip_layout(["none", "frame", "underline"][number % 3])
+        image, fields = render_page(layout, rng, digits)
+        zip_pages.append((image, {"digits-1": fields["zip"]}))
+    if zip_pages:
+        emit("zip", 1, zip_pages, zip_layout("none"), "tif")
+    with (out / "truth.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "page", "field", "text"])
+        writer.writerows(truth)
+    return truth
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cheques", type=int, default=20)
+    parser.add_argument("--forms", type=int, default=5)
+    parser.add_argument("--zips", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    truth = write_set(args.out, args.cheques, args.forms, args.zips, args.seed)
+    print(f"wrote {len(truth)} fields to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
