@@ -62,11 +62,17 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int) -> tu
     vertical = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((max(2, min_vertical), 1), np.uint8))
     # A vertical run counts as printed only where it meets a horizontal rule (a frame
     # side, a comb divider): an upright handwritten 1 is as tall and straight, but free.
-    count, vlabels = cv2.connectedComponents(vertical, connectivity=8)
+    # Both ends must meet one: a tall 1 resting on an underline or frame bottom is free
+    # at its top.
+    count, vlabels, vstats, _ = cv2.connectedComponentsWithStats(vertical, connectivity=8)
     if count > 1:
         near_h = cv2.dilate(horizontal, np.ones((7, 7), np.uint8)).astype(bool)
-        attached = np.unique(vlabels[near_h & (vlabels > 0)])
-        vertical = np.isin(vlabels, attached[attached > 0]).astype(np.uint8)
+        attached = [
+            i for i in range(1, count)
+            if near_h[vstats[i, 1] : vstats[i, 1] + 3, vstats[i, 0] : vstats[i, 0] + vstats[i, 2]].any()
+            and near_h[vstats[i, 1] + vstats[i, 3] - 3 : vstats[i, 1] + vstats[i, 3], vstats[i, 0] : vstats[i, 0] + vstats[i, 2]].any()
+        ]
+        vertical = np.isin(vlabels, attached).astype(np.uint8)
     # Anti-aliased rule edges sit one pixel outside the opened run.
     horizontal = cv2.dilate(horizontal, np.ones((3, 1), np.uint8)) & m
     vertical = cv2.dilate(vertical, np.ones((1, 3), np.uint8)) & m
@@ -194,7 +200,9 @@ def find_glyphs(grey: np.ndarray, expected_max: int | None = None) -> list[Glyph
             parts = tuple(crop[:, a:b] for a, b in zip(bounds, bounds[1:]))
             if all((p > 0).any() for p in parts) and len(parts) <= 3:
                 splits.append(parts)
-        if width > 1.05 * tall:
+        # Where a divider says where to cut, guessing cuts from the ink profile only adds
+        # ways to be wrong.
+        if not splits and width > 1.05 * tall:
             for pieces in (2, 3):
                 if width > (0.55 + 0.45 * (pieces - 1)) * tall:
                     parts = _split(crop, pieces)
