@@ -113,5 +113,94 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
         sys.exit(InputFileError.exit_code)
 
 
+@main.command("run")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Results CSV to write (atomically: an old file stays whole until the new one is complete).")
+@click.option("--template", "template_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Field template (YAML). Without one, digit strings are found on each page.")
+@model_option
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Name files in the CSV relative to this folder (default: each input's own folder).")
+@click.option("--pdf-dpi", type=click.IntRange(50, 600), default=200, show_default=True, help="Resolution to render PDF pages at.")
+@click.option("--image-dpi", type=click.FloatRange(50, 2400), default=300.0, show_default=True,
+              help="Resolution assumed for images without plausible DPI metadata.")
+@click.option("--force-image-dpi", is_flag=True, help="Use --image-dpi even where an image states its own.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Digits classified together (larger is faster on a GPU); results do not depend on it.")
+@click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
+              help="Fields whose confidence is under this are marked 'review'.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+@reports_errors
+def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
+                root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, batch_size: int,
+                review_below: float, quiet: bool) -> None:
+    """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
+
+    Exit status: 0 when every file was read, 3 when some could not be (their rows say
+    why), and the codes in the README for errors that stop the run before it starts.
+    """
+    from docproc.classify import load_classifier
+    from docproc.inputs import discover
+    from docproc.pipeline import RunOptions, run_all
+    from docproc.results import check_writable, write_csv
+    from docproc.templates import load_template
+
+    template = load_template(template_path) if template_path else None
+    check_writable(output)
+    files = discover(list(inputs), root)
+    classifier = load_classifier(model_path, batch_size=batch_size)
+    options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
+                         force_image_dpi=force_image_dpi, review_below=review_below)
+    show_progress = not quiet and sys.stderr.isatty()
+    with click.progressbar(length=len(files), label="reading", file=sys.stderr,
+                           hidden=not show_progress, item_show_func=lambda name: name) as bar:
+        current: list[str] = []
+
+        def on_page(item: Any, number: int) -> None:
+            if not current or current[-1] != item.name:
+                if current:
+                    bar.update(1)
+                current.append(item.name)
+            bar.update(0, f"{item.name} p{number}")
+
+        rows, summary = run_all(files, classifier, options, on_page)
+        bar.update(len(files) - bar.pos)
+    write_csv(rows, output)
+    if not quiet:
+        click.echo(f"docproc: {summary.line()} -> {output}", err=True)
+    if summary.failed_files:
+        sys.exit(InputFileError.exit_code)
+
+
+@main.group("template")
+def template_group() -> None:
+    """Check field templates."""
+
+
+@template_group.command("check")
+@click.argument("template_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--overlay", "scan", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="A scan to draw the template's boxes on: nominal in red, registered in green.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("overlay.png"),
+              show_default=True, help="Where to write the overlay image.")
+@reports_errors
+def template_check_command(template_path: Path, scan: Path | None, output: Path) -> None:
+    """Validate a template; with --overlay, show where its boxes land on a scan."""
+    from docproc.templates import load_template
+
+    template = load_template(template_path)
+    click.echo(f"{template_path}: template '{template.name}' is valid, {len(template.fields)} fields")
+    for spec in template.fields:
+        length = f"{spec.min_length}" if spec.min_length == spec.max_length else f"{spec.min_length}-{spec.max_length}"
+        pattern = f", pattern {spec.pattern.pattern}" if spec.pattern else ""
+        click.echo(f"  {spec.name}: box {list(spec.box)}, {length} digits{pattern}")
+    if scan is not None:
+        from docproc.overlay import draw_overlay
+
+        angle, shift = draw_overlay(scan, template, output)
+        click.echo(f"overlay of {scan} (skew {angle:.2f} deg, shift {shift[0]},{shift[1]} px) written to {output}")
+
+
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from docproc.templates import FieldSpec, Template
 
 MAX_SKEW_DEG = 3.0
 MAX_SHIFT = 0.03  # of the page's width / height: scans are shifted by up to 2%
+EDGE_WEIGHT = 4.0
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,10 @@ def register_shift(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> 
 
     A box drawn around a field (its frame, comb or underline and the writing) can move
     freely while it still encloses them; once it is off, its edges cut the frame and the
-    digits. Each candidate shift is scored by the ink on the boxes' edge bands (summed
-    with an integral image); the answer is the centre of the best-scoring shifts, so a
-    box with generous margins lands centred on its field.
+    digits, and on blank paper it encloses nothing. Each candidate shift is scored by the
+    ink the boxes enclose and, heavily weighted, the ink on their edge bands (summed with
+    an integral image); the answer is the centre of the best-scoring shifts, so a box
+    with generous margins lands centred on its field.
     """
     height, width = mask.shape
     integral = cv2.integral(mask.astype(np.uint8))
@@ -78,9 +80,11 @@ def register_shift(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> 
         band = max(2, min(x1 - x0, y1 - y0) // 25)
         outer = box_sum(gx + x0, gy + y0, gx + x1, gy + y1)
         inner = box_sum(gx + x0 + band, gy + y0 + band, gx + x1 - band, gy + y1 - band)
-        cost += outer - inner
+        # Cutting ink is far worse than enclosing it is good: a box should hold all of its
+        # field, not a bit more of it at the price of a cut frame.
+        cost += EDGE_WEIGHT * (outer - inner) - inner
     best = cost.min()
-    near = cost <= best + max(1.0, 0.02 * best)
+    near = cost <= best + max(1.0, 0.01 * abs(best))
     return int(round(float(np.median(gx[near])))), int(round(float(np.median(gy[near]))))
 
 

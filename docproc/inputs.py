@@ -85,23 +85,24 @@ def _name(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def discover(inputs: list[str]) -> list[InputFile]:
+def discover(inputs: list[str], root: Path | None = None) -> list[InputFile]:
     """Expand command-line inputs into files, in the order given.
 
     A folder contributes its document files recursively in sorted order; a glob
     (``scans/**/*.tif``) its matches; a file itself, whatever it holds (an unreadable or
     unsupported file gets an error row later, not silence). A path that does not exist
     is kept too, so the run reports it as an error row and goes on. Raises
-    InputFileError only when nothing at all was given or matched.
+    InputFileError only when nothing at all was given or matched. With ``root``, every
+    name is relative to it instead (stable names whatever path the inputs were given by).
     """
     files: list[InputFile] = []
     seen: set[Path] = set()
 
-    def add(path: Path, root: Path) -> None:
+    def add(path: Path, input_root: Path) -> None:
         key = path.absolute()
         if key not in seen:
             seen.add(key)
-            files.append(InputFile(path=path, name=_name(path, root)))
+            files.append(InputFile(path=path, name=_name(key, (root or input_root).absolute())))
 
     for text in inputs:
         path = Path(text)

@@ -1,9 +1,7 @@
-"""Make the demo samples (and test fixtures) from MNIST *test* digits.
+"""Make the demo samples (and single-digit test fixtures) from MNIST *test* digits.
 
-    python -m samples.generate            # rewrites samples/digits/ and samples/truth.csv
+    python -m samples.generate     # rewrites samples/scans/, samples/templates/, samples/truth.csv
 
-Digits are drawn as dark ink on off-white scanner paper at scan size, with blur and
-sensor noise, so ``docproc classify`` sees what a cut-out digit from a scan looks like.
 MNIST's test writers are disjoint from its training writers: nothing here was seen in
 training. Output is deterministic for a given seed.
 """
@@ -11,7 +9,6 @@ training. Output is deterministic for a given seed.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import cv2
@@ -54,19 +51,15 @@ def write_digit_crops(out_dir: Path, count: int, seed: int) -> list[tuple[str, i
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Rewrite the demo digit crops and their truth file."""
+    """Rewrite the demo set: a few cheques, a two-page form PDF, a multi-page zip TIFF."""
+    from samples.pages import write_set
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=SAMPLES)
-    parser.add_argument("--count", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    written = write_digit_crops(args.out / "digits", args.count, args.seed)
-    with (args.out / "truth.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "page", "field", "text"])
-        for name, label in written:
-            writer.writerow([f"digits/{name}", 1, "digit", label])
-    print(f"wrote {len(written)} digit crops to {args.out / 'digits'}")
+    truth = write_set(args.out, cheques=4, forms=1, zips=6, seed=args.seed)
+    print(f"wrote {len(truth)} fields to {args.out / 'scans'}")
 
 
 if __name__ == "__main__":

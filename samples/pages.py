@@ -16,8 +16,11 @@ from samples.layouts import DigitSource, Layout, cheque_layout, form_layout, ren
 
 
 def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | None = None) -> None:
-    images = [Image.fromarray(p[..., ::-1]) for p in pages]  # drawn in BGR
     suffix = path.suffix.lower()
+    images = [Image.fromarray(p[..., ::-1]) for p in pages]  # drawn in BGR
+    if suffix in (".png", ".tif", ".tiff"):
+        # Document scanners mostly write 8-bit grey PNG/TIFF; JPEGs and PDFs stay in colour.
+        images = [image.convert("L") for image in images]
     if suffix == ".pdf":
         images[0].save(path, save_all=True, append_images=images[1:], resolution=dpi)
     elif suffix in (".tif", ".tiff"):
@@ -30,10 +33,12 @@ def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | Non
 
 def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
               form_pages: int = 2, formats: tuple[str, ...] = ("png", "jpg")) -> list[tuple[str, int, str, str]]:
-    """Write cheques (one page each), forms (``form_pages``-page PDFs), and zip-code crops
-    (a multi-page TIFF of them plus single PNGs), their templates and ``truth.csv``.
+    """Write cheques (one page each, PNG and JPEG), forms (``form_pages``-page PDFs) and
+    zip-code crops (one multi-page TIFF) under ``out/scans``, their templates under
+    ``out/templates`` and ``out/truth.csv``.
 
-    Returns the truth rows (file, page, field, text), files relative to ``out``.
+    Returns the truth rows (file, page, field, text), files relative to ``out/scans``
+    (run with ``--root out/scans`` to get the same names).
     """
     rng = np.random.default_rng(seed)
     digits = DigitSource(rng)
@@ -45,8 +50,8 @@ def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
 
     def emit(kind: str, number: int, pages: list[tuple[np.ndarray, dict[str, str]]], layout: Layout, suffix: str) -> None:
         rel = f"{kind}s/{kind}-{number:04d}.{suffix}"
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        _save([p for p, _ in pages], out / rel, layout.dpi, jpeg_quality=int(rng.integers(70, 95)))
+        (out / "scans" / rel).parent.mkdir(parents=True, exist_ok=True)
+        _save([p for p, _ in pages], out / "scans" / rel, layout.dpi, jpeg_quality=int(rng.integers(70, 95)))
         for page_number, (_, fields) in enumerate(pages, start=1):
             truth.extend((rel, page_number, name, text) for name, text in fields.items())
 

@@ -60,9 +60,13 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 case "$job" in
   setup) say "ready: activate with 'source $venv/bin/activate'" ;;
   demo)
-    "$venv/bin/docproc" model
-    echo
-    "$venv/bin/docproc" classify samples/digits
+    # Each run uses the template of its documents; --root keeps file names relative to
+    # samples/scans, as in samples/truth.csv.
+    mkdir -p results
+    "$venv/bin/docproc" run samples/scans/cheques --root samples/scans --template samples/templates/cheque.yaml -o results/cheques.csv
+    "$venv/bin/docproc" run samples/scans/forms --root samples/scans --template samples/templates/form.yaml -o results/forms.csv
+    "$venv/bin/docproc" run samples/scans/zips --root samples/scans -o results/zips.csv
+    for csv in results/cheques.csv results/forms.csv results/zips.csv; do echo; cat "$csv"; done
     ;;
   test) exec "$venv/bin/python" -m pytest -q ;;
 esac

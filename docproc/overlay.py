@@ -1,0 +1,44 @@
+"""Draw a template's boxes on a scan, to help people write and check templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from docproc.errors import InputFileError, OutputError
+from docproc.fields import template_fields
+from docproc.inputs import read_kind
+from docproc.pages import iter_pages
+from docproc.templates import Template
+
+
+def draw_overlay(scan: Path, template: Template, output: Path) -> tuple[float, tuple[int, int]]:
+    """Write ``output``: the scan's first page with the template's nominal boxes in red and
+    the boxes after deskew and registration in green, each labelled. Returns the skew
+    angle and shift found."""
+    kind = read_kind(scan)
+    if kind is None:
+        raise InputFileError(f"{scan} is not a PDF or image file.")
+    page = next(iter(iter_pages(scan, kind)))
+    height, width = page.image.shape
+    fields, angle, shift = template_fields(page.image, template)
+    canvas = cv2.cvtColor(page.image, cv2.COLOR_GRAY2BGR)
+    thickness = max(1, width // 600)
+    for spec, placed in zip(template.fields, fields):
+        left, top, right, bottom = spec.box
+        cv2.rectangle(canvas, (int(left * width), int(top * height)), (int(right * width), int(bottom * height)),
+                      (0, 0, 255), thickness)
+        x, y, w, h = placed.box
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 160, 0), thickness)
+        cv2.putText(canvas, spec.name, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, max(0.4, width / 2000),
+                    (0, 160, 0), thickness, cv2.LINE_AA)
+    ok, encoded = cv2.imencode(output.suffix or ".png", canvas)
+    if not ok:
+        raise OutputError(f"cannot encode {output}; use a .png or .jpg name")
+    try:
+        encoded.tofile(str(output))
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    return angle, shift

@@ -1,0 +1,108 @@
+"""`docproc run` end to end: real PDFs through poppler, multi-page TIFFs, PNG and JPEG
+cheques written with MNIST test digits, the shipped model, exit codes and the CSV."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docproc.results import COLUMNS, read_csv
+from samples.pages import write_set
+
+DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("set")
+    write_set(out, cheques=4, forms=1, zips=6, seed=4242)
+    return out
+
+
+def docproc(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    return subprocess.run([DOCPROC, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def truth_of(root: Path) -> dict[tuple[str, int, str], str]:
+    with (root / "truth.csv").open() as handle:
+        return {(r["file"], int(r["page"]), r["field"]): r["text"] for r in csv.DictReader(handle)}
+
+
+@pytest.mark.parametrize("kind, template", [("cheques", "cheque"), ("forms", "form"), ("zips", None)])
+def test_run_reads_each_kind_of_document(scans: Path, tmp_path: Path, kind: str, template: str | None) -> None:
+    out = tmp_path / "r.csv"
+    args = ["run", str(scans / "scans" / kind), "--root", str(scans / "scans"), "-o", str(out)]
+    if template:
+        args += ["--template", str(scans / "templates" / f"{template}.yaml")]
+    result = docproc(*args)
+    assert result.returncode == 0, result.stderr
+    assert "pages" in result.stderr and "Traceback" not in result.stderr
+    frame = read_csv(out)
+    assert list(frame.columns) == COLUMNS
+    truth = {k: v for k, v in truth_of(scans).items() if k[0].startswith(kind + "/")}
+    got = {(r.file, int(r.page), r.field): r.text for r in frame.itertuples()}
+    assert set(got) == set(truth)
+    right = sum(got[k] == v for k, v in truth.items())
+    assert right >= 0.75 * len(truth), f"{right}/{len(truth)} fields right"
+    assert set(frame["status"]) <= {"ok", "review"}
+    assert (frame["w"] > 0).all() and (frame["h"] > 0).all()
+
+
+def test_results_do_not_depend_on_batch_size(scans: Path, tmp_path: Path) -> None:
+    outputs = []
+    for batch in ("1", "4096"):
+        out = tmp_path / f"b{batch}.csv"
+        result = docproc("run", str(scans / "scans" / "cheques"), "--template", str(scans / "templates" / "cheque.yaml"),
+                         "--batch-size", batch, "-o", str(out), "-q")
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_unreadable_files_get_error_rows_and_exit_3(scans: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    shutil.copytree(scans / "scans" / "cheques", folder)
+    (folder / "fake.pdf").write_text("this is a text file named .pdf")
+    (folder / "empty.png").write_bytes(b"")
+    truncated = folder / "cut.png"
+    truncated.write_bytes((scans / "scans" / "cheques" / "cheque-0002.png").read_bytes()[:5000])
+    out = tmp_path / "r.csv"
+    result = docproc("run", str(folder), "--template", str(scans / "templates" / "cheque.yaml"), "-o", str(out))
+    assert result.returncode == 3, result.stderr
+    frame = read_csv(out)
+    errors = frame[frame["status"] == "error"]
+    assert set(errors["file"]) == {"fake.pdf", "empty.png", "cut.png"}
+    assert all(errors["error"].str.len() > 10)
+    assert (frame["status"] != "error").sum() == 8  # the 4 good cheques, 2 fields each
+
+
+def test_a_bad_template_is_refused_before_any_work(scans: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nfields:\n  - {name: a, box: [10, 10, 200, 50], length: 3}\n")
+    out = tmp_path / "r.csv"
+    result = docproc("run", str(scans / "scans" / "cheques"), "--template", str(bad), "-o", str(out))
+    assert result.returncode == 4
+    assert "field 'a'" in result.stderr and "fractions" in result.stderr
+    assert not out.exists()
+
+
+def test_an_unwritable_output_is_refused_before_any_work(scans: Path, tmp_path: Path) -> None:
+    result = docproc("run", str(scans / "scans" / "zips"), "-o", str(tmp_path / "no" / "such" / "r.csv"))
+    assert result.returncode == 7 and "does not exist" in result.stderr
+
+
+def test_template_check_and_overlay(scans: Path, tmp_path: Path) -> None:
+    overlay = tmp_path / "o.png"
+    result = docproc("template", "check", str(scans / "templates" / "form.yaml"),
+                     "--overlay", str(scans / "scans" / "forms" / "form-0001.pdf"), "-o", str(overlay))
+    assert result.returncode == 0, result.stderr
+    assert "valid, 4 fields" in result.stdout and overlay.stat().st_size > 10_000

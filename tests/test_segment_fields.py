@@ -1,0 +1,103 @@
+"""Each page stage alone, on generated images."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from docproc.decode import Reading, decode_field
+from docproc.fields import estimate_skew, find_strings, register_shift
+from docproc.segment import binarize, find_glyphs, remove_rules
+from docproc.templates import FieldSpec
+from training import data
+
+
+def digit_stroke(canvas: np.ndarray, x: int, y: int, h: int) -> None:
+    """A handwritten-like upright 1: a thick, slightly slanted stroke."""
+    cv2.line(canvas, (x + 3, y), (x, y + h), 20, 6)
+
+
+def test_binarize_keeps_pen_strokes_and_drops_a_tinted_security_pattern() -> None:
+    page = np.full((120, 300), 215, np.uint8)
+    page[:, ::9] = 185  # light printed pattern
+    cv2.putText(page, "42", (60, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, 40, 7)
+    _, mask = binarize(page)
+    assert mask[:, ::9][page[:, ::9] == 185].mean() < 0.01
+    assert mask[page == 40].mean() > 0.95
+
+
+def test_frame_is_removed_but_strokes_that_touch_it_survive_and_a_1_is_not_a_rule() -> None:
+    field = np.full((100, 300), 240, np.uint8)
+    cv2.rectangle(field, (10, 10), (290, 90), 30, 2)
+    cv2.line(field, (60, 12), (60, 88), 30, 2)  # comb divider
+    digit_stroke(field, 150, 20, 60)  # a free-standing upright 1
+    cv2.line(field, (200, 5), (230, 60), 30, 5)  # a stroke crossing the top of the frame
+    _, mask = binarize(field)
+    kept, rules = remove_rules(mask, min_horizontal=120, min_vertical=55)
+    assert rules[10, 100] and rules[50, 60]  # frame and divider found
+    assert not kept[10, 100] and not kept[50, 60]
+    assert kept[50, 151]  # the 1 is ink, not a rule
+    assert kept[10, 198:210].any()  # the crossing stroke keeps its pixels on the frame line (x ~ 203 there)
+
+
+def test_touching_pair_gets_split_alternatives() -> None:
+    test = data.load("test")
+    one, two = (cv2.resize(test.images[i], (56, 56)) for i in (3, 1))  # a 0 and a 2
+    field = np.full((80, 160), 235, np.uint8)
+    ink = np.zeros_like(field)
+    ink[12:68, 20:76] = one
+    ink[12:68, 44:100] = np.maximum(ink[12:68, 44:100], two)  # ink boxes overlap by ~8 px: they touch
+    field = (field - (ink.astype(np.float32) / 255 * 200)).astype(np.uint8)
+    glyphs = find_glyphs(field)
+    assert len(glyphs) == 1 and glyphs[0].splits
+
+
+def test_decoder_prefers_the_reading_whose_length_the_template_allows() -> None:
+    def row(digit: int, p: float) -> np.ndarray:
+        r = np.full(10, (1 - p) / 9)
+        r[digit] = p
+        return r
+
+    whole = (row(8, 0.9),)
+    split = (row(3, 0.8), row(0, 0.8))
+    readings = [Reading((whole, split)), Reading(((row(5, 0.99),),))]
+    free = decode_field(readings, None, review_below=0.5)
+    assert free.text == "85"
+    spec = FieldSpec("f", (0, 0, 1, 1), 3, 3)
+    fixed = decode_field(readings, spec, review_below=0.5)
+    assert fixed.text == "305" and fixed.status == "ok"
+    assert fixed.confidence == np.float64(0.8 * 0.8 * 0.99).item() or abs(fixed.confidence - 0.8 * 0.8 * 0.99) < 1e-9
+    short = decode_field([Reading(((row(5, 0.99),),))], spec, review_below=0.5)
+    assert short.status == "review" and "expected 3-3" in short.reason
+
+
+def test_skew_is_measured_from_printed_lines() -> None:
+    page = np.full((600, 900), 240, np.uint8)
+    for y in range(100, 560, 90):
+        cv2.line(page, (60, y), (840, y), 20, 2)
+    matrix = cv2.getRotationMatrix2D((450, 300), 1.5, 1.0)
+    tilted = cv2.warpAffine(page, matrix, (900, 600), borderValue=240)
+    _, mask = binarize(tilted)
+    assert abs(estimate_skew(mask) - 1.5) <= 0.15
+
+
+def test_registration_recovers_a_shift() -> None:
+    page = np.zeros((800, 1000), bool)
+    boxes = [(100, 100, 400, 180), (100, 400, 600, 500), (650, 600, 950, 700)]
+    dx, dy = 17, -12
+    for x0, y0, x1, y1 in boxes:
+        page[y0 + 8 + dy : y1 - 8 + dy, x0 + 8 + dx : x1 - 8 + dx] = False
+        cv2.rectangle(page.view(np.uint8), (x0 + 8 + dx, y0 + 8 + dy), (x1 - 8 + dx, y1 - 8 + dy), 1, 2)
+        page[y0 + 30 + dy : y0 + 50 + dy, x0 + 40 + dx : x0 + 200 + dx] = True  # writing
+    found = register_shift(page, boxes)
+    assert abs(found[0] - dx) <= 4 and abs(found[1] - dy) <= 4
+
+
+def test_find_strings_reads_lines_top_to_bottom_and_left_to_right() -> None:
+    page = np.full((300, 500), 240, np.uint8)
+    for x, y, text in [(300, 100, "78"), (40, 100, "123"), (40, 240, "45")]:
+        cv2.putText(page, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 2, 20, 6)
+    fields = find_strings(page)
+    assert [f.name for f in fields] == ["digits-1", "digits-2", "digits-3"]
+    assert [f.box[0] < 200 for f in fields] == [True, False, True]
+    assert fields[2].box[1] > 150
