@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from docproc.segment import binarize, remove_rules
+from docproc.segment import RULE_INK, binarize, remove_rules
 from docproc.templates import FieldSpec, Template
 
 MAX_SKEW_DEG = 3.0
@@ -153,8 +153,8 @@ def find_strings(grey: np.ndarray) -> list[FieldImage]:
     left to right.
     """
     height, width = grey.shape
-    _, mask = binarize(grey)
-    mask, _ = remove_rules(mask, min_horizontal=max(30, width // 6), min_vertical=max(30, height // 3))
+    ink, mask = binarize(grey)
+    mask, _ = remove_rules(mask, min_horizontal=max(30, width // 6), min_vertical=max(30, height // 3), faint=ink > RULE_INK)
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     comps = [tuple(int(v) for v in stats[i, :4]) for i in range(1, count) if stats[i, 4] >= 12]
     if not comps:

@@ -50,16 +50,26 @@ def binarize(grey: np.ndarray, floor: float = 0.28) -> tuple[np.ndarray, np.ndar
     return ink, ink > threshold
 
 
-def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int) -> tuple[np.ndarray, np.ndarray]:
+RULE_INK = 0.2  # thin printed rules come out faint (~0.3); security tints stay under ~0.18
+
+
+def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
+                 faint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Remove printed horizontal and vertical rules (frames, underlines, comb dividers).
 
     Rules are runs at least ``min_horizontal`` / ``min_vertical`` long. Pixels of a rule
     that a pen stroke crosses (ink on both sides of the rule) are put back, so digits
-    that touch a frame keep their strokes. Returns (mask without rules, rule mask).
+    that touch a frame keep their strokes. ``faint``, a mask at a lower ink threshold,
+    is where rules are looked for (defaults to ``mask``). Returns (mask without rules,
+    rule mask).
     """
-    m = mask.astype(np.uint8)
-    horizontal = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((1, max(2, min_horizontal)), np.uint8))
-    vertical = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((max(2, min_vertical), 1), np.uint8))
+    m = (mask if faint is None else (mask | faint)).astype(np.uint8)
+    # Thin printed rules, blurred by the scan, binarize into dashes: bridge short gaps
+    # along each direction before looking for long runs.
+    horizontal = cv2.morphologyEx(cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8)),
+                                  cv2.MORPH_OPEN, np.ones((1, max(2, min_horizontal)), np.uint8))
+    vertical = cv2.morphologyEx(cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8)),
+                                cv2.MORPH_OPEN, np.ones((max(2, min_vertical), 1), np.uint8))
     # A vertical run counts as printed only where it meets a horizontal rule (a frame
     # side, a comb divider): an upright handwritten 1 is as tall and straight, but free.
     # Both ends must meet one: a tall 1 resting on an underline or frame bottom is free
@@ -149,6 +159,15 @@ def _split(ink: np.ndarray, pieces: int) -> tuple[np.ndarray, ...] | None:
     return parts
 
 
+def _frame_residue(c: _Component, shape: tuple[int, ...]) -> bool:
+    """A thin sliver lying against the field's edge: what is left of a frame side or top
+    line that rule removal missed. Writing sits inside its field, not along its border."""
+    height, width = shape[:2]
+    at_side = c.x <= 1 or c.x + c.w >= width - 1
+    at_end = c.y <= 1 or c.y + c.h >= height - 1
+    return (at_side and c.w <= 0.25 * c.h) or (at_end and c.h <= 0.25 * c.w)
+
+
 def _divider_columns(rules: np.ndarray, height: int) -> list[int]:
     """x positions of vertical rules (comb dividers) that span most of the field height."""
     column_ink = rules.sum(axis=0)
@@ -170,7 +189,8 @@ def find_glyphs(grey: np.ndarray, expected_max: int | None = None) -> list[Glyph
     if grey.size == 0 or height < 8 or grey.shape[1] < 8:
         return []
     ink, mask = binarize(grey)
-    mask, rules = remove_rules(mask, min_horizontal=max(12, int(height * 1.2)), min_vertical=max(10, int(height * 0.55)))
+    mask, rules = remove_rules(mask, min_horizontal=max(12, int(height * 1.2)), min_vertical=max(10, int(height * 0.55)),
+                               faint=ink > RULE_INK)
     dividers = _divider_columns(rules, height)
     labels, comps = _components(mask)
     if not comps:
@@ -180,7 +200,7 @@ def find_glyphs(grey: np.ndarray, expected_max: int | None = None) -> list[Glyph
         return []
     # Specks and rule fragments: much shorter than the writing, or tiny.
     min_area = max(6, int((tallest * 0.08) ** 2))
-    comps = [c for c in comps if c.area >= min_area and c.h >= 0.25 * tallest]
+    comps = [c for c in comps if c.area >= min_area and c.h >= 0.25 * tallest and not _frame_residue(c, grey.shape)]
     glyphs: list[Glyph] = []
     for group in _merge_groups(comps):
         x0 = min(c.x for c in group)
