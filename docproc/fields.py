@@ -34,13 +34,23 @@ def estimate_skew(mask: np.ndarray) -> float:
     scale = min(1.0, 800.0 / max(width, 1))
     small = cv2.resize(mask.astype(np.uint8) * 255, (max(1, int(width * scale)), max(1, int(height * scale))),
                        interpolation=cv2.INTER_AREA)
-    centre = (small.shape[1] / 2, small.shape[0] / 2)
+    ys, xs = np.nonzero(small)
+    if ys.size == 0:
+        return 0.0
+    weights = small[ys, xs].astype(np.float64)
+    offset_x = xs - small.shape[1] / 2.0
+    # For angles this small a rotation moves each pixel's row by (x - cx) * tan(angle):
+    # re-binning the ink pixels' rows is the projection profile, without rotating the image.
+    margin = int(np.ceil(small.shape[1] * np.tan(np.radians(MAX_SKEW_DEG + 0.5)))) + 1
 
     def sharpness(angle: float) -> float:
-        matrix = cv2.getRotationMatrix2D(centre, -angle, 1.0)
-        rotated = cv2.warpAffine(small, matrix, (small.shape[1], small.shape[0]), flags=cv2.INTER_LINEAR)
-        rows = rotated.sum(axis=1, dtype=np.float64)
-        return float(np.square(np.diff(rows)).sum())
+        position = ys + offset_x * np.tan(np.radians(angle)) + margin
+        row = np.floor(position).astype(np.int64)
+        upper = position - row  # split each pixel between its two rows: sub-pixel precision
+        size = small.shape[0] + 2 * margin + 1
+        profile = (np.bincount(row, weights=weights * (1 - upper), minlength=size)
+                   + np.bincount(row + 1, weights=weights * upper, minlength=size))
+        return float(np.square(np.diff(profile)).sum())
 
     best = max(np.arange(-MAX_SKEW_DEG, MAX_SKEW_DEG + 1e-9, 0.25), key=sharpness)
     fine = max(np.arange(best - 0.25, best + 0.25 + 1e-9, 0.05), key=sharpness)
