@@ -14,10 +14,9 @@ import click
 
 from docproc import __version__
 from docproc.errors import DocprocError, InputFileError
+from docproc.inputs import IMAGE_SUFFIXES
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 def reports_errors(command: F) -> F:

@@ -20,7 +20,8 @@ log = logging.getLogger("docproc")
 KINDS = ("pdf", "png", "jpeg", "bmp", "tiff")
 # Extensions only decide which files in a folder are meant as documents: a broken
 # scan.pdf there gets an error row, while notes.txt is skipped. Reading uses the bytes.
-DOCUMENT_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff"}
+DOCUMENT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
 
 
 @dataclass(frozen=True)

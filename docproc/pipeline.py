@@ -38,6 +38,11 @@ class RunOptions:
     force_image_dpi: bool = False
     review_below: float = 0.9
 
+    @property
+    def template_name(self) -> str:
+        """What the CSV 'template' column says: the template's name, empty without one."""
+        return self.template.name if self.template else ""
+
 
 @dataclass
 class RunSummary:
@@ -76,7 +81,9 @@ def _crops_of(glyphs: list[Glyph]) -> list[np.ndarray]:
     return crops
 
 
-def _readings(glyphs: list[Glyph], probabilities: np.ndarray) -> list[Reading]:
+def _readings(glyphs: list[Glyph], probabilities: np.ndarray) -> tuple[list[Reading], int]:
+    """Each glyph's reading options from its rows of ``probabilities`` (laid out as
+    ``_crops_of`` made them), and how many rows they took."""
     readings, at = [], 0
     for glyph in glyphs:
         options = [(probabilities[at],)]
@@ -85,7 +92,7 @@ def _readings(glyphs: list[Glyph], probabilities: np.ndarray) -> list[Reading]:
             options.append(tuple(probabilities[at : at + len(split)]))
             at += len(split)
         readings.append(Reading(tuple(options)))
-    return readings
+    return readings, at
 
 
 def page_fields(page: Page, template: Template | None) -> list[FieldImage]:
@@ -99,20 +106,18 @@ def page_fields(page: Page, template: Template | None) -> list[FieldImage]:
 
 def _page_rows(work: _PageWork, probabilities: np.ndarray, options: RunOptions) -> list[FieldResult]:
     rows, at = [], 0
-    template_name = options.template.name if options.template else ""
     for field_image, glyphs in zip(work.fields, work.glyphs):
-        count = sum(1 + sum(len(s) for s in g.splits) for g in glyphs)
-        decoded = decode_field(_readings(glyphs, probabilities[at : at + count]), field_image.spec, options.review_below)
-        at += count
-        rows.append(FieldResult(work.file.name, work.page.number, template_name, field_image.name, decoded.text,
-                                decoded.confidence, decoded.digit_confidences, decoded.status, "", field_image.box,
-                                notes=(decoded.reason,) if decoded.reason else ()))
+        readings, used = _readings(glyphs, probabilities[at:])
+        at += used
+        decoded = decode_field(readings, field_image.spec, options.review_below)
+        rows.append(FieldResult(work.file.name, work.page.number, options.template_name, field_image.name, decoded.text,
+                                decoded.confidence, decoded.digit_confidences, decoded.status, "", field_image.box))
     return rows
 
 
 def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | FieldResult]:
     """A file's pages; a failure becomes one error row at the page it happened on."""
-    template_name = options.template.name if options.template else ""
+    template_name = options.template_name
     number = 1
     try:
         kind = read_kind(item.path)

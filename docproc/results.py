@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +31,6 @@ class FieldResult:
     status: str = "ok"
     error: str = ""
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
-    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def row(self) -> dict[str, object]:
         """The CSV row: probabilities to 4 decimals, so equal runs give equal bytes."""

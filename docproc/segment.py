@@ -148,15 +148,16 @@ def _cut_candidates(ink: np.ndarray, pieces: int) -> list[int]:
     return cuts
 
 
-def _split(ink: np.ndarray, pieces: int) -> tuple[np.ndarray, ...] | None:
-    cuts = _cut_candidates(ink, pieces)
-    if len(cuts) != pieces - 1:
-        return None
+def _cut_at(ink: np.ndarray, cuts: list[int]) -> tuple[np.ndarray, ...] | None:
+    """The pieces of ``ink`` between the cut columns, or None if a piece has no ink."""
     bounds = [0, *cuts, ink.shape[1]]
     parts = tuple(ink[:, a:b] for a, b in zip(bounds, bounds[1:]))
-    if any(not (p > 0).any() for p in parts):
-        return None
-    return parts
+    return None if any(not (p > 0).any() for p in parts) else parts
+
+
+def _split(ink: np.ndarray, pieces: int) -> tuple[np.ndarray, ...] | None:
+    cuts = _cut_candidates(ink, pieces)
+    return _cut_at(ink, cuts) if len(cuts) == pieces - 1 else None
 
 
 def _frame_residue(c: _Component, shape: tuple[int, ...]) -> bool:
@@ -178,7 +179,7 @@ def _divider_columns(rules: np.ndarray, height: int) -> list[int]:
     return [int(run.mean()) for run in runs]
 
 
-def find_glyphs(grey: np.ndarray, expected_max: int | None = None) -> list[Glyph]:
+def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     """The digit candidates of one field image (ink dark on paper), left to right.
 
     Rules are removed, specks and slivers dropped (relative to the tallest ink), broken
@@ -215,10 +216,9 @@ def find_glyphs(grey: np.ndarray, expected_max: int | None = None) -> list[Glyph
         splits = []
         # A glyph across a comb divider is two digits written into neighbouring cells.
         inside = [c - x0 for c in dividers if x0 + 0.15 * width < c < x1 - 0.15 * width]
-        if inside:
-            bounds = [0, *inside, width]
-            parts = tuple(crop[:, a:b] for a, b in zip(bounds, bounds[1:]))
-            if all((p > 0).any() for p in parts) and len(parts) <= 3:
+        if 0 < len(inside) <= 2:
+            parts = _cut_at(crop, inside)
+            if parts is not None:
                 splits.append(parts)
         # Where a divider says where to cut, guessing cuts from the ink profile only adds
         # ways to be wrong.
