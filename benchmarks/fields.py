@@ -88,9 +88,8 @@ def tesseract_read(crops: list[np.ndarray]) -> tuple[list[str], float]:
     return readings, time.perf_counter() - started
 
 
-def crops_for(rows: list[FieldResult], scans: Path, limit: int) -> list[np.ndarray]:
+def crops_for(wanted: list[FieldResult], scans: Path) -> list[np.ndarray]:
     """The page pixels inside each row's reported box (the boxes docproc used)."""
-    wanted = rows[:limit]
     by_file: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for index, row in enumerate(wanted):
         by_file[row.file][row.page].append(index)
@@ -141,11 +140,12 @@ def main(argv: list[str] | None = None) -> None:
         result = {"kind": kind, **scores(pairs), "pages_per_s": summary.pages / summary.seconds, "pages": summary.pages}
         if has_tesseract:
             sample = [r for r in rows if (r.file, r.page, r.field) in truth][: args.tesseract_fields]
-            readings, seconds = tesseract_read(crops_for(sample, work / "scans", len(sample)))
+            readings, seconds = tesseract_read(crops_for(sample, work / "scans"))
             tess_pairs = [(truth[(r.file, r.page, r.field)], text, 0.0) for r, text in zip(sample, readings)]
             fields_per_page = len(rows) / max(summary.pages, 1)
-            result["tesseract_field_accuracy"] = scores(tess_pairs)["field_accuracy"]
-            result["tesseract_digit_accuracy"] = scores(tess_pairs)["digit_accuracy"]
+            tess_scores = scores(tess_pairs)
+            result["tesseract_field_accuracy"] = tess_scores["field_accuracy"]
+            result["tesseract_digit_accuracy"] = tess_scores["digit_accuracy"]
             result["tesseract_pages_per_s"] = len(sample) / seconds / fields_per_page
         table.append(result)
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}, flush=True)
@@ -167,13 +167,11 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in table:
+        tesseract_rate = f"{r['tesseract_pages_per_s']:.2f}" if "tesseract_pages_per_s" in r else "-"
         lines.append(
             f"| {r['kind']} | {int(r['fields'])} | {pct(r['field_accuracy'])} | {pct(r['digit_accuracy'])} | "
             f"{pct(r['error_at_5'])} | {pct(r['error_at_10'])} | {r['pages_per_s']:.1f} | "
-            f"{pct(r.get('tesseract_field_accuracy'))} | "
-            f"{r['tesseract_pages_per_s']:.2f} |" if "tesseract_pages_per_s" in r else
-            f"| {r['kind']} | {int(r['fields'])} | {pct(r['field_accuracy'])} | {pct(r['digit_accuracy'])} | "
-            f"{pct(r['error_at_5'])} | {pct(r['error_at_10'])} | {r['pages_per_s']:.1f} | - | - |"
+            f"{pct(r.get('tesseract_field_accuracy'))} | {tesseract_rate} |"
         )
     lines.append(
         f"| **all** | {int(overall['fields'])} | {pct(overall['field_accuracy'])} | {pct(overall['digit_accuracy'])} | "
