@@ -50,6 +50,29 @@ def binarize(grey: np.ndarray, floor: float = 0.28) -> tuple[np.ndarray, np.ndar
     return ink, ink > threshold
 
 
+# Hysteresis for pen strokes: faint ink joins a stroke if it is above LOW_INK and
+# LOW_MARGIN above the background's 99th percentile (security patterns, noise).
+LOW_INK = 0.18
+LOW_MARGIN = 0.06
+BACKGROUND_PERCENTILE = 99.0
+
+
+def grow_strokes(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The mask grown into connected ink that stands out from the background (hysteresis):
+    the faint stretches of a light pen stroke join the stroke instead of breaking into
+    specks. How faint is judged against the background away from the strokes, so a
+    security pattern or noise does not grow in."""
+    away = ~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    background = float(np.percentile(ink[away], BACKGROUND_PERCENTILE)) if away.any() else 0.0
+    low = max(LOW_INK, background + LOW_MARGIN)
+    weak = (ink > low).astype(np.uint8)
+    count, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[mask])] = True
+    keep[0] = False
+    return keep[labels]
+
+
 RULE_INK = 0.2  # thin printed rules come out faint (~0.3); security tints stay under ~0.18
 
 
@@ -77,6 +100,9 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
     count, vlabels, vstats, _ = cv2.connectedComponentsWithStats(vertical, connectivity=8)
     if count > 1:
         near_h = cv2.dilate(horizontal, np.ones((7, 7), np.uint8)).astype(bool)
+        # The image's own top and bottom edges count too: a frame cut by the edge of a
+        # tight crop has lost its top or bottom line there.
+        near_h[:2] = near_h[-2:] = True
         attached = [
             i for i in range(1, count)
             if near_h[vstats[i, 1] : vstats[i, 1] + 3, vstats[i, 0] : vstats[i, 0] + vstats[i, 2]].any()
@@ -190,6 +216,7 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     if grey.size == 0 or height < 8 or grey.shape[1] < 8:
         return []
     ink, mask = binarize(grey)
+    mask = grow_strokes(ink, mask)
     mask, rules = remove_rules(mask, min_horizontal=max(12, int(height * 1.2)), min_vertical=max(10, int(height * 0.55)),
                                faint=ink > RULE_INK)
     dividers = _divider_columns(rules, height)

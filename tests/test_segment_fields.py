@@ -7,7 +7,7 @@ import numpy as np
 
 from docproc.decode import Reading, decode_field
 from docproc.fields import estimate_skew, find_strings, register_shift
-from docproc.segment import binarize, find_glyphs, remove_rules
+from docproc.segment import binarize, find_glyphs, grow_strokes, remove_rules
 from docproc.templates import FieldSpec
 from training import data
 
@@ -24,6 +24,32 @@ def test_binarize_keeps_pen_strokes_and_drops_a_tinted_security_pattern() -> Non
     _, mask = binarize(page)
     assert mask[:, ::9][page[:, ::9] == 185].mean() < 0.01
     assert mask[page == 40].mean() > 0.95
+
+
+def test_grow_strokes_joins_the_faint_stretch_of_a_stroke_but_not_a_faint_pattern() -> None:
+    ink = np.zeros((60, 400), np.float32)
+    ink[:, ::10] = 0.15  # a light security pattern, everywhere
+    ink[10:50, 40:45] = 0.9  # a firm stroke ...
+    ink[30:33, 45:80] = 0.3  # ... with a faint stretch leading off it
+    ink[20:30, 150:153] = 0.3  # a faint mark on its own
+    grown = grow_strokes(ink, ink > 0.5)
+    assert grown[31, 45:80].all()
+    assert not grown[20:30, 150:153].any()
+    assert not grown[:, 100].any()  # the pattern does not grow in, even where it touches
+    ink[:, 40:45:2] = np.maximum(ink[:, 40:45:2], 0.25)  # a darker pattern column through the stroke
+    ink[:, ::10] = 0.25
+    assert not grow_strokes(ink, ink > 0.5)[:, 100].any()
+
+
+def test_a_frame_side_cut_by_the_crop_edge_is_a_rule_but_a_free_1_is_not() -> None:
+    field = np.full((100, 300), 240, np.uint8)
+    cv2.line(field, (10, 0), (10, 90), 30, 3)  # frame side: its top line is outside the crop
+    cv2.line(field, (10, 90), (290, 90), 30, 3)
+    digit_stroke(field, 150, 25, 55)  # an upright 1 standing near the frame bottom, free at its top
+    _, mask = binarize(field)
+    kept, rules = remove_rules(mask, min_horizontal=120, min_vertical=55)
+    assert rules[50, 10] and not kept[50, 10]
+    assert kept[50, 151]
 
 
 def test_frame_is_removed_but_strokes_that_touch_it_survive_and_a_1_is_not_a_rule() -> None:
