@@ -32,14 +32,12 @@ from rapidfuzz.distance import Levenshtein  # noqa: E402
 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.classify import load_classifier  # noqa: E402
-from docproc.inputs import discover, read_kind  # noqa: E402
+from docproc.inputs import read_kind  # noqa: E402
 from docproc.pages import iter_pages  # noqa: E402
-from docproc.pipeline import RunOptions, run_all  # noqa: E402
 from docproc.results import FieldResult  # noqa: E402
-from docproc.templates import load_template  # noqa: E402
 from samples.pages import write_set  # noqa: E402
+from samples.reading import read_generated_set  # noqa: E402
 
-KINDS = (("cheques", "cheque"), ("forms", "form"), ("zips", None))
 FURNITURE = {
     ("cheques", "date"): "comb", ("cheques", "amount"): "frame",
     ("forms", "account"): "comb", ("forms", "phone"): "underline", ("forms", "amount"): "frame", ("forms", "zip"): "comb",
@@ -123,19 +121,15 @@ def main(argv: list[str] | None = None) -> None:
     has_tesseract = shutil.which("tesseract") is not None
 
     table, furniture_pairs, all_pairs = [], defaultdict(list), []
-    for kind, template_name in KINDS:
-        template = load_template(work / "templates" / f"{template_name}.yaml") if template_name else None
-        files = discover([str(work / "scans" / kind)], root=work / "scans")
-        rows, summary = run_all(files, classifier, RunOptions(template=template))
+    for reading in read_generated_set(work, truth, classifier):
+        kind, rows, summary = reading.kind, reading.rows, reading.summary
         pairs = []
-        for row in rows:
-            expected = truth.get((row.file, row.page, row.field))
+        for row, expected in zip(rows, reading.truths):
             if expected is None:
                 continue  # an extra string found: counted below through missing truth
             pairs.append((expected, row.text, row.confidence))
             furniture_pairs[furniture_of(kind, row.field, row.page)].append((expected, row.text, row.confidence))
-        found = {(r.file, r.page, r.field) for r in rows}
-        pairs += [(t, "", 0.0) for k, t in truth.items() if k[0].startswith(kind + "/") and k not in found]
+        pairs += [(t, "", 0.0) for t in reading.missing]
         all_pairs += pairs
         result = {"kind": kind, **scores(pairs), "pages_per_s": summary.pages / summary.seconds, "pages": summary.pages}
         if has_tesseract:

@@ -249,7 +249,7 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
                 splits.append(parts)
         # Where a divider says where to cut, guessing cuts from the ink profile only adds
         # ways to be wrong.
-        if not splits and width > 1.05 * tall:
+        if not splits and width > 0.9 * tall:
             for pieces in (2, 3):
                 if width > (0.55 + 0.45 * (pieces - 1)) * tall:
                     parts = _split(crop, pieces)

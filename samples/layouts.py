@@ -126,6 +126,15 @@ def _glyph(image: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarr
     return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+def _fit_width(glyph: np.ndarray, width: int) -> np.ndarray:
+    """The glyph scaled down, aspect kept, so it is at most ``width`` pixels wide."""
+    if glyph.shape[1] <= width:
+        return glyph
+    scale = width / glyph.shape[1]
+    size = (width, max(1, int(round(glyph.shape[0] * scale))))
+    return np.clip(cv2.resize(glyph, size, interpolation=cv2.INTER_AREA), 0, 1)
+
+
 def _draw_furniture(canvas: np.ndarray, f: FieldDraw, thickness: int) -> None:
     x0, y0, x1, y1 = f.box
     margin_x, margin_y = (x1 - x0) // 40 + 4, (y1 - y0) // 8
@@ -146,14 +155,16 @@ def _write_digits(ink: np.ndarray, f: FieldDraw, text: str, digits: DigitSource,
     fx0, fy0, fx1, fy1 = x0 + margin_x, y0 + margin_y, x1 - margin_x, y1 - margin_y
     inner_h = fy1 - fy0
     height = int(inner_h * rng.uniform(0.58, 0.75))
-    glyphs = [_glyph(digits.image(int(ch)), height, rng) for ch in text]
     if f.furniture == "comb":
         cell = (fx1 - fx0) / f.cells
         height = min(height, int(cell * 0.95))
-        glyphs = [_glyph(digits.image(int(ch)), height, rng) for ch in text]
+        # People write each digit inside its box: a wide digit is written smaller rather
+        # than over the dividers (it may still touch them).
+        glyphs = [_fit_width(_glyph(digits.image(int(ch)), height, rng), int(cell * 0.92)) for ch in text]
         spots = [int(fx0 + cell * (i + 0.5)) for i in range(len(text))]
         lefts = [s - g.shape[1] // 2 + int(rng.integers(-2, 3)) for s, g in zip(spots, glyphs)]
     else:
+        glyphs = [_glyph(digits.image(int(ch)), height, rng) for ch in text]
         gaps = [int(height * rng.uniform(0.08, 0.35)) if rng.random() > 0.08 else -int(height * 0.04) for _ in glyphs]
         total = sum(g.shape[1] for g in glyphs) + sum(gaps[:-1])
         while total > fx1 - fx0 - 8 and height > 12:  # too long for the box: write smaller

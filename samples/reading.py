@@ -1,0 +1,43 @@
+"""Read a generated set (samples.pages.write_set) with docproc and pair each field's
+reading with its truth: shared by the field benchmark and the field calibration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from docproc.classify import DigitClassifier
+from docproc.inputs import discover
+from docproc.pipeline import RunOptions, RunSummary, run_all
+from docproc.results import FieldResult
+from docproc.templates import load_template
+
+# Each kind of generated scan, and the template it is read with (zip crops have none).
+KINDS = (("cheques", "cheque"), ("forms", "form"), ("zips", None))
+
+
+@dataclass
+class KindReading:
+    """One kind's rows, the truth of each row (None for a string the truth lacks), the
+    truth keys no row reported, and the run's summary."""
+
+    kind: str
+    rows: list[FieldResult]
+    truths: list[str | None]
+    missing: list[str]
+    summary: RunSummary
+
+
+def read_generated_set(out: Path, truth: dict[tuple[str, int, str], str], classifier: DigitClassifier,
+                       ) -> list[KindReading]:
+    """Run docproc over each kind under ``out/scans`` and match the rows with ``truth``
+    ((file, page, field) -> text, files relative to ``out/scans``)."""
+    readings = []
+    for kind, template_name in KINDS:
+        template = load_template(out / "templates" / f"{template_name}.yaml") if template_name else None
+        files = discover([str(out / "scans" / kind)], root=out / "scans")
+        rows, summary = run_all(files, classifier, RunOptions(template=template))
+        found = {(r.file, r.page, r.field) for r in rows}
+        missing = [t for k, t in truth.items() if k[0].startswith(kind + "/") and k not in found]
+        readings.append(KindReading(kind, rows, [truth.get((r.file, r.page, r.field)) for r in rows], missing, summary))
+    return readings
