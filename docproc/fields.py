@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from docproc.segment import RULE_INK, binarize, paper_level, remove_rules
+from docproc.segment import RULE_INK, binarize, binarize_on_paper, remove_rules
 from docproc.templates import FieldSpec, Template
 
 MAX_SKEW_DEG = 3.0
@@ -163,12 +163,12 @@ def find_strings(grey: np.ndarray) -> list[FieldImage]:
     left to right.
     """
     height, width = grey.shape
-    ink, mask = binarize(grey)
+    ink, mask, paper = binarize_on_paper(grey)
     mask, rules = remove_rules(mask, min_horizontal=max(30, width // 6), min_vertical=max(30, height // 3),
                                faint=ink > RULE_INK)
     # Rules are judged on the whole page, where a frame is whole; in a string's crop a
     # frame side is a lone upright stroke, much like a 1. So the crops go out without them.
-    grey = np.where(rules & ~mask, paper_level(grey), grey).astype(grey.dtype)
+    grey = np.where(rules & ~mask, paper, grey).astype(grey.dtype)
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     comps = [tuple(int(v) for v in stats[i, :4]) for i in range(1, count) if stats[i, 4] >= 12]
     if not comps:

@@ -42,12 +42,18 @@ def binarize(grey: np.ndarray, floor: float = 0.28) -> tuple[np.ndarray, np.ndar
     and light security patterns stay below it while pen strokes, blue or black, are far
     above.
     """
-    paper = np.maximum(paper_level(grey), 1.0)
-    ink = np.clip(1.0 - grey.astype(np.float32) / paper, 0.0, 1.0)
+    ink, mask, _ = binarize_on_paper(grey, floor)
+    return ink, mask
+
+
+def binarize_on_paper(grey: np.ndarray, floor: float = 0.28) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``binarize``, and the paper level it measured ink against (``paper_level``)."""
+    paper = paper_level(grey)
+    ink = np.clip(1.0 - grey.astype(np.float32) / np.maximum(paper, 1.0), 0.0, 1.0)
     ink8 = (ink * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     threshold = max(otsu / 255.0, floor)
-    return ink, ink > threshold
+    return ink, ink > threshold, paper
 
 
 # Hysteresis for pen strokes: faint ink joins a stroke if it is above LOW_INK and

@@ -1,5 +1,5 @@
 """Read a generated set (samples.pages.write_set) with docproc and pair each field's
-reading with its truth: shared by the field benchmark and the field calibration."""
+reading with its truth (the field benchmark's reading step)."""
 
 from __future__ import annotations
 
