@@ -1,14 +1,18 @@
-"""Load the digit model and classify normalized 28x28 digits in batches.
+"""Load the digit model and the single-digit check; run them on normalized 28x28 crops
+in batches.
 
 The model contract (DESIGN.md): input (N, 28, 28, 1) float32 in [0, 1], ink high; output
-(N, 10) calibrated probabilities. Any Keras 3 backend runs it; with JAX or TensorFlow on
-a machine that has a GPU, the backend puts the batches there by itself.
+(N, 10) calibrated probabilities. The single-digit check (training/single_digit.py) takes
+the same crops and returns (N, 1), the probability that a crop is exactly one whole digit,
+so the decoder can tell two touching digits, or half a digit, from one digit. Any Keras 3
+backend runs both; with JAX or TensorFlow on a machine that has a GPU, the backend puts
+the batches there by itself.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from docproc.native_stderr import captured_native_stderr
 
 MODEL_ENV = "DOCPROC_MODEL"
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits-cnn.keras"
+SHIPPED_CHECK = SHIPPED_MODEL.with_name("single-digit.keras")
 DEFAULT_BATCH_SIZE = 1024
 
 
@@ -47,59 +52,65 @@ def _bucket(count: int, batch_size: int) -> int:
     return min(size, batch_size)
 
 
+def _predict_in_batches(model: Any, crops: np.ndarray, batch_size: int, width: int) -> np.ndarray:
+    """Run ``model`` over (N, 28, 28[, 1]) crops in batches of at most ``batch_size``; the
+    tail batch is padded to a power of two so the backend sees few distinct shapes."""
+    if crops.ndim == 3:
+        crops = crops[..., None]
+    if crops.shape[1:] != (28, 28, 1):
+        raise ValueError(f"crops must be (N, 28, 28[, 1]), got {crops.shape}")
+    crops = np.ascontiguousarray(crops, dtype=np.float32)
+    count = len(crops)
+    out = np.empty((count, width), np.float32)
+    start = 0
+    while start < count:
+        size = _bucket(count - start, batch_size)
+        chunk = crops[start : start + size]
+        if len(chunk) < size:
+            chunk = np.concatenate([chunk, np.zeros((size - len(chunk), 28, 28, 1), np.float32)])
+        taken = min(size, count - start)
+        out[start : start + taken] = np.asarray(model.predict_on_batch(chunk))[:taken]
+        start += taken
+    return out
+
+
 @dataclass
-class DigitClassifier:
-    """A loaded digit model. ``predict`` takes normalized digits, returns probabilities."""
+class SingleDigitCheck:
+    """A loaded single-digit check. ``predict`` takes normalized crops, returns for each
+    the probability that it holds exactly one whole digit."""
 
     model: Any
     path: Path
     batch_size: int = DEFAULT_BATCH_SIZE
-    _predict: Any = field(default=None, repr=False)
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """(N,) float32 probabilities for crops shaped (N, 28, 28) or (N, 28, 28, 1)."""
+        return _predict_in_batches(self.model, crops, self.batch_size, 1)[:, 0]
+
+
+@dataclass
+class DigitClassifier:
+    """A loaded digit model, and the single-digit check the decoder weighs splits with
+    (None: readings are judged by the digit model alone)."""
+
+    model: Any
+    path: Path
+    batch_size: int = DEFAULT_BATCH_SIZE
+    check: SingleDigitCheck | None = None
 
     def predict(self, digits: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1).
-
-        Work is split into batches of at most ``batch_size``; the tail batch is padded to
-        a power of two so the backend sees few distinct shapes.
-        """
-        if digits.ndim == 3:
-            digits = digits[..., None]
-        if digits.shape[1:] != (28, 28, 1):
-            raise ValueError(f"digits must be (N, 28, 28[, 1]), got {digits.shape}")
-        digits = np.ascontiguousarray(digits, dtype=np.float32)
-        count = len(digits)
-        out = np.empty((count, 10), np.float32)
-        start = 0
-        while start < count:
-            size = _bucket(count - start, self.batch_size)
-            chunk = digits[start : start + size]
-            if len(chunk) < size:
-                chunk = np.concatenate([chunk, np.zeros((size - len(chunk), 28, 28, 1), np.float32)])
-            probabilities = np.asarray(self.model.predict_on_batch(chunk))
-            taken = min(size, count - start)
-            out[start : start + taken] = probabilities[:taken]
-            start += taken
-        return out
+        """Class probabilities (N, 10) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1)."""
+        return _predict_in_batches(self.model, digits, self.batch_size, 10)
 
     def parameter_count(self) -> int:
         """Number of weights in the model."""
         return int(self.model.count_params())
 
 
-def load_classifier(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> DigitClassifier:
-    """Load a model file and check it follows the model contract.
-
-    Raises ModelError with what to do when the file is missing, unreadable or has the
-    wrong input or output shape.
-    """
-    path = Path(path) if path is not None else default_model_path()
-    if batch_size < 1:
-        raise ModelError(f"batch size must be at least 1, got {batch_size}")
+def _load_keras(path: Path, missing_hint: str) -> Any:
+    """A Keras model file loaded without compiling, or ModelError saying what to do."""
     if not path.is_file():
-        raise ModelError(
-            f"Model file {path} not found. Pass --model PATH (or set {MODEL_ENV}) to a .keras file, "
-            "or train one with `python -m training.train`."
-        )
+        raise ModelError(f"Model file {path} not found. {missing_hint}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with captured_native_stderr() as native:
         try:
@@ -116,14 +127,45 @@ def load_classifier(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SI
             f"Could not load model {path}: {type(failure).__name__}: {failure}. "
             f"The file is corrupt or not a Keras 3 model; restore it from the repository or retrain it.{detail}"
         ) from failure
+    return model
+
+
+def _check_shapes(model: Any, path: Path, outputs: int, meaning: str) -> None:
     input_shape = tuple(model.input_shape)
     output_shape = tuple(model.output_shape)
-    if input_shape[1:] != (28, 28, 1) or output_shape[1:] != (10,):
+    if input_shape[1:] != (28, 28, 1) or output_shape[1:] != (outputs,):
         raise ModelError(
             f"Model {path} takes {input_shape} and returns {output_shape}, but docproc needs "
-            "(N, 28, 28, 1) in and (N, 10) probabilities out (see the model contract in DESIGN.md)."
+            f"(N, 28, 28, 1) in and (N, {outputs}) {meaning} out (see the model contract in DESIGN.md)."
         )
-    classifier = DigitClassifier(model=model, path=path, batch_size=batch_size)
+
+
+def load_single_digit_check(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> SingleDigitCheck:
+    """Load the single-digit check (the shipped one by default); ModelError when it is
+    missing, unreadable or of the wrong shape."""
+    path = Path(path) if path is not None else SHIPPED_CHECK
+    model = _load_keras(path, "Restore models/single-digit.keras from the repository, "
+                              "or train it with `python -m training.single_digit`.")
+    _check_shapes(model, path, 1, "single-digit probabilities")
+    return SingleDigitCheck(model=model, path=path, batch_size=batch_size)
+
+
+def load_classifier(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                    check: bool = True) -> DigitClassifier:
+    """Load a digit model file and check it follows the model contract; with ``check``,
+    the shipped single-digit check too.
+
+    Raises ModelError with what to do when a file is missing, unreadable or has the
+    wrong input or output shape.
+    """
+    path = Path(path) if path is not None else default_model_path()
+    if batch_size < 1:
+        raise ModelError(f"batch size must be at least 1, got {batch_size}")
+    model = _load_keras(path, f"Pass --model PATH (or set {MODEL_ENV}) to a .keras file, "
+                              "or train one with `python -m training.train`.")
+    _check_shapes(model, path, 10, "probabilities")
+    classifier = DigitClassifier(model=model, path=path, batch_size=batch_size,
+                                 check=load_single_digit_check(batch_size=batch_size) if check else None)
     # The first prediction probes devices (and on a CPU-only TensorFlow build, fails a CUDA
     # probe out loud); do it here, under capture, on one blank digit.
     with captured_native_stderr():

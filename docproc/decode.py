@@ -1,8 +1,11 @@
 """From classified glyphs to a field's reading: text, confidences and status.
 
 A glyph that may be touching digits comes with split alternatives; the decoder picks,
-for the whole field, the combination of readings with the best mean log-confidence per
-glyph, preferring combinations whose length the template allows.
+for the whole field, the combination of readings with the best mean log-score per glyph,
+preferring combinations whose length the template allows. A crop's score is the digit
+model's confidence times the single-digit check's probability that the crop is one
+whole digit: the digit model alone is often sure of two touching digits (a 4 and a 6
+read as a 6) or of half a digit (a 1), and the check is what tells them apart.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ MAX_COMBINATIONS = 729  # 3 options for 6 wide glyphs; beyond that, each glyph d
 @dataclass(frozen=True)
 class Reading:
     """One glyph's alternatives: each a list of digit probability rows (1 for the whole
-    glyph, 2 or 3 for a split)."""
+    glyph, 2 or 3 for a split), and for each row the single-digit check's probability
+    (None when no check was run)."""
 
     options: tuple[tuple[np.ndarray, ...], ...]
+    singles: tuple[tuple[float, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,27 @@ class Decoded:
     reason: str
 
 
-def _option_score(rows: tuple[np.ndarray, ...]) -> float:
-    return float(np.mean([math.log(max(float(r.max()), 1e-12)) for r in rows]))
+Option = tuple[tuple[np.ndarray, ...], tuple[float, ...] | None]
+
+
+def _option_score(option: Option) -> float:
+    rows, singles = option
+    scores = [math.log(max(float(r.max()), 1e-12)) for r in rows]
+    if singles is not None:
+        scores = [score + math.log(max(single, 1e-12)) for score, single in zip(scores, singles)]
+    return float(np.mean(scores))
+
+
+def _best_per_length(options: list[Option]) -> list[Option]:
+    """Of a glyph's options that give the same number of digits, only the best can win
+    (they weigh the same against the template's length), so the others are dropped
+    before the field's combinations are counted."""
+    best: dict[int, Option] = {}
+    for option in options:
+        count = len(option[0])
+        if count not in best or _option_score(option) > _option_score(best[count]):
+            best[count] = option
+    return [best[count] for count in sorted(best)]
 
 
 def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float) -> Decoded:
@@ -49,21 +73,24 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     under ``review_below``, or the length or pattern is not met, or nothing was found.
     """
     lengths = range(spec.min_length, spec.max_length + 1) if spec else None
-    choices = [list(r.options) for r in readings]
+    choices: list[list[Option]] = [
+        _best_per_length(list(zip(r.options, r.singles if r.singles is not None else [None] * len(r.options))))
+        for r in readings
+    ]
     combos_count = math.prod(len(c) for c in choices) if choices else 1
-    chosen: list[tuple[np.ndarray, ...]]
+    chosen: list[Option]
     if combos_count <= MAX_COMBINATIONS:
         best_key: tuple[bool, float] | None = None
         chosen = [c[0] for c in choices]
         for combo in itertools.product(*choices):
-            length = sum(len(option) for option in combo)
+            length = sum(len(rows) for rows, _ in combo)
             fits = lengths is None or length in lengths
             key = (fits, sum(_option_score(option) for option in combo))
             if best_key is None or key > best_key:
                 best_key, chosen = key, list(combo)
     else:
         chosen = [max(c, key=_option_score) for c in choices]
-    rows = [row for option in chosen for row in option]
+    rows = [row for option_rows, _ in chosen for row in option_rows]
     text = "".join(str(int(r.argmax())) for r in rows)
     confidences = tuple(float(r.max()) for r in rows)
     confidence = float(np.prod(confidences)) if confidences else 0.0

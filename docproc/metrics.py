@@ -95,3 +95,17 @@ def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> fl
     """Mean NLL of the true labels."""
     picked = probabilities[np.arange(len(labels)), labels.astype(np.int64)]
     return float(-np.log(np.clip(picked, 1e-300, 1.0)).mean())
+
+
+def roc_auc(score: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random
+    negative (ties count half), by the Mann-Whitney rank sum. NaN without both classes."""
+    positive = positive.astype(bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    # Average ranks (1-based), tied scores sharing the mean of their positions.
+    values, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[inverse]
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

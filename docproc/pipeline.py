@@ -81,17 +81,20 @@ def _crops_of(glyphs: list[Glyph]) -> list[np.ndarray]:
     return crops
 
 
-def _readings(glyphs: list[Glyph], probabilities: np.ndarray) -> tuple[list[Reading], int]:
-    """Each glyph's reading options from its rows of ``probabilities`` (laid out as
-    ``_crops_of`` made them), and how many rows they took."""
+def _readings(glyphs: list[Glyph], probabilities: np.ndarray, singles: np.ndarray | None,
+              ) -> tuple[list[Reading], int]:
+    """Each glyph's reading options from its rows of ``probabilities`` and ``singles``
+    (laid out as ``_crops_of`` made them), and how many rows they took."""
     readings, at = [], 0
     for glyph in glyphs:
-        options = [(probabilities[at],)]
+        spans = [(at, at + 1)]
         at += 1
         for split in glyph.splits:
-            options.append(tuple(probabilities[at : at + len(split)]))
+            spans.append((at, at + len(split)))
             at += len(split)
-        readings.append(Reading(tuple(options)))
+        options = tuple(tuple(probabilities[a:b]) for a, b in spans)
+        checks = None if singles is None else tuple(tuple(float(v) for v in singles[a:b]) for a, b in spans)
+        readings.append(Reading(options, checks))
     return readings, at
 
 
@@ -104,10 +107,11 @@ def page_fields(page: Page, template: Template | None) -> list[FieldImage]:
     return fields
 
 
-def _page_rows(work: _PageWork, probabilities: np.ndarray, options: RunOptions) -> list[FieldResult]:
+def _page_rows(work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
+               options: RunOptions) -> list[FieldResult]:
     rows, at = [], 0
     for field_image, glyphs in zip(work.fields, work.glyphs):
-        readings, used = _readings(glyphs, probabilities[at:])
+        readings, used = _readings(glyphs, probabilities[at:], None if singles is None else singles[at:])
         at += used
         decoded = decode_field(readings, field_image.spec, options.review_below)
         rows.append(FieldResult(work.file.name, work.page.number, options.template_name, field_image.name, decoded.text,
@@ -141,12 +145,15 @@ def run(files: list[InputFile], classifier: DigitClassifier, options: RunOptions
     crops: list[np.ndarray] = []
 
     def flush() -> Iterator[FieldResult]:
-        probabilities = classifier.predict(np.stack(crops)) if crops else np.empty((0, 10), np.float32)
+        batch = np.stack(crops) if crops else np.empty((0, 28, 28), np.float32)
+        probabilities = classifier.predict(batch)
+        singles = classifier.check.predict(batch) if classifier.check is not None else None
         for entry in pending:
             if isinstance(entry, FieldResult):
                 yield entry
             else:
-                yield from _page_rows(entry, probabilities[entry.first_crop :], options)
+                first = entry.first_crop
+                yield from _page_rows(entry, probabilities[first:], None if singles is None else singles[first:], options)
         pending.clear()
         crops.clear()
 

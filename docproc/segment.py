@@ -164,6 +164,12 @@ def _merge_groups(comps: list[_Component]) -> list[list[_Component]]:
     return groups
 
 
+# Slants (horizontal shift per row, relative to the glyph's height) of the lines a wide
+# glyph is cut along: handwriting leans, so two touching digits are often parted by a
+# slanted line where no upright one exists. The single-digit check judges the pieces.
+CUT_SLANTS = (0.0, -0.3, 0.3)
+
+
 def _cut_candidates(ink: np.ndarray, pieces: int) -> list[int]:
     """Columns where a wide blob is most likely two digits touching: minima of the ink
     column profile near the places an even split would cut."""
@@ -180,16 +186,34 @@ def _cut_candidates(ink: np.ndarray, pieces: int) -> list[int]:
     return cuts
 
 
-def _cut_at(ink: np.ndarray, cuts: list[int]) -> tuple[np.ndarray, ...] | None:
-    """The pieces of ``ink`` between the cut columns, or None if a piece has no ink."""
-    bounds = [0, *cuts, ink.shape[1]]
-    parts = tuple(ink[:, a:b] for a, b in zip(bounds, bounds[1:]))
+def _cut_at(ink: np.ndarray, cuts: list[int], slant: float = 0.0) -> tuple[np.ndarray, ...] | None:
+    """The pieces of ``ink`` between cut lines through columns ``cuts`` at mid-height,
+    leaning ``slant`` columns per row, or None if a piece has no ink."""
+    height, width = ink.shape
+    if slant == 0.0:
+        bounds = [0, *cuts, width]
+        parts = tuple(ink[:, a:b] for a, b in zip(bounds, bounds[1:]))
+    else:
+        # Row y is cut at cut + slant * (mid - y): a positive slant leans right, like
+        # forward-leaning writing.
+        offsets = slant * (height / 2.0 - np.arange(height, dtype=np.float32))[:, None]
+        columns = np.arange(width, dtype=np.float32)[None, :]
+        side = sum((columns >= cut + offsets).astype(np.int32) for cut in cuts)
+        parts = tuple(np.where(side == k, ink, 0.0).astype(ink.dtype) for k in range(len(cuts) + 1))
     return None if any(not (p > 0).any() for p in parts) else parts
 
 
-def _split(ink: np.ndarray, pieces: int) -> tuple[np.ndarray, ...] | None:
-    cuts = _cut_candidates(ink, pieces)
-    return _cut_at(ink, cuts) if len(cuts) == pieces - 1 else None
+def _split(ink: np.ndarray, pieces: int, slant: float = 0.0) -> tuple[np.ndarray, ...] | None:
+    """``ink`` cut into ``pieces`` along the emptiest lines of the given slant."""
+    if slant == 0.0:
+        sheared = ink
+    else:
+        # Shear so the slanted lines stand upright; the emptiest columns then mark the cuts.
+        height, width = ink.shape
+        matrix = np.float32([[1, slant, -slant * height / 2.0], [0, 1, 0]])
+        sheared = cv2.warpAffine((ink > 0).astype(np.uint8), matrix, (width, height), flags=cv2.INTER_NEAREST)
+    cuts = _cut_candidates(sheared, pieces)
+    return _cut_at(ink, cuts, slant) if len(cuts) == pieces - 1 else None
 
 
 def _frame_residue(c: _Component, shape: tuple[int, ...]) -> bool:
@@ -255,11 +279,12 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
                 splits.append(parts)
         # Where a divider says where to cut, guessing cuts from the ink profile only adds
         # ways to be wrong.
-        if not splits and width > 0.9 * tall:
+        if not splits and width > 0.75 * tall:
             for pieces in (2, 3):
-                if width > (0.55 + 0.45 * (pieces - 1)) * tall:
-                    parts = _split(crop, pieces)
-                    if parts is not None:
-                        splits.append(parts)
+                if width > (0.35 + 0.45 * (pieces - 1)) * tall:
+                    for slant in CUT_SLANTS:
+                        parts = _split(crop, pieces, slant)
+                        if parts is not None:
+                            splits.append(parts)
         glyphs.append(Glyph(box=(x0, y0, width, tall), ink=crop, splits=tuple(splits)))
     return glyphs

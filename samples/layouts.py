@@ -101,18 +101,19 @@ def zip_layout(furniture: str) -> Layout:
 
 @dataclass
 class DigitSource:
-    """MNIST test digits, drawn without replacement in a seeded order."""
+    """MNIST digits of a given label, drawn at random in a seeded order: from the test
+    split unless ``split`` is given (training draws from the training digits)."""
 
     rng: np.random.Generator
-    _split: data.Split | None = None
+    split: data.Split | None = None
     _by_label: list[np.ndarray] | None = None
 
     def image(self, label: int) -> np.ndarray:
-        if self._split is None:
-            self._split = data.load("test")
-            self._by_label = [np.flatnonzero(self._split.labels == d) for d in range(10)]
-        assert self._by_label is not None
-        return self._split.images[int(self.rng.choice(self._by_label[label]))]
+        if self.split is None:
+            self.split = data.load("test")
+        if self._by_label is None:
+            self._by_label = [np.flatnonzero(self.split.labels == d) for d in range(10)]
+        return self.split.images[int(self.rng.choice(self._by_label[label]))]
 
 
 def _glyph(image: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from samples.layouts import DigitSource, Layout, cheque_layout, form_layout, render_page, zip_layout
+from training import data
 
 
 def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | None = None) -> None:
@@ -32,16 +33,18 @@ def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | Non
 
 
 def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
-              form_pages: int = 2, formats: tuple[str, ...] = ("png", "jpg")) -> list[tuple[str, int, str, str]]:
+              form_pages: int = 2, formats: tuple[str, ...] = ("png", "jpg"),
+              split: data.Split | None = None) -> list[tuple[str, int, str, str]]:
     """Write cheques (one page each, PNG and JPEG), forms (``form_pages``-page PDFs) and
     zip-code crops (one multi-page TIFF) under ``out/scans``, their templates under
-    ``out/templates`` and ``out/truth.csv``.
+    ``out/templates`` and ``out/truth.csv``. Digits come from the MNIST test split unless
+    ``split`` is given.
 
     Returns the truth rows (file, page, field, text), files relative to ``out/scans``
     (run with ``--root out/scans`` to get the same names).
     """
     rng = np.random.default_rng(seed)
-    digits = DigitSource(rng)
+    digits = DigitSource(rng, split)
     truth: list[tuple[str, int, str, str]] = []
     (out / "templates").mkdir(parents=True, exist_ok=True)
     layouts: dict[str, Layout] = {"cheque": cheque_layout(), "form": form_layout()}

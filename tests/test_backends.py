@@ -1,4 +1,5 @@
-"""The model contract: the same file gives the same answers on TensorFlow and JAX.
+"""The model contract: the same files (digit model and single-digit check) give the same
+answers on TensorFlow and JAX.
 
 The GPU machines have JAX and no TensorFlow, so this is what makes GPU runs trustworthy.
 """
@@ -22,18 +23,22 @@ assert keras.backend.backend() == "jax", keras.backend.backend()
 from docproc.classify import load_classifier
 from training import data
 digits = data.load("test").images[:2000].astype(np.float32) / 255.0
-np.save(sys.argv[1], load_classifier().predict(digits))
+classifier = load_classifier()
+np.save(sys.argv[1], classifier.predict(digits))
+np.save(sys.argv[2], classifier.check.predict(digits))
 """
 
 
 @pytest.mark.slow
 def test_jax_backend_matches_tensorflow(shipped_classifier, mnist_test: data.Split, tmp_path: Path) -> None:
-    out = tmp_path / "jax.npy"
+    out, check_out = tmp_path / "jax.npy", tmp_path / "jax-check.npy"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", PREDICT_UNDER_JAX, str(out)], env=env,
+    result = subprocess.run([sys.executable, "-c", PREDICT_UNDER_JAX, str(out), str(check_out)], env=env,
                             capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 0, result.stderr[-3000:]
     under_jax = np.load(out)
-    under_tf = shipped_classifier.predict(mnist_test.images[:2000].astype(np.float32) / 255.0)
+    digits = mnist_test.images[:2000].astype(np.float32) / 255.0
+    under_tf = shipped_classifier.predict(digits)
     assert np.array_equal(under_jax.argmax(axis=1), under_tf.argmax(axis=1))
     assert np.allclose(under_jax, under_tf, atol=1e-5)
+    assert np.allclose(np.load(check_out), shipped_classifier.check.predict(digits), atol=1e-5)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from docproc import metrics
-from docproc.classify import card_path, load_classifier
+from docproc.classify import SHIPPED_CHECK, card_path, load_classifier, load_single_digit_check
 from docproc.errors import ModelError
 from training import data
 
@@ -61,3 +61,33 @@ def test_a_model_with_the_wrong_contract_is_refused(tmp_path: Path) -> None:
     model.save(path)
     with pytest.raises(ModelError, match=r"needs.*\(N, 28, 28, 1\)"):
         load_classifier(path)
+
+
+def test_the_shipped_single_digit_check_reproduces_its_card(shipped_classifier, mnist_test: data.Split) -> None:
+    from training import field_crops
+    from training.single_digit import CARD_PAGES, KINDS, composite_set
+
+    card = json.loads(card_path(SHIPPED_CHECK).read_text())
+    test = card["test"]
+    x, single, kinds = composite_set(mnist_test.images, test["composites"], [test["seed"], 2])
+    right = (shipped_classifier.check.predict(x) >= 0.5) == single.astype(bool)
+    assert float(right.mean()) == pytest.approx(test["accuracy_at_0.5"], abs=2e-3)
+    for index, name in enumerate(KINDS):
+        assert float(right[kinds == index].mean()) == pytest.approx(test["per_kind"][name]["judged_right"], abs=5e-3)
+    # What the decoder relies on: whole digits pass, merges and pieces mostly do not.
+    assert test["per_kind"][KINDS[0]]["judged_right"] >= 0.95
+    assert test["per_kind"][KINDS[1]]["judged_right"] >= 0.95
+    scanned = field_crops.harvest(mnist_test, *CARD_PAGES, seed=test["seed"] + 1)
+    accepted = shipped_classifier.check.predict(scanned.images.astype(np.float32) / 255.0) >= 0.5
+    assert float(accepted.mean()) == pytest.approx(test["scanned_single_digits"]["accepted"], abs=5e-3)
+    assert card["parameters"] == shipped_classifier.check.model.count_params()
+
+
+def test_a_missing_single_digit_check_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found.*training.single_digit"):
+        load_single_digit_check(tmp_path / "absent.keras")
+
+
+def test_a_digit_model_is_refused_as_the_single_digit_check(shipped_classifier) -> None:
+    with pytest.raises(ModelError, match=r"needs.*\(N, 1\) single-digit probabilities"):
+        load_single_digit_check(shipped_classifier.path)

@@ -97,6 +97,49 @@ def test_decoder_prefers_the_reading_whose_length_the_template_allows() -> None:
     assert short.status == "review" and "expected 3-3" in short.reason
 
 
+def test_decoder_weighs_each_crop_by_the_single_digit_check() -> None:
+    def row(digit: int, p: float) -> np.ndarray:
+        r = np.full(10, (1 - p) / 9)
+        r[digit] = p
+        return r
+
+    options = ((row(6, 0.99),), (row(4, 0.9), row(6, 0.9)))
+    # The digit model alone prefers the confident whole glyph ...
+    assert decode_field([Reading(options)], None, review_below=0.5).text == "6"
+    # ... until the check says the whole glyph is not one digit but its pieces are.
+    merged = decode_field([Reading(options, ((0.05,), (0.9, 0.95)))], None, review_below=0.5)
+    assert merged.text == "46"
+    # The check judges segmentation only: the field confidence stays the digits' product.
+    assert abs(merged.confidence - 0.81) < 1e-9
+    single = decode_field([Reading(options, ((0.9,), (0.3, 0.4)))], None, review_below=0.5)
+    assert single.text == "6"
+
+
+def test_touching_digits_are_read_as_two_with_the_shipped_models(shipped_classifier, mnist_test: data.Split) -> None:
+    from docproc.pipeline import _crops_of, _readings
+
+    def ink_of(index: int) -> np.ndarray:
+        big = cv2.resize(mnist_test.images[index], (56, 56))
+        rows, cols = np.flatnonzero(big.max(axis=1)), np.flatnonzero(big.max(axis=0))
+        return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    right = total = 0
+    for first in range(100, 180, 2):
+        left, other = ink_of(first), ink_of(first + 1)
+        ink = np.zeros((80, 40 + left.shape[1] + other.shape[1]), np.uint8)
+        ink[12 : 12 + left.shape[0], 20 : 20 + left.shape[1]] = left
+        x = 16 + left.shape[1]  # the second digit's ink starts 4 px inside the first's: they touch
+        np.maximum(ink[12 : 12 + other.shape[0], x : x + other.shape[1]], other,
+                   out=ink[12 : 12 + other.shape[0], x : x + other.shape[1]])
+        field = (235 - ink.astype(np.float32) / 255 * 200).astype(np.uint8)
+        glyphs = find_glyphs(field)
+        crops = np.stack(_crops_of(glyphs))
+        readings, _ = _readings(glyphs, shipped_classifier.predict(crops), shipped_classifier.check.predict(crops))
+        total += 1
+        right += decode_field(readings, None, review_below=0.5).text == f"{mnist_test.labels[first]}{mnist_test.labels[first + 1]}"
+    assert right >= 0.75 * total, f"{right} of {total} touching pairs read right"
+
+
 def test_skew_is_measured_from_printed_lines() -> None:
     page = np.full((600, 900), 240, np.uint8)
     for y in range(100, 560, 90):

@@ -43,6 +43,20 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+INPUT_CONTRACT = "(N, 28, 28, 1) float32 in [0, 1], ink high, MNIST normalization recipe"
+
+
+def card_header(model_path: Path, output: str, parameters: int) -> dict[str, object]:
+    """What every model card starts with: the file, its checksum, its contract, its size."""
+    return {
+        "name": model_path.stem,
+        "file": model_path.name,
+        "file_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+        "contract": {"input": INPUT_CONTRACT, "output": output},
+        "parameters": parameters,
+    }
+
+
 def evaluate(model_path: Path, command: str) -> dict[str, object]:
     """Compute the card for one model file on the MNIST test split; ``command`` is recorded
     as the command that evaluated it."""
@@ -68,14 +82,8 @@ def evaluate(model_path: Path, command: str) -> dict[str, object]:
         training["curves"] = companion_path(model_path, "curves.png").name
 
     return {
-        "name": model_path.stem,
-        "file": model_path.name,
-        "file_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
-        "contract": {
-            "input": "(N, 28, 28, 1) float32 in [0, 1], ink high, MNIST normalization recipe",
-            "output": "(N, 10) calibrated class probabilities (temperature folded in)",
-        },
-        "parameters": classifier.parameter_count(),
+        **card_header(model_path, "(N, 10) calibrated class probabilities (temperature folded in)",
+                      classifier.parameter_count()),
         "test": {
             "split": "MNIST t10k (10,000 digits, writers disjoint from training)",
             "digits": int(len(test.labels)),
