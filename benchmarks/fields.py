@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"{len(truth)} fields generated with MNIST test digits (seed {args.seed}): {args.cheques} cheques (PNG/JPEG), "
         f"{args.forms} two-page form PDFs, {args.zips} zip-code crops in one TIFF; tilt up to 2 degrees, shift up to 2%, "
-        f"blur, noise. Model `{classifier.path.name}`. Tesseract {'5 with a digits whitelist, `--psm 7`, on the same boxes, first ' + str(args.tesseract_fields) + ' fields per kind' if has_tesseract else 'not installed'}. "
+        f"blur, noise. Model `{classifier.path.name}`"
+        f"{f', single-digit check `{classifier.check.path.name}`' if classifier.check else ''}. Tesseract {'5 with a digits whitelist, `--psm 7`, on the same boxes, first ' + str(args.tesseract_fields) + ' fields per kind' if has_tesseract else 'not installed'}. "
         f"Measured {dt.date.today().isoformat()} on: {machine_line()}.",
         "",
         "| kind | fields | field acc. | digit acc. | error, 5% reviewed | error, 10% reviewed | pages/s | Tesseract field acc. | Tesseract pages/s |",

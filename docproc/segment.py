@@ -250,6 +250,8 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     mask, rules = remove_rules(mask, min_horizontal=max(12, int(height * 1.2)), min_vertical=max(10, int(height * 0.55)),
                                faint=ink > RULE_INK)
     dividers = _divider_columns(rules, height)
+    # Three or more dividers make a comb (a frame has two sides); its cell is their spacing.
+    cell = float(np.median(np.diff(dividers))) if len(dividers) >= 3 else 0.0
     labels, comps = _components(mask)
     if not comps:
         return []
@@ -278,11 +280,12 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
             if parts is not None:
                 splits.append(parts)
         # Where a divider says where to cut, guessing cuts from the ink profile only adds
-        # ways to be wrong.
-        if not splits and width > 0.75 * tall:
+        # ways to be wrong; so does cutting a glyph that fits in one comb cell.
+        if not splits and width > 1.3 * cell:
             for pieces in (2, 3):
                 if width > (0.35 + 0.45 * (pieces - 1)) * tall:
-                    for slant in CUT_SLANTS:
+                    # Three touching digits are rare; upright cuts alone keep the crop count down.
+                    for slant in CUT_SLANTS if pieces == 2 else (0.0,):
                         parts = _split(crop, pieces, slant)
                         if parts is not None:
                             splits.append(parts)
