@@ -172,6 +172,32 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
         sys.exit(InputFileError.exit_code)
 
 
+@main.command("audit")
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--truth", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Hand-keyed truth CSV with columns file,page,field,text.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), default=Path("report"),
+              show_default=True, help="Folder for report.html, metrics.json and the plots.")
+@click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=0.001, show_default=True,
+              help="Error rate among accepted fields to find the review threshold for.")
+@click.option("--scans", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Folder the results' file names are relative to (the run's --root): crops for the gallery.")
+@click.option("--gallery", type=click.IntRange(min=0), default=24, show_default=True,
+              help="How many of the worst errors to show.")
+@reports_errors
+def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_error: float, scans: Path | None,
+                  gallery: int) -> None:
+    """Measure runs' results (one CSV per run) against hand-keyed truth: accuracy, review
+    threshold, calibration, and where it fails; writes report.html, metrics.json and plots."""
+    from docproc.audit import audit_results
+
+    page, figures = audit_results(list(results), truth, output, target_error, scans, gallery)
+    overall, review = figures["overall"], figures["review"]
+    needed = "-" if review["share_reviewed"] is None else f"{review['share_reviewed']:.1%}"
+    click.echo(f"docproc: {overall['fields']} fields, {overall['field_accuracy']:.2%} right, digits "
+               f"{overall['digit_accuracy']:.2%}; review {needed} for {target_error:.2%} error -> {page}", err=True)
+
+
 @main.group("template")
 def template_group() -> None:
     """Check field templates."""

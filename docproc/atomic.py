@@ -1,0 +1,37 @@
+"""Write a file so a crash leaves either the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from docproc.errors import OutputError
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def write_atomically(path: Path, content: bytes, fix: str = "free some space or choose another output path") -> None:
+    """Write ``content`` to a temporary file beside ``path``, fsync it, give it the
+    permissions a plain new file would get, and rename it over ``path``. OutputError
+    (with ``fix`` as the advice) when any step fails; the temporary file is removed."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}; {fix}") from exc
+    try:
+        with handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); the result is shared like any new file.
+        os.chmod(handle.name, 0o666 & ~_umask())
+        os.replace(handle.name, path)
+    except OSError as exc:
+        Path(handle.name).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; {fix}") from exc

@@ -1,0 +1,202 @@
+"""Write an audit: metrics.json (every figure), the plots as PNG files, and one
+self-contained report.html (plots and field crops embedded, nothing fetched)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pandas as pd
+
+from docproc.audit import plots
+from docproc.atomic import write_atomically
+from docproc.errors import OutputError
+from docproc.inputs import read_kind
+from docproc.pages import iter_pages
+
+PLOTS = {
+    "review_tradeoff.png": ("review", plots.review_tradeoff),
+    "reliability.png": ("calibration", plots.reliability),
+    "digit_confusion.png": ("digits", plots.confusion),
+    "per_digit.png": ("digits", plots.per_digit_f1),
+}
+CROP_HEIGHT = 64
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """One wrong field for the gallery: where it is, truth, reading, confidences, and the
+    field's crop as PNG bytes (None when the scan or its box is not at hand)."""
+
+    file: str
+    page: int
+    field: str
+    truth: str
+    text: str
+    confidence: float
+    digit_confidences: str
+    outcome: str
+    crop_png: bytes | None
+
+
+def _box(row: pd.Series) -> tuple[int, int, int, int] | None:
+    try:
+        x, y, w, h = (int(float(row[k])) for k in ("x", "y", "w", "h"))
+    except (TypeError, ValueError):
+        return None
+    return (x, y, w, h) if w > 0 and h > 0 else None
+
+
+def worst_errors(fields: pd.DataFrame, scans: Path | None, limit: int) -> list[GalleryItem]:
+    """The ``limit`` worst fields: wrong with the highest confidence first, then fields
+    missing or on pages that failed. With ``scans`` (the folder the results' file names
+    are relative to), each item carries its crop, cut from the page at the results' box."""
+    wrong = fields[fields["outcome"] != "right"].copy()
+    wrong["rank"] = wrong["outcome"].map({"wrong": 0, "missing": 1, "error": 2})
+    wrong = wrong.sort_values(["rank", "confidence", "file", "page", "field"], ascending=[True, False, True, True, True],
+                              kind="stable").head(limit)
+    crops: dict[int, bytes] = {}
+    if scans is not None:
+        wanted: dict[tuple[str, int], list[tuple[int, tuple[int, int, int, int]]]] = {}
+        for index, row in wrong.iterrows():
+            box = _box(row)
+            if box is not None:
+                wanted.setdefault((row["file"], int(row["page"])), []).append((index, box))
+        for name in sorted({file for file, _ in wanted}):
+            path = scans / name
+            if not path.is_file():
+                continue
+            pages = {page for file, page in wanted if file == name}
+            for page in iter_pages(path, read_kind(path) or ""):
+                for index, (x, y, w, h) in wanted.get((name, page.number), []):
+                    crop = page.image[max(0, y) : y + h, max(0, x) : x + w]
+                    if crop.size:
+                        scale = CROP_HEIGHT / crop.shape[0]
+                        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), CROP_HEIGHT),
+                                          interpolation=cv2.INTER_AREA)
+                        crops[index] = cv2.imencode(".png", crop)[1].tobytes()
+                pages.discard(page.number)
+                if not pages:
+                    break  # pages stream one at a time: stop at the last one needed
+    return [
+        GalleryItem(row["file"], int(row["page"]), row["field"], row["truth"], row["text"], float(row["confidence"]),
+                    row["digit_confidences"], row["outcome"], crops.get(index))
+        for index, row in wrong.iterrows()
+    ]
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _scores_table(title: str, groups: dict[str, dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{g['fields']}</td><td>{g['right']}</td><td>{g['wrong']}</td>"
+        f"<td>{g['missing']}</td><td>{g['error']}</td><td>{_percent(g['field_accuracy'])}</td>"
+        f"<td>{_percent(g['digit_accuracy'])}</td></tr>"
+        for name, g in groups.items()
+    )
+    return (f"<h2>{html.escape(title)}</h2><table><thead><tr><th></th><th>fields</th><th>right</th><th>wrong</th>"
+            f"<th>missing</th><th>unreadable page</th><th>field accuracy</th><th>digit accuracy</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _gallery(items: list[GalleryItem]) -> str:
+    if not items:
+        return "<h2>Worst errors</h2><p>No field was read wrong.</p>"
+    cards = []
+    for item in items:
+        image = (f'<img src="{_data_uri(item.crop_png)}" alt="crop of {html.escape(item.field)}">'
+                 if item.crop_png else '<div class="nocrop">no crop (pass --scans)</div>')
+        reading = html.escape(item.text) if item.outcome == "wrong" else f"({item.outcome})"
+        cards.append(
+            f'<div class="card">{image}<div class="where">{html.escape(item.file)} p{item.page} '
+            f'{html.escape(item.field)}</div><div>truth <b>{html.escape(item.truth)}</b></div>'
+            f'<div>read <b class="bad">{reading}</b> at {item.confidence:.3f}</div>'
+            f'<div class="digits">{html.escape(item.digit_confidences)}</div></div>'
+        )
+    return f"<h2>Worst errors (wrong with high confidence first)</h2><div class=\"gallery\">{''.join(cards)}</div>"
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{margin-bottom:0.2em} .sub{color:#666;margin-top:0}
+.headline{display:flex;gap:1em;flex-wrap:wrap;margin:1.5em 0}
+.figure{border:1px solid #ddd;border-radius:6px;padding:0.6em 1em;min-width:10em}
+.figure .value{font-size:1.6em;font-weight:600} .figure .label{color:#555;font-size:0.9em}
+table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{border-bottom:1px solid #e3e3e3;padding:0.3em 0.7em;text-align:right}
+td:first-child,th:first-child{text-align:left}
+.plots{display:flex;flex-wrap:wrap;gap:1em} .plots img{max-width:100%;border:1px solid #eee}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:0.8em}
+.card{border:1px solid #ddd;border-radius:6px;padding:0.5em;font-size:0.9em} .card img{max-width:100%;display:block;margin-bottom:0.3em}
+.where{color:#555} .bad{color:#b03a2e} .digits{color:#777;font-family:monospace;font-size:0.85em}
+.nocrop{color:#999;font-style:italic;margin-bottom:0.3em}
+"""
+
+
+def render_html(figures: dict[str, Any], images: dict[str, bytes], gallery: list[GalleryItem],
+                sources: dict[str, str]) -> str:
+    """The report page: headline figures, tables per template and field, plots, gallery."""
+    overall, review, calibration = figures["overall"], figures["review"], figures["calibration"]
+    threshold = review["threshold"]
+    target_line = (f"confidence &ge; {threshold:.4f} accepts {1 - review['share_reviewed']:.1%} of fields at "
+                   f"{_percent(review['error_among_accepted'])} wrong" if threshold is not None
+                   else "no threshold meets it: every field must be reviewed")
+    headline = [
+        (_percent(overall["field_accuracy"]), f"fields right ({overall['right']} of {overall['fields']})"),
+        (_percent(overall["digit_accuracy"]), "digits right (aligned)"),
+        (_percent(review["error_at_10_percent_review"]), "wrong among accepted, 10% reviewed"),
+        (_percent(review["share_reviewed"]), f"review needed for {review['target_error']:.2%} error"),
+        (f"{calibration['ece']:.3f}", "calibration error (ECE)"),
+    ]
+    boxes = "".join(f'<div class="figure"><div class="value">{v}</div><div class="label">{html.escape(label)}</div></div>'
+                    for v, label in headline)
+    counts = (f"<p>{overall['missing']} truth fields missing from the results, {overall['error']} on pages the run "
+              f"could not read ({figures['error_rows']} error rows), {figures['extra_rows']} result rows with no truth.</p>")
+    pictures = "".join(f'<img src="{_data_uri(png)}" alt="{html.escape(name)}">' for name, png in images.items())
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>docproc accuracy audit</title>"
+        f"<style>{STYLE}</style></head><body>"
+        f"<h1>docproc accuracy audit</h1><p class=\"sub\">results {html.escape(sources['results'])} against truth "
+        f"{html.escape(sources['truth'])}, {html.escape(sources['date'])}</p>"
+        f"<div class=\"headline\">{boxes}</div>"
+        f"<h2>Review threshold</h2><p>Target: at most {review['target_error']:.2%} wrong among accepted fields: "
+        f"{target_line}.</p>{counts}"
+        f"{_scores_table('By template', figures['per_template'])}{_scores_table('By field', figures['per_field'])}"
+        f"<h2>Plots</h2><div class=\"plots\">{pictures}</div>{_gallery(gallery)}"
+        "</body></html>\n"
+    )
+
+
+def write_report(out: Path, figures: dict[str, Any], gallery: list[GalleryItem], sources: dict[str, str]) -> Path:
+    """Write metrics.json, the plots and report.html into ``out`` (created if needed);
+    each file is written whole under a temporary name and renamed into place. Returns the path of report.html."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create report folder {out}: {exc.strerror}; choose another -o folder") from exc
+    images = {name: draw(figures[section]) for name, (section, draw) in PLOTS.items()}
+    documents: dict[str, bytes] = {
+        "metrics.json": (json.dumps({"sources": sources, **figures}, indent=2, allow_nan=False) + "\n").encode(),
+        **images,
+        "report.html": render_html(figures, images, gallery, sources).encode(),
+    }
+    for name, content in documents.items():
+        write_atomically(out / name, content, fix="check the folder's permissions and free space, or choose another -o")
+    return out / "report.html"
+
+
+def sources_of(results: list[Path], truth: Path) -> dict[str, str]:
+    """What the report was made from, for its header and metrics.json."""
+    return {"results": ", ".join(map(str, results)), "truth": str(truth), "date": dt.date.today().isoformat()}
+
