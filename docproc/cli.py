@@ -54,9 +54,25 @@ def main(verbose: int) -> None:
 @main.command("model")
 @model_option
 @click.option("--json", "as_json", is_flag=True, help="Print the whole card as JSON.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Instead, audit the model on the MNIST test split and write report.html, metrics.json and plots here.")
+@click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=0.001, show_default=True,
+              help="With --report: error rate among accepted digits to find the review threshold for.")
+@click.option("--gallery", type=click.IntRange(min=0), default=24, show_default=True,
+              help="With --report: how many of the most confident mistakes to show.")
 @reports_errors
-def model_command(model_path: Path | None, as_json: bool) -> None:
-    """Print the model card: test accuracy, calibration, per-digit scores, provenance."""
+def model_command(model_path: Path | None, as_json: bool, report_dir: Path | None, target_error: float,
+                  gallery: int) -> None:
+    """Print the model card (test accuracy, calibration, per-digit scores, provenance), or
+    with --report, audit the model on the MNIST test split."""
+    if report_dir is not None:
+        from docproc.audit.model_audit import audit_model
+
+        page, figures = audit_model(model_path, report_dir, target_error, gallery)
+        overall = figures["overall"]
+        click.echo(f"docproc: {overall['digits']} test digits, {overall['accuracy']:.2%} right "
+                   f"({overall['errors']} errors) -> {page}", err=True)
+        return
     from docproc.model_card import format_card, read_card
 
     card = read_card(model_path)

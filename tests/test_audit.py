@@ -159,3 +159,39 @@ def test_the_report_reads_well_in_headless_chromium(tmp_path: Path) -> None:
     # The plots were decoded and drawn: coloured pixels (the blue bars and curves) fill part of the page.
     blue = (image[..., 0].astype(int) - image[..., 2].astype(int)) > 60
     assert blue.mean() > 0.005
+
+
+def test_model_figures_on_a_hand_checked_case() -> None:
+    from docproc.audit.model_audit import model_figures
+
+    def row(digit: int, p: float) -> list[float]:
+        r = [(1 - p) / 9] * 10
+        r[digit] = p
+        return r
+
+    # Four digits: 1 read right at .9, 2 read as 7 at .8, 3 right at .6, 7 right at .99.
+    probabilities = np.array([row(1, 0.9), row(7, 0.8), row(3, 0.6), row(7, 0.99)])
+    labels = np.array([1, 2, 3, 7])
+    figures = model_figures(probabilities, labels, target_error=0.0)
+    assert figures["overall"] == {"digits": 4, "right": 3, "errors": 1, "accuracy": 0.75}
+    per_digit = {s["label"]: s for s in figures["digits"]["per_digit"]}
+    assert per_digit[7]["precision"] == 0.5 and per_digit[7]["recall"] == 1.0
+    assert per_digit[2]["recall"] == 0.0 and per_digit[2]["support"] == 1
+    # Ranked .99 R, .9 R, .8 W, .6 R: accepting down to .9 keeps 2 digits at no error, reviewing half.
+    assert figures["review"]["threshold"] == 0.9 and figures["review"]["share_reviewed"] == 0.5
+
+
+def test_the_model_audit_agrees_with_the_model_card(shipped_classifier, tmp_path: Path) -> None:
+    import json
+
+    from docproc.audit.model_audit import audit_model
+    from docproc.classify import card_path
+
+    page, figures = audit_model(shipped_classifier.path, tmp_path / "model", target_error=0.001, gallery=5)
+    card = json.loads(card_path(shipped_classifier.path).read_text())
+    assert figures["overall"]["errors"] == card["test"]["errors"]
+    assert figures["digits"]["confusion_matrix"] == card["test"]["confusion_matrix"]
+    assert figures["calibration"]["ece"] == pytest.approx(card["calibration"]["ece_after"], abs=1e-6)
+    text = page.read_text()
+    assert f"digits right ({10000 - card['test']['errors']} of 10000)" in text
+    assert text.count('class="where">test digit #') == 5

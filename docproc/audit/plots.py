@@ -21,8 +21,8 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def review_tradeoff(review: dict[str, Any]) -> bytes:
-    """Error among accepted fields against the share sent to review, with the target."""
+def review_tradeoff(review: dict[str, Any], unit: str = "fields") -> bytes:
+    """Error among accepted ``unit`` against the share sent to review, with the target."""
     curve = review["curve"]
     share = np.array([p["share_reviewed"] for p in curve]) * 100
     error = np.array([p["error_among_accepted"] for p in curve]) * 100
@@ -32,7 +32,7 @@ def review_tradeoff(review: dict[str, Any]) -> bytes:
     if review["share_reviewed"] is not None:
         ax.axvline(review["share_reviewed"] * 100, color="#7d8c8d", linestyle=":",
                    label=f"review {review['share_reviewed']:.1%} to meet it")
-    ax.set(xlabel="fields sent to review (%)", ylabel="wrong among accepted fields (%)", xlim=(0, 100),
+    ax.set(xlabel=f"{unit} sent to review (%)", ylabel=f"wrong among accepted {unit} (%)", xlim=(0, 100),
            title="Review trade-off")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -40,9 +40,9 @@ def review_tradeoff(review: dict[str, Any]) -> bytes:
     return _png(fig)
 
 
-def reliability(calibration: dict[str, Any]) -> bytes:
+def reliability(calibration: dict[str, Any], unit: str = "fields") -> bytes:
     """Accuracy against confidence per bin (bars), the diagonal a calibrated tool follows,
-    and how many fields fell in each bin."""
+    and how many ``unit`` fell in each bin."""
     bins = calibration["bins"]
     centres = np.array([(b["lower"] + b["upper"]) / 2 for b in bins])
     width = bins[0]["upper"] - bins[0]["lower"]
@@ -51,11 +51,13 @@ def reliability(calibration: dict[str, Any]) -> bytes:
     fig, (ax, ax_count) = plt.subplots(2, 1, figsize=(5.3, 4.6), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     ax.bar(centres, np.nan_to_num(accuracy), width=width * 0.9, color="#1f5f8b", label="share right")
     ax.plot([0, 1], [0, 1], color="#b03a2e", linestyle="--", label="calibrated")
-    ax.set(ylabel="fields read right", ylim=(0, 1), title=f"Reliability (ECE {calibration['ece']:.3f})")
+    ax.set(ylabel=f"{unit} read right", ylim=(0, 1), title=f"Reliability (ECE {calibration['ece']:.3f})")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     ax_count.bar(centres, counts, width=width * 0.9, color="#7d8c8d")
-    ax_count.set(xlabel="field confidence", ylabel="fields", xlim=(0, 1))
+    ax_count.set(xlabel="confidence", ylabel=unit, xlim=(0, 1))
+    if counts.max() > 50 * max(1, np.median(counts[counts > 0])):
+        ax_count.set_yscale("log")  # a model's confidences pile up near 1
     return _png(fig)
 
 
@@ -72,7 +74,8 @@ def confusion(digits: dict[str, Any]) -> bytes:
                     color="white" if shown[row, col] > shown.max() * 0.6 else "black")
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set(xlabel="read", ylabel="truth", title="Digit confusion (aligned by edit distance)")
+    aligned = " (aligned by edit distance)" if "none" in labels else ""
+    ax.set(xlabel="read", ylabel="truth", title=f"Digit confusion{aligned}")
     return _png(fig)
 
 

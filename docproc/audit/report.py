@@ -9,6 +9,7 @@ import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -20,29 +21,25 @@ from docproc.errors import OutputError
 from docproc.inputs import read_kind
 from docproc.pages import iter_pages
 
-PLOTS = {
-    "review_tradeoff.png": ("review", plots.review_tradeoff),
-    "reliability.png": ("calibration", plots.reliability),
-    "digit_confusion.png": ("digits", plots.confusion),
-    "per_digit.png": ("digits", plots.per_digit_f1),
-}
 CROP_HEIGHT = 64
 
 
 @dataclass(frozen=True)
 class GalleryItem:
-    """One wrong field for the gallery: where it is, truth, reading, confidences, and the
-    field's crop as PNG bytes (None when the scan or its box is not at hand)."""
+    """One mistake for the gallery: where it is (file, page, field, or which test digit),
+    truth, reading, confidences, and its image as PNG bytes (None when the scan or its
+    box is not at hand)."""
 
-    file: str
-    page: int
-    field: str
+    where: str
     truth: str
     text: str
     confidence: float
     digit_confidences: str
     outcome: str
     crop_png: bytes | None
+
+
+Renderer = Callable[[dict[str, Any], dict[str, bytes], list[GalleryItem], dict[str, str]], str]
 
 
 def _box(row: pd.Series) -> tuple[int, int, int, int] | None:
@@ -85,8 +82,8 @@ def worst_errors(fields: pd.DataFrame, scans: Path | None, limit: int) -> list[G
                 if not pages:
                     break  # pages stream one at a time: stop at the last one needed
     return [
-        GalleryItem(row["file"], int(row["page"]), row["field"], row["truth"], row["text"], float(row["confidence"]),
-                    row["digit_confidences"], row["outcome"], crops.get(index))
+        GalleryItem(f"{row['file']} p{int(row['page'])} {row['field']}", row["truth"], row["text"],
+                    float(row["confidence"]), row["digit_confidences"], row["outcome"], crops.get(index))
         for index, row in wrong.iterrows()
     ]
 
@@ -116,12 +113,12 @@ def _gallery(items: list[GalleryItem]) -> str:
         return "<h2>Worst errors</h2><p>No field was read wrong.</p>"
     cards = []
     for item in items:
-        image = (f'<img src="{_data_uri(item.crop_png)}" alt="crop of {html.escape(item.field)}">'
+        image = (f'<img src="{_data_uri(item.crop_png)}" alt="{html.escape(item.where)}">'
                  if item.crop_png else '<div class="nocrop">no crop (pass --scans)</div>')
         reading = html.escape(item.text) if item.outcome == "wrong" else f"({item.outcome})"
         cards.append(
-            f'<div class="card">{image}<div class="where">{html.escape(item.file)} p{item.page} '
-            f'{html.escape(item.field)}</div><div>truth <b>{html.escape(item.truth)}</b></div>'
+            f'<div class="card">{image}<div class="where">{html.escape(item.where)}</div>'
+            f'<div>truth <b>{html.escape(item.truth)}</b></div>'
             f'<div>read <b class="bad">{reading}</b> at {item.confidence:.3f}</div>'
             f'<div class="digits">{html.escape(item.digit_confidences)}</div></div>'
         )
@@ -144,14 +141,31 @@ td:first-child,th:first-child{text-align:left}
 """
 
 
+def _page(title: str, subtitle: str, headline: list[tuple[str, str]], sections: str, images: dict[str, bytes],
+          gallery: str) -> str:
+    boxes = "".join(f'<div class="figure"><div class="value">{v}</div><div class="label">{html.escape(label)}</div></div>'
+                    for v, label in headline)
+    pictures = "".join(f'<img src="{_data_uri(png)}" alt="{html.escape(name)}">' for name, png in images.items())
+    return (
+        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p class=\"sub\">{html.escape(subtitle)}</p>"
+        f"<div class=\"headline\">{boxes}</div>{sections}<h2>Plots</h2><div class=\"plots\">{pictures}</div>{gallery}"
+        "</body></html>\n"
+    )
+
+
+def _threshold_line(review: dict[str, Any], unit: str) -> str:
+    threshold = review["threshold"]
+    met = (f"confidence &ge; {threshold:.4f} accepts {1 - review['share_reviewed']:.1%} of {unit} at "
+           f"{_percent(review['error_among_accepted'])} wrong" if threshold is not None
+           else f"no threshold meets it: every one of the {unit} must be reviewed")
+    return f"<h2>Review threshold</h2><p>Target: at most {review['target_error']:.2%} wrong among accepted {unit}: {met}.</p>"
+
+
 def render_html(figures: dict[str, Any], images: dict[str, bytes], gallery: list[GalleryItem],
                 sources: dict[str, str]) -> str:
-    """The report page: headline figures, tables per template and field, plots, gallery."""
+    """The field audit's page: headline figures, tables per template and field, plots, gallery."""
     overall, review, calibration = figures["overall"], figures["review"], figures["calibration"]
-    threshold = review["threshold"]
-    target_line = (f"confidence &ge; {threshold:.4f} accepts {1 - review['share_reviewed']:.1%} of fields at "
-                   f"{_percent(review['error_among_accepted'])} wrong" if threshold is not None
-                   else "no threshold meets it: every field must be reviewed")
     headline = [
         (_percent(overall["field_accuracy"]), f"fields right ({overall['right']} of {overall['fields']})"),
         (_percent(overall["digit_accuracy"]), "digits right (aligned)"),
@@ -159,37 +173,59 @@ def render_html(figures: dict[str, Any], images: dict[str, bytes], gallery: list
         (_percent(review["share_reviewed"]), f"review needed for {review['target_error']:.2%} error"),
         (f"{calibration['ece']:.3f}", "calibration error (ECE)"),
     ]
-    boxes = "".join(f'<div class="figure"><div class="value">{v}</div><div class="label">{html.escape(label)}</div></div>'
-                    for v, label in headline)
     counts = (f"<p>{overall['missing']} truth fields missing from the results, {overall['error']} on pages the run "
               f"could not read ({figures['error_rows']} error rows), {figures['extra_rows']} result rows with no truth.</p>")
-    pictures = "".join(f'<img src="{_data_uri(png)}" alt="{html.escape(name)}">' for name, png in images.items())
-    return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>docproc accuracy audit</title>"
-        f"<style>{STYLE}</style></head><body>"
-        f"<h1>docproc accuracy audit</h1><p class=\"sub\">results {html.escape(sources['results'])} against truth "
-        f"{html.escape(sources['truth'])}, {html.escape(sources['date'])}</p>"
-        f"<div class=\"headline\">{boxes}</div>"
-        f"<h2>Review threshold</h2><p>Target: at most {review['target_error']:.2%} wrong among accepted fields: "
-        f"{target_line}.</p>{counts}"
-        f"{_scores_table('By template', figures['per_template'])}{_scores_table('By field', figures['per_field'])}"
-        f"<h2>Plots</h2><div class=\"plots\">{pictures}</div>{_gallery(gallery)}"
-        "</body></html>\n"
-    )
+    sections = (_threshold_line(review, "fields") + counts + _scores_table("By template", figures["per_template"])
+                + _scores_table("By field", figures["per_field"]))
+    subtitle = f"results {sources['results']} against truth {sources['truth']}, {sources['date']}"
+    return _page("docproc accuracy audit", subtitle, headline, sections, images, _gallery(gallery))
 
 
-def write_report(out: Path, figures: dict[str, Any], gallery: list[GalleryItem], sources: dict[str, str]) -> Path:
-    """Write metrics.json, the plots and report.html into ``out`` (created if needed);
-    each file is written whole under a temporary name and renamed into place. Returns the path of report.html."""
+def render_model_html(figures: dict[str, Any], images: dict[str, bytes], gallery: list[GalleryItem],
+                      sources: dict[str, str]) -> str:
+    """The model audit's page: accuracy, per-digit scores, review trade-off and
+    calibration of single digits, the most confident mistakes."""
+    overall, review, calibration = figures["overall"], figures["review"], figures["calibration"]
+    headline = [
+        (_percent(overall["accuracy"]), f"digits right ({overall['right']} of {overall['digits']})"),
+        (str(overall["errors"]), "errors"),
+        (_percent(review["share_reviewed"]), f"review needed for {review['target_error']:.2%} error"),
+        (f"{calibration['ece']:.4f}", "calibration error (ECE)"),
+    ]
+    rows = "".join(f"<tr><td>{s['label']}</td><td>{s['support']}</td><td>{_percent(s['precision'])}</td>"
+                   f"<td>{_percent(s['recall'])}</td><td>{_percent(s['f1'])}</td></tr>" for s in figures["digits"]["per_digit"])
+    table = ("<h2>Per digit</h2><table><thead><tr><th>digit</th><th>test digits</th><th>precision</th><th>recall</th>"
+             f"<th>F1</th></tr></thead><tbody>{rows}</tbody></table>")
+    subtitle = f"model {sources['model']} on {sources['data']}, {sources['date']}"
+    return _page("docproc model audit", subtitle, headline, _threshold_line(review, "digits") + table, images,
+                 _gallery(gallery))
+
+
+def draw_plots(figures: dict[str, Any], unit: str) -> dict[str, bytes]:
+    """Every plot of a report as PNG bytes, by file name; ``unit`` names what is ranked
+    and calibrated ("fields" or "digits")."""
+    return {
+        "review_tradeoff.png": plots.review_tradeoff(figures["review"], unit),
+        "reliability.png": plots.reliability(figures["calibration"], unit),
+        "digit_confusion.png": plots.confusion(figures["digits"]),
+        "per_digit.png": plots.per_digit_f1(figures["digits"]),
+    }
+
+
+def write_report(out: Path, figures: dict[str, Any], gallery: list[GalleryItem], sources: dict[str, str],
+                 render: Renderer = render_html, unit: str = "fields") -> Path:
+    """Write metrics.json, the plots and report.html (made by ``render``) into ``out``
+    (created if needed); each file is written whole under a temporary name and renamed
+    into place. Returns the path of report.html."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create report folder {out}: {exc.strerror}; choose another -o folder") from exc
-    images = {name: draw(figures[section]) for name, (section, draw) in PLOTS.items()}
+    images = draw_plots(figures, unit)
     documents: dict[str, bytes] = {
         "metrics.json": (json.dumps({"sources": sources, **figures}, indent=2, allow_nan=False) + "\n").encode(),
         **images,
-        "report.html": render_html(figures, images, gallery, sources).encode(),
+        "report.html": render(figures, images, gallery, sources).encode(),
     }
     for name, content in documents.items():
         write_atomically(out / name, content, fix="check the folder's permissions and free space, or choose another -o")

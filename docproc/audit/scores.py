@@ -123,16 +123,39 @@ def error_at_review_share(confidence: np.ndarray, right: np.ndarray, share: floa
     return float(1.0 - right[kept].mean()) if len(kept) else 0.0
 
 
+def review_figures(confidence: np.ndarray, right: np.ndarray, target_error: float) -> dict[str, object]:
+    """The review trade-off of items (fields or digits) ranked by confidence: the threshold
+    that meets ``target_error``, its review share, the error at 5% and 10% review, and
+    the whole curve."""
+    curve = review_curve(confidence, right) if len(confidence) else []
+    chosen = threshold_for(curve, target_error) if curve else None
+    return {
+        "target_error": target_error,
+        "threshold": None if chosen is None or chosen.accepted == 0 else chosen.threshold,
+        "share_reviewed": None if chosen is None else chosen.share_reviewed,
+        "error_among_accepted": None if chosen is None else chosen.error_among_accepted,
+        "error_at_5_percent_review": error_at_review_share(confidence, right, 0.05) if len(confidence) else None,
+        "error_at_10_percent_review": error_at_review_share(confidence, right, 0.10) if len(confidence) else None,
+        "curve": [asdict(p) | {"threshold": None if p.accepted == 0 else p.threshold} for p in curve],
+    }
+
+
+def calibration_figures(confidence: np.ndarray, right: np.ndarray, bins: int = RELIABILITY_BINS) -> dict[str, object]:
+    """Reliability bins and the expected calibration error of confidences."""
+    return {
+        "count": int(len(confidence)),
+        "bins": [asdict(b) for b in metrics.reliability_bins(confidence, right, bins)],
+        "ece": metrics.expected_calibration_error(confidence, right, bins),
+    }
+
+
 def audit_figures(fields: pd.DataFrame, extra: pd.DataFrame, errors: pd.DataFrame,
                   target_error: float) -> dict[str, object]:
     """Every figure of the report, as plain data (what metrics.json holds)."""
     confidence = fields["confidence"].to_numpy(float)
     right = (fields["outcome"] == "right").to_numpy()
     matrix = digit_matrix(fields)
-    curve = review_curve(confidence, right) if len(fields) else []
-    chosen = threshold_for(curve, target_error) if curve else None
     read = fields["outcome"].isin(["right", "wrong"]).to_numpy()
-    bins = metrics.reliability_bins(confidence[read], right[read], RELIABILITY_BINS)
     per_template = {name or "(none)": asdict(group_scores(group)) for name, group in fields.groupby("template", sort=True)}
     per_field = {
         f"{template or '(none)'} / {name}": asdict(group_scores(group))
@@ -149,18 +172,7 @@ def audit_figures(fields: pd.DataFrame, extra: pd.DataFrame, errors: pd.DataFram
             "labels": [str(d) for d in range(10)] + ["none"],
             "per_digit": [asdict(s) for s in metrics.per_class_scores(matrix)[:NO_DIGIT]],
         },
-        "review": {
-            "target_error": target_error,
-            "threshold": None if chosen is None or chosen.accepted == 0 else chosen.threshold,
-            "share_reviewed": None if chosen is None else chosen.share_reviewed,
-            "error_among_accepted": None if chosen is None else chosen.error_among_accepted,
-            "error_at_5_percent_review": error_at_review_share(confidence, right, 0.05) if len(fields) else None,
-            "error_at_10_percent_review": error_at_review_share(confidence, right, 0.10) if len(fields) else None,
-            "curve": [asdict(p) | {"threshold": None if p.accepted == 0 else p.threshold} for p in curve],
-        },
-        "calibration": {
-            "fields_read": int(read.sum()),
-            "bins": [asdict(b) for b in bins],
-            "ece": metrics.expected_calibration_error(confidence[read], right[read], RELIABILITY_BINS),
-        },
+        "review": review_figures(confidence, right, target_error),
+        # Over the fields that were read: a missing field has no confidence to judge.
+        "calibration": calibration_figures(confidence[read], right[read]),
     }
