@@ -4,7 +4,8 @@
 
 Generates a held-out set (MNIST test digits, a seed the samples and tests do not use),
 reads it with docproc (each kind with its template; zip crops without one), and prints:
-whole-field accuracy, digit accuracy (1 - edit distance / truth length), the error rate
+whole-field accuracy, digit accuracy (digits aligned by edit distance: matched / (matched
++ substituted + missed + extra), as `docproc audit` reports it), the error rate
 among accepted fields when the least confident 5% and 10% go to review, by kind and by
 the printed furniture around the field, and pages per second. Tesseract 5 (digits
 whitelist, one text line) reads the very boxes docproc reported, where it is installed;
@@ -28,9 +29,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from rapidfuzz.distance import Levenshtein  # noqa: E402
 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
+from docproc.audit.scores import NO_DIGIT, aligned_digits, error_at_review_share  # noqa: E402
 from docproc.classify import load_classifier  # noqa: E402
 from docproc.inputs import read_kind  # noqa: E402
 from docproc.pages import iter_pages  # noqa: E402
@@ -53,18 +54,17 @@ def furniture_of(kind: str, field: str, page: int) -> str:
 
 def scores(pairs: list[tuple[str, str, float]]) -> dict[str, float]:
     """Field accuracy, digit accuracy, and error among accepted at 5% / 10% review, from
-    (truth, reading, confidence) triples."""
+    (truth, reading, confidence) triples, defined as `docproc audit` defines them."""
     if not pairs:
         return {}
     right = np.array([t == r for t, r, _ in pairs])
-    digits = sum(len(t) for t, _, _ in pairs)
-    edits = sum(Levenshtein.distance(t, r) for t, r, _ in pairs)
+    aligned = [pair for t, r, _ in pairs for pair in aligned_digits(t, r)]
+    matched = sum(1 for t, r in aligned if t == r != NO_DIGIT)
     confidence = np.array([c for _, _, c in pairs])
-    order = np.argsort(-confidence, kind="stable")
-    out = {"fields": float(len(pairs)), "field_accuracy": float(right.mean()), "digit_accuracy": 1.0 - edits / digits}
+    out = {"fields": float(len(pairs)), "field_accuracy": float(right.mean()),
+           "digit_accuracy": matched / len(aligned) if aligned else 1.0}
     for share in (0.05, 0.10):
-        kept = order[: int(round(len(pairs) * (1 - share)))]
-        out[f"error_at_{int(share * 100)}"] = float(1.0 - right[kept].mean()) if len(kept) else 0.0
+        out[f"error_at_{int(share * 100)}"] = error_at_review_share(confidence, right, share)
     return out
 
 

@@ -208,6 +208,8 @@ def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_e
     from docproc.audit import audit_results
 
     page, figures = audit_results(list(results), truth, output, target_error, scans, gallery)
+    for note in figures["unmatched"]:
+        click.echo(f"docproc: warning: {note}", err=True)
     overall, review = figures["overall"], figures["review"]
     needed = "-" if review["share_reviewed"] is None else f"{review['share_reviewed']:.1%}"
     click.echo(f"docproc: {overall['fields']} fields, {overall['field_accuracy']:.2%} right, digits "

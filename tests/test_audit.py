@@ -75,6 +75,8 @@ def test_every_figure_on_a_hand_checked_case(tmp_path: Path) -> None:
     # ECE = (1*|1-.6| + 1*|0-.8| + 2*|.5-.97|) / 4
     assert figures["calibration"]["ece"] == pytest.approx((0.4 + 0.8 + 2 * 0.47) / 4)
     assert figures["per_field"]["cheque / amount"]["field_accuracy"] == pytest.approx(2 / 3)
+    # The row of e.png (results line 7) matches no truth field: named, not scored.
+    assert table.unmatched() == [f"{results}, line(s) 7: 1 result row(s) match no truth field; they are not scored"]
 
 
 @pytest.mark.parametrize("results,truth,message", [
@@ -195,3 +197,17 @@ def test_the_model_audit_agrees_with_the_model_card(shipped_classifier, tmp_path
     text = page.read_text()
     assert f"digits right ({10000 - card['test']['errors']} of 10000)" in text
     assert text.count('class="where">test digit #') == 5
+
+
+def test_the_command_warns_of_what_matched_nothing_and_exits_8_on_bad_input(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from docproc.cli import main
+
+    results, truth = write(tmp_path, truth=TRUTH + "z.png,1,amount,42\n")
+    run = CliRunner().invoke(main, ["audit", str(results), "--truth", str(truth), "-o", str(tmp_path / "r")])
+    assert run.exit_code == 0, run.output
+    assert "warning: " in run.output and "truth.csv, line(s) 7: 1 truth field(s) have no row in the results" in run.output
+    assert "6 fields, 33.33% right" in run.output
+    bad = CliRunner().invoke(main, ["audit", str(results), "--truth", str(tmp_path / "absent.csv"), "-o", str(tmp_path / "r")])
+    assert bad.exit_code == 8 and "docproc: error: truth file" in bad.output and "Traceback" not in bad.output

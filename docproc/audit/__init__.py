@@ -17,7 +17,8 @@ def audit_results(results: list[Path], truth: Path, out: Path, target_error: flo
                   scans: Path | None = None, gallery: int = DEFAULT_GALLERY) -> tuple[Path, dict[str, Any]]:
     """Audit results CSVs (one per run) against a truth CSV and write the report into ``out``.
 
-    Returns report.html's path and the figures (what metrics.json holds). Raises
+    Returns report.html's path and the figures (what metrics.json holds; its
+    ``unmatched`` lists what matched nothing, by file and line). Raises
     AuditInputError for a malformed input file and OutputError when ``out`` cannot be
     written.
     """
@@ -25,5 +26,6 @@ def audit_results(results: list[Path], truth: Path, out: Path, target_error: flo
 
     table = tables.load(results, truth)
     figures = scores.audit_figures(table.fields, table.extra, table.errors, target_error)
+    figures["unmatched"] = table.unmatched()
     items = report.worst_errors(table.fields, scans, gallery)
     return report.write_report(out, figures, items, report.sources_of(results, truth)), figures

@@ -175,6 +175,8 @@ def render_html(figures: dict[str, Any], images: dict[str, bytes], gallery: list
     ]
     counts = (f"<p>{overall['missing']} truth fields missing from the results, {overall['error']} on pages the run "
               f"could not read ({figures['error_rows']} error rows), {figures['extra_rows']} result rows with no truth.</p>")
+    if figures.get("unmatched"):
+        counts += "<ul>" + "".join(f"<li>{html.escape(note)}</li>" for note in figures["unmatched"]) + "</ul>"
     sections = (_threshold_line(review, "fields") + counts + _scores_table("By template", figures["per_template"])
                 + _scores_table("By field", figures["per_field"]))
     subtitle = f"results {sources['results']} against truth {sources['truth']}, {sources['date']}"

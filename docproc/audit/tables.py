@@ -34,6 +34,24 @@ class AuditTable:
     extra: pd.DataFrame
     errors: pd.DataFrame
 
+    def unmatched(self, limit: int = 10) -> list[str]:
+        """What matched nothing, as messages naming the file and lines (at most ``limit``
+        lines each): truth fields no result has (scored wrong) and result rows no truth
+        field has (not scored; usual when the truth is a sample of the run)."""
+        notes = []
+        missing = self.fields[self.fields["outcome"] == "missing"]
+        if len(missing):
+            lines = ", ".join(map(str, missing["truth_line"].head(limit)))
+            more = f" and {len(missing) - limit} more" if len(missing) > limit else ""
+            notes.append(f"{missing['source'].iloc[0]}, line(s) {lines}{more}: {len(missing)} truth field(s) have no "
+                         "row in the results; they count as wrong (was the run given every file?)")
+        for source, rows in self.extra.groupby("source", sort=False):
+            lines = ", ".join(map(str, rows["line"].head(limit)))
+            more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+            notes.append(f"{source}, line(s) {lines}{more}: {len(rows)} result row(s) match no truth field; "
+                         "they are not scored")
+        return notes
+
 
 def _read(path: Path, required: list[str], what: str) -> pd.DataFrame:
     if not path.is_file():
@@ -129,5 +147,5 @@ def load(results_paths: list[Path], truth_path: Path) -> AuditTable:
         joined[column] = joined[column].fillna("")
 
     matched = fields.merge(truth[KEY], on=KEY, how="left", indicator=True)
-    extra = matched[matched["_merge"] == "left_only"].drop(columns=["_merge", "source"])
+    extra = matched[matched["_merge"] == "left_only"].drop(columns="_merge")
     return AuditTable(joined.reset_index(drop=True), extra.reset_index(drop=True), errors.reset_index(drop=True))
