@@ -141,6 +141,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @click.option("--image-dpi", type=click.FloatRange(50, 2400), default=300.0, show_default=True,
               help="Resolution assumed for images without plausible DPI metadata.")
 @click.option("--force-image-dpi", is_flag=True, help="Use --image-dpi even where an image states its own.")
+@click.option("--max-pixels", type=click.FloatRange(min=0.01), default=150.0, show_default=True,
+              help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Digits classified together (larger is faster on a GPU); results do not depend on it.")
 @click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
@@ -148,8 +150,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
-                root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, batch_size: int,
-                review_below: float, quiet: bool) -> None:
+                root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, max_pixels: float,
+                batch_size: int, review_below: float, quiet: bool) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
 
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
@@ -166,7 +168,8 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     files = discover(list(inputs), root)
     classifier = load_classifier(model_path, batch_size=batch_size)
     options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
-                         force_image_dpi=force_image_dpi, review_below=review_below)
+                         force_image_dpi=force_image_dpi, review_below=review_below,
+                         max_pixels=int(max_pixels * 1e6))
     show_progress = not quiet and sys.stderr.isatty()
     with click.progressbar(length=len(files), label="reading", file=sys.stderr,
                            hidden=not show_progress, item_show_func=lambda name: name) as bar:

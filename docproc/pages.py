@@ -22,6 +22,12 @@ DEFAULT_IMAGE_DPI = 300.0
 # that never knew the scan's resolution are common, and 10,000 dpi is no scanner.
 PLAUSIBLE_DPI = (100.0, 1200.0)
 POPPLER_TIMEOUT_S = 120
+# The largest page decoded: a letter page at 1200 dpi is 135 megapixels, A3 at 600 dpi 70.
+# Anything bigger is refused before its pixels are decoded (a decompression bomb can
+# claim 30,000 x 30,000 pixels in a 100 kB file). docproc does its own check, so
+# Pillow's process-wide one is off.
+DEFAULT_MAX_PIXELS = 150_000_000
+Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,16 @@ def _grey(frame: Image.Image) -> np.ndarray:
     return np.asarray(frame.convert("L"))
 
 
+def check_size(width: float, height: float, max_pixels: int) -> None:
+    """InputFileError when a page of ``width`` x ``height`` pixels is over the limit."""
+    if width * height > max_pixels:
+        raise InputFileError(
+            f"page is {width:.0f} x {height:.0f} pixels ({width * height / 1e6:.0f} megapixels), over the limit of "
+            f"{max_pixels / 1e6:.0f}; refused before decoding as a possible decompression bomb. "
+            "If it is a genuine scan, raise --max-pixels."
+        )
+
+
 def _frame_dpi(frame: Image.Image, fallback: float) -> float:
     raw = frame.info.get("dpi")
     try:
@@ -59,15 +75,18 @@ def _frame_dpi(frame: Image.Image, fallback: float) -> float:
     return dpi if low <= dpi <= high else fallback
 
 
-def image_pages(path: Path, image_dpi: float = DEFAULT_IMAGE_DPI, force_dpi: bool = False) -> Iterator[Page]:
+def image_pages(path: Path, image_dpi: float = DEFAULT_IMAGE_DPI, force_dpi: bool = False,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Page]:
     """Frames of a PNG, JPEG, BMP or (multi-page) TIFF as grey pages.
 
     ``image_dpi`` is used where the file has no plausible resolution, or always with
-    ``force_dpi``. Raises InputFileError when the file cannot be decoded.
+    ``force_dpi``. Raises InputFileError when the file cannot be decoded or a frame is
+    larger than ``max_pixels`` (checked from the header, before decoding).
     """
     try:
         with Image.open(path) as image:
             for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+                check_size(*frame.size, max_pixels)
                 frame = ImageOps.exif_transpose(frame) if frame.format == "JPEG" else frame
                 dpi = image_dpi if force_dpi else _frame_dpi(frame, image_dpi)
                 yield Page(number=number, image=np.ascontiguousarray(_grey(frame)), dpi=dpi)
@@ -76,8 +95,9 @@ def image_pages(path: Path, image_dpi: float = DEFAULT_IMAGE_DPI, force_dpi: boo
         raise InputFileError(f"cannot decode image: {exc}. Re-scan or re-export the file.") from exc
 
 
-def pdf_page_count(path: Path) -> int:
-    """Number of pages of a PDF, from poppler's pdfinfo."""
+def pdf_page_count(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Number of pages of a PDF, from poppler's pdfinfo; InputFileError when its page
+    size rendered at ``dpi`` would exceed ``max_pixels``."""
     from pdf2image import pdfinfo_from_path
     from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFPopplerTimeoutError
 
@@ -94,15 +114,23 @@ def pdf_page_count(path: Path) -> int:
     pages = int(info.get("Pages", 0))
     if pages < 1:
         raise InputFileError("the PDF has no pages.")
+    size = str(info.get("Page size", "")).split()
+    if len(size) >= 3 and size[1] == "x":
+        try:
+            width_pt, height_pt = float(size[0]), float(size[2])
+        except ValueError:
+            pass
+        else:
+            check_size(width_pt / 72 * dpi, height_pt / 72 * dpi, max_pixels)
     return pages
 
 
-def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI) -> Iterator[Page]:
+def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Page]:
     """Pages of a PDF rendered in grey at ``dpi``, one poppler call per page."""
     from pdf2image import convert_from_path
     from pdf2image.exceptions import PDFPopplerTimeoutError, PDFSyntaxError
 
-    for number in range(1, pdf_page_count(path) + 1):
+    for number in range(1, pdf_page_count(path, dpi, max_pixels) + 1):
         try:
             rendered = convert_from_path(
                 str(path), dpi=dpi, first_page=number, last_page=number, grayscale=True, timeout=POPPLER_TIMEOUT_S
@@ -115,8 +143,8 @@ def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI) -> Iterator[Page]:
 
 
 def iter_pages(path: Path, kind: str, pdf_dpi: int = DEFAULT_PDF_DPI, image_dpi: float = DEFAULT_IMAGE_DPI,
-               force_image_dpi: bool = False) -> Iterator[Page]:
+               force_image_dpi: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Page]:
     """Pages of a document of the given sniffed ``kind``."""
     if kind == "pdf":
-        return pdf_pages(path, pdf_dpi)
-    return image_pages(path, image_dpi, force_image_dpi)
+        return pdf_pages(path, pdf_dpi, max_pixels)
+    return image_pages(path, image_dpi, force_image_dpi, max_pixels)

@@ -20,7 +20,7 @@ from docproc.errors import InputFileError
 from docproc.fields import FieldImage, find_strings, template_fields
 from docproc.inputs import InputFile, read_kind
 from docproc.normalize import normalize_glyph
-from docproc.pages import DEFAULT_IMAGE_DPI, DEFAULT_PDF_DPI, Page, iter_pages
+from docproc.pages import DEFAULT_IMAGE_DPI, DEFAULT_MAX_PIXELS, DEFAULT_PDF_DPI, Page, iter_pages
 from docproc.results import FieldResult
 from docproc.segment import Glyph, find_glyphs
 from docproc.templates import Template
@@ -37,6 +37,7 @@ class RunOptions:
     image_dpi: float = DEFAULT_IMAGE_DPI
     force_image_dpi: bool = False
     review_below: float = 0.9
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     @property
     def template_name(self) -> str:
@@ -126,8 +127,11 @@ def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | Fie
     try:
         kind = read_kind(item.path)
         if kind is None:
+            if item.path.stat().st_size == 0:
+                raise InputFileError("empty file (0 bytes): the scan was not written; scan or copy it again.")
             raise InputFileError("not a PDF, PNG, JPEG, BMP or TIFF file (judged by its content).")
-        for page in iter_pages(item.path, kind, options.pdf_dpi, options.image_dpi, options.force_image_dpi):
+        for page in iter_pages(item.path, kind, options.pdf_dpi, options.image_dpi, options.force_image_dpi,
+                               options.max_pixels):
             yield page
             number = page.number + 1
     except FileNotFoundError:

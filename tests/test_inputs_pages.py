@@ -97,3 +97,34 @@ def test_broken_files_raise_input_errors(tmp_path: Path) -> None:
     fake_pdf.write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
     with pytest.raises(InputFileError, match="PDF"):
         list(iter_pages(fake_pdf, "pdf"))
+
+
+def test_an_oversized_page_is_refused_before_decoding(tmp_path: Path) -> None:
+    from docproc.inputs import InputFile
+    from docproc.pipeline import RunOptions, _pages_or_error
+
+    # A 1-bit PNG of 4000 x 3000 pixels is a few kB on disk and 12 megapixels decoded.
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (4000, 3000)).save(bomb, optimize=True)
+    assert bomb.stat().st_size < 20_000
+    with pytest.raises(InputFileError, match=r"4000 x 3000 pixels \(12 megapixels\), over the limit of 10"):
+        list(iter_pages(bomb, "png", max_pixels=10_000_000))
+    assert len(list(iter_pages(bomb, "png", max_pixels=13_000_000))) == 1
+    # In a run it is an error row that says what to do, and the run goes on.
+    rows = list(_pages_or_error(InputFile(bomb, "bomb.png"), RunOptions(max_pixels=10_000_000)))
+    assert len(rows) == 1 and rows[0].status == "error" and "raise --max-pixels" in rows[0].error
+    # A PDF page is judged by its size at the rendering resolution, before poppler renders it.
+    pdf = tmp_path / "poster.pdf"
+    Image.new("L", (200, 100), 255).save(pdf, resolution=2.0)  # 100 x 50 inches
+    with pytest.raises(InputFileError, match="over the limit"):
+        list(iter_pages(pdf, "pdf", pdf_dpi=200, max_pixels=150_000_000))
+
+
+def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
+    from docproc.inputs import InputFile
+    from docproc.pipeline import RunOptions, _pages_or_error
+
+    empty = tmp_path / "scan.png"
+    empty.write_bytes(b"")
+    (row,) = _pages_or_error(InputFile(empty, "scan.png"), RunOptions())
+    assert row.status == "error" and row.error.startswith("empty file (0 bytes)")
