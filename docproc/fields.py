@@ -53,7 +53,8 @@ def estimate_skew(mask: np.ndarray) -> float:
         return float(np.square(np.diff(profile)).sum())
 
     best = max(np.arange(-MAX_SKEW_DEG, MAX_SKEW_DEG + 1e-9, 0.25), key=sharpness)
-    fine = max(np.arange(best - 0.25, best + 0.25 + 1e-9, 0.05), key=sharpness)
+    # The fine search stays inside the range: a page is never turned further than it allows.
+    fine = max(np.arange(max(-MAX_SKEW_DEG, best - 0.25), min(MAX_SKEW_DEG, best + 0.25) + 1e-9, 0.05), key=sharpness)
     return float(round(fine, 2))
 
 
