@@ -8,6 +8,7 @@ or page that cannot be read becomes an ``error`` row and the run goes on.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -135,7 +136,9 @@ def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | Fie
             yield page
             number = page.number + 1
     except FileNotFoundError:
-        yield FieldResult(item.name, number, template_name, "", status="error", error="file not found")
+        detail = (f"file not found: a symbolic link to {os.readlink(item.path)}, which does not exist"
+                  if item.path.is_symlink() else "file not found")
+        yield FieldResult(item.name, number, template_name, "", status="error", error=detail)
     except OSError as exc:
         yield FieldResult(item.name, number, template_name, "", status="error", error=f"cannot read: {exc.strerror or exc}")
     except InputFileError as exc:
