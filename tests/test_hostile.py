@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -43,6 +44,12 @@ def _corpus(folder: Path, good: Path) -> dict[str, str]:
     ]:
         (folder / name).write_bytes(content)
         expected[name] = says
+    from pypdf import PdfWriter
+
+    locked = PdfWriter(clone_from=io.BytesIO(pdf))
+    locked.encrypt(user_password="secret", owner_password="bank", algorithm="RC4-128")  # RC4: no extra crypto library
+    locked.write(folder / "encrypted.pdf")
+    expected["encrypted.pdf"] = "It is encrypted: save an unprotected copy"
     Image.new("1", (30000, 30000)).save(folder / "bomb.png", optimize=True)
     expected["bomb.png"] = "decompression bomb"
     for name, image in [("one-pixel.png", Image.new("L", (1, 1), 255)), ("blank.png", Image.new("L", (1200, 550), 240)),
