@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from docproc import __version__
-from docproc.errors import DocprocError, InputFileError
+from docproc.errors import DocprocError, InputFileError, OutputError
 from docproc.inputs import IMAGE_SUFFIXES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +49,23 @@ def main(verbose: int) -> None:
     """Read handwritten digits off scanned documents."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="docproc: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _log_to_file(path: Path) -> None:
+    """Send docproc's log (at least INFO: pages read, error rows) to ``path`` as well."""
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot open log file {path}: {exc.strerror or exc}; choose another --log-file") from exc
+    handler.setFormatter(logging.Formatter("%(asctime)s docproc %(levelname)s %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("docproc")
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        # The file wants INFO; stderr keeps its own -v level through the root handler.
+        logger.setLevel(logging.INFO)
+        for root_handler in logging.getLogger().handlers:
+            root_handler.setLevel(logging.getLogger().level)
 
 
 @main.command("model")
@@ -148,10 +165,15 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
               help="Fields whose confidence is under this are marked 'review'.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also log to this file (appended, with times): every page read and every error row.")
+@click.option("--summary-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the run's counts, time and exit status as JSON here (for monitoring).")
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, max_pixels: float,
-                batch_size: int, review_below: float, quiet: bool) -> None:
+                batch_size: int, review_below: float, quiet: bool, log_file: Path | None,
+                summary_json: Path | None) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
 
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
@@ -165,6 +187,10 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
 
     template = load_template(template_path) if template_path else None
     check_writable(output)
+    if summary_json is not None:
+        check_writable(summary_json)
+    if log_file is not None:
+        _log_to_file(log_file)
     files = discover(list(inputs), root)
     classifier = load_classifier(model_path, batch_size=batch_size)
     options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
@@ -185,10 +211,17 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
         rows, summary = run_all(files, classifier, options, on_page)
         bar.update(len(files) - bar.pos)
     write_csv(rows, output)
+    logging.getLogger("docproc").info("%s -> %s", summary.line(), output)
     if not quiet:
         click.echo(f"docproc: {summary.line()} -> {output}", err=True)
-    if summary.failed_files:
-        sys.exit(InputFileError.exit_code)
+    exit_code = InputFileError.exit_code if summary.failed_files else 0
+    if summary_json is not None:
+        from docproc.atomic import write_atomically
+
+        report = {"version": __version__, "output": str(output), "exit_code": exit_code, **summary.as_dict()}
+        write_atomically(summary_json, (json.dumps(report, indent=2) + "\n").encode())
+    if exit_code:
+        sys.exit(exit_code)
 
 
 @main.command("audit")

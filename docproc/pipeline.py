@@ -57,6 +57,12 @@ class RunSummary:
     statuses: dict[str, int] = field(default_factory=lambda: {"ok": 0, "review": 0, "error": 0})
     seconds: float = 0.0
 
+    def as_dict(self) -> dict[str, object]:
+        """The counts as plain data, for the JSON summary monitoring reads."""
+        return {"files": self.files, "failed_files": self.failed_files, "pages": self.pages, "fields": self.fields,
+                **self.statuses, "seconds": round(self.seconds, 3),
+                "pages_per_second": round(self.pages / self.seconds, 3) if self.seconds > 0 else 0.0}
+
     def line(self) -> str:
         """One line: pages, fields, ok/review/error, time."""
         s = self.statuses
@@ -193,6 +199,7 @@ def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOpt
 
     def count_page(item: InputFile, number: int) -> None:
         summary.pages += 1
+        log.info("%s page %d: read", item.name, number)
         if on_page is not None:
             on_page(item, number)
 
@@ -200,6 +207,7 @@ def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOpt
         rows.append(row)
         summary.statuses[row.status] += 1
         if row.status == "error":
+            log.warning("%s page %d: %s", row.file, row.page, row.error)
             failed.add(row.file)
         else:
             summary.fields += 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -81,10 +82,20 @@ def test_every_hostile_file_gets_an_error_row_or_the_right_reading(tmp_path: Pat
     template = tmp_path / "set" / "templates" / "cheque.yaml"
     out = tmp_path / "out.csv"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    result = subprocess.run([DOCPROC, "run", str(corpus), "--template", str(template), "-o", str(out)],
+    summary, log = tmp_path / "summary.json", tmp_path / "run.log"
+    result = subprocess.run([DOCPROC, "run", str(corpus), "--template", str(template), "-o", str(out),
+                             "--summary-json", str(summary), "--log-file", str(log)],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 3, result.stderr  # partial failure: some files could not be read
     assert "Traceback" not in result.stderr
+    # Monitoring reads the summary; the log and stderr name the file and page of each failure.
+    counts = json.loads(summary.read_text())
+    failures = sum(1 for says in expected.values() if says not in ("read", "no digits"))
+    assert counts["exit_code"] == 3 and counts["failed_files"] == counts["error"] == failures
+    assert counts["files"] == len(expected) + 1
+    logged = log.read_text()
+    assert "WARNING bomb.png page 1: page is 30000 x 30000 pixels" in logged and "INFO good.png page 1: read" in logged
+    assert "WARNING: encrypted.pdf page 1: cannot read PDF" in result.stderr
     rows = read_csv(out)
     good_reading = rows[rows["file"] == "good.png"][["field", "text"]].values.tolist()
     assert len(good_reading) == 2 and all(text for _, text in good_reading)
