@@ -124,7 +124,10 @@ def template_fields(grey: np.ndarray, template: Template) -> tuple[list[FieldIma
         corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ inverse.T
         ox0, oy0 = np.floor(corners.min(axis=0)).astype(int)
         ox1, oy1 = np.ceil(corners.max(axis=0)).astype(int)
-        fields.append(FieldImage(spec.name, straight[y0:y1, x0:x1], (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec))
+        # A copy, not a view: a view would keep the whole page alive while the field waits
+        # for its batch to be classified.
+        fields.append(FieldImage(spec.name, straight[y0:y1, x0:x1].copy(),
+                                 (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec))
     return fields, angle, (dx, dy)
 
 
@@ -192,5 +195,5 @@ def find_strings(grey: np.ndarray) -> list[FieldImage]:
         pad = max(4, (y1 - y0) // 4)
         bx0, by0 = max(0, x0 - pad), max(0, y0 - pad)
         bx1, by1 = min(width, x1 + pad), min(height, y1 + pad)
-        fields.append(FieldImage(f"digits-{number}", grey[by0:by1, bx0:bx1], (bx0, by0, bx1 - bx0, by1 - by0)))
+        fields.append(FieldImage(f"digits-{number}", grey[by0:by1, bx0:bx1].copy(), (bx0, by0, bx1 - bx0, by1 - by0)))
     return fields

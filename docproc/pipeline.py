@@ -73,8 +73,10 @@ class RunSummary:
 
 @dataclass
 class _PageWork:
+    # What a page leaves behind while its crops wait for a full batch: not the page's
+    # pixels, which would pile up by the batch's worth of pages.
     file: InputFile
-    page: Page
+    page_number: int
     fields: list[FieldImage]
     glyphs: list[list[Glyph]]
     first_crop: int = 0
@@ -122,7 +124,7 @@ def _page_rows(work: _PageWork, probabilities: np.ndarray, singles: np.ndarray |
         readings, used = _readings(glyphs, probabilities[at:], None if singles is None else singles[at:])
         at += used
         decoded = decode_field(readings, field_image.spec, options.review_below)
-        rows.append(FieldResult(work.file.name, work.page.number, options.template_name, field_image.name, decoded.text,
+        rows.append(FieldResult(work.file.name, work.page_number, options.template_name, field_image.name, decoded.text,
                                 decoded.confidence, decoded.digit_confidences, decoded.status, "", field_image.box))
     return rows
 
@@ -178,7 +180,7 @@ def run(files: list[InputFile], classifier: DigitClassifier, options: RunOptions
             page = page_or_error
             fields = page_fields(page, options.template)
             glyphs = [find_glyphs(f.image) for f in fields]
-            work = _PageWork(item, page, fields, glyphs, first_crop=len(crops))
+            work = _PageWork(item, page.number, fields, glyphs, first_crop=len(crops))
             for g in glyphs:
                 crops.extend(_crops_of(g))
             pending.append(work)

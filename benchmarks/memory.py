@@ -1,0 +1,103 @@
+"""Peak memory of `docproc run` on a short and a long multi-page PDF: pages are streamed,
+so memory must stay flat however many pages a file has.
+
+    python -m benchmarks.memory [--short 20] [--long 300]
+
+Writes two form PDFs of the given page counts (generated form pages with MNIST test
+digits, ten distinct pages cycled), runs the real command on each in a child process,
+and reports the child's peak resident memory (ru_maxrss) and time in
+benchmarks/RESULTS.md with the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.results_file import machine_line, write_section
+from samples.layouts import DigitSource, form_layout, render_page
+
+DISTINCT_PAGES = 10
+
+
+def write_long_pdf(path: Path, pages: int, seed: int) -> None:
+    """A form PDF of ``pages`` pages (ten distinct generated pages, cycled)."""
+    rng = np.random.default_rng(seed)
+    layout, digits = form_layout(), DigitSource(rng)
+    distinct = [Image.fromarray(render_page(layout, rng, digits)[0][..., ::-1]).convert("L") for _ in range(DISTINCT_PAGES)]
+    cycled = list(itertools.islice(itertools.cycle(distinct), pages))
+    cycled[0].save(path, save_all=True, append_images=cycled[1:], resolution=float(layout.dpi))
+
+
+def peak_of_run(pdf: Path, template: Path, out: Path) -> tuple[float, float]:
+    """Peak resident memory (MiB) and seconds of one `docproc run` in a fresh child process."""
+    docproc = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
+    # A fresh interpreter per run: ru_maxrss of RUSAGE_CHILDREN is the largest child so far,
+    # so each measurement runs under its own small Python parent.
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - t)")
+    result = subprocess.run([sys.executable, "-c", probe, docproc, "run", str(pdf), "--template", str(template),
+                             "-o", str(out), "-q"], capture_output=True, text=True, check=True)
+    kib, seconds = result.stdout.split()
+    return int(kib) / 1024.0, float(seconds)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--short", type=int, default=20)
+    parser.add_argument("--long", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=31337)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+    assert resource  # the child's peak is read through resource in the probe
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="docproc-memory-") as tmp:
+        folder = Path(tmp)
+        template = folder / "form.yaml"
+        template.write_text(form_layout().template_yaml())
+        for pages in (args.short, args.long):
+            pdf = folder / f"form-{pages}.pdf"
+            started = time.perf_counter()
+            write_long_pdf(pdf, pages, args.seed)
+            print(f"wrote {pages}-page PDF ({pdf.stat().st_size / 2**20:.1f} MiB) in {time.perf_counter() - started:.0f} s",
+                  flush=True)
+            peak, seconds = peak_of_run(pdf, template, folder / f"out-{pages}.csv")
+            figures.append((pages, pdf.stat().st_size / 2**20, peak, seconds))
+            print(f"{pages} pages: peak {peak:.0f} MiB, {seconds:.1f} s", flush=True)
+    (short_pages, _, short_peak, _), (long_pages, _, long_peak, _) = figures
+    verdict = (f"{long_pages} pages peak at {long_peak:.0f} MiB against {short_peak:.0f} MiB for {short_pages} "
+               f"({long_peak - short_peak:+.0f} MiB for {long_pages - short_pages} more pages)")
+    print(verdict)
+    if not args.no_write:
+        rows = [f"| {p} | {size:.1f} MiB | {peak:.0f} MiB | {s:.1f} s |" for p, size, peak, s in figures]
+        body = "\n".join([
+            "## Memory over a long PDF (`python -m benchmarks.memory`)",
+            "",
+            f"`docproc run` on one form PDF (letter pages rendered at 200 dpi, four fields each), peak resident "
+            f"memory of the process. Measured {dt.date.today().isoformat()} on: {machine_line()}.",
+            "",
+            "| pages | PDF size | peak memory | time |",
+            "|---:|---:|---:|---:|",
+            *rows,
+            "",
+            f"{verdict}.",
+        ])
+        print(f"written to {write_section('memory', body)}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()
