@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import itertools
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -62,7 +61,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=31337)
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
-    assert resource  # the child's peak is read through resource in the probe
     figures = []
     with tempfile.TemporaryDirectory(prefix="docproc-memory-") as tmp:
         folder = Path(tmp)
