@@ -158,6 +158,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @click.option("--image-dpi", type=click.FloatRange(50, 2400), default=300.0, show_default=True,
               help="Resolution assumed for images without plausible DPI metadata.")
 @click.option("--force-image-dpi", is_flag=True, help="Use --image-dpi even where an image states its own.")
+@click.option("--file-timeout", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on.")
 @click.option("--max-pixels", type=click.FloatRange(min=0.01), default=150.0, show_default=True,
               help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
@@ -171,8 +173,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
               help="Write the run's counts, time and exit status as JSON here (for monitoring).")
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
-                root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, max_pixels: float,
-                batch_size: int, review_below: float, quiet: bool, log_file: Path | None,
+                root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, file_timeout: float,
+                max_pixels: float, batch_size: int, review_below: float, quiet: bool, log_file: Path | None,
                 summary_json: Path | None) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
 
@@ -195,7 +197,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     classifier = load_classifier(model_path, batch_size=batch_size)
     options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
                          force_image_dpi=force_image_dpi, review_below=review_below,
-                         max_pixels=int(max_pixels * 1e6))
+                         max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None)
     show_progress = not quiet and sys.stderr.isatty()
     with click.progressbar(length=len(files), label="reading", file=sys.stderr,
                            hidden=not show_progress, item_show_func=lambda name: name) as bar:

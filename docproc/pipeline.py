@@ -25,6 +25,7 @@ from docproc.pages import DEFAULT_IMAGE_DPI, DEFAULT_MAX_PIXELS, DEFAULT_PDF_DPI
 from docproc.results import FieldResult
 from docproc.segment import Glyph, find_glyphs
 from docproc.templates import Template
+from docproc.time_limit import FileTimer, TimeLimitExceeded
 
 log = logging.getLogger("docproc")
 
@@ -39,6 +40,7 @@ class RunOptions:
     force_image_dpi: bool = False
     review_below: float = 0.9
     max_pixels: int = DEFAULT_MAX_PIXELS
+    file_timeout: float | None = None  # seconds of work per file; None: no limit
 
     @property
     def template_name(self) -> str:
@@ -134,6 +136,9 @@ def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | Fie
     template_name = options.template_name
     number = 1
     try:
+        if item.path.exists() and not item.path.is_file():
+            # A named pipe or a device would block or stream forever when opened.
+            raise InputFileError("not a regular file (a folder, named pipe or device); give scan files.")
         kind = read_kind(item.path)
         if kind is None:
             if item.path.stat().st_size == 0:
@@ -173,21 +178,33 @@ def run(files: list[InputFile], classifier: DigitClassifier, options: RunOptions
         crops.clear()
 
     for item in files:
-        for page_or_error in _pages_or_error(item, options):
-            if isinstance(page_or_error, FieldResult):
-                pending.append(page_or_error)
-                continue
-            page = page_or_error
-            fields = page_fields(page, options.template)
-            glyphs = [find_glyphs(f.image) for f in fields]
-            work = _PageWork(item, page.number, fields, glyphs, first_crop=len(crops))
-            for g in glyphs:
-                crops.extend(_crops_of(g))
-            pending.append(work)
-            if on_page is not None:
-                on_page(item, page.number)
-            if len(crops) >= classifier.batch_size:
-                yield from flush()
+        timer = FileTimer(options.file_timeout)
+        next_page = 1
+        try:
+            with timer:
+                for page_or_error in _pages_or_error(item, options):
+                    if isinstance(page_or_error, FieldResult):
+                        pending.append(page_or_error)
+                        continue
+                    page = page_or_error
+                    fields = page_fields(page, options.template)
+                    glyphs = [find_glyphs(f.image) for f in fields]
+                    work = _PageWork(item, page.number, fields, glyphs, first_crop=len(crops))
+                    for g in glyphs:
+                        crops.extend(_crops_of(g))
+                    pending.append(work)
+                    next_page = page.number + 1
+                    if on_page is not None:
+                        on_page(item, page.number)
+                    if len(crops) >= classifier.batch_size:
+                        # The batch holds other files' crops too: its time is not this file's.
+                        with timer.paused():
+                            yield from flush()
+        except TimeLimitExceeded:
+            pending.append(FieldResult(
+                item.name, next_page, options.template_name, "", status="error",
+                error=f"stopped after {options.file_timeout:g} s (--file-timeout): the file hangs or reads too slowly; "
+                      "check it, or raise the limit"))
     yield from flush()
 
 

@@ -69,6 +69,8 @@ def _corpus(folder: Path, good: Path) -> dict[str, str]:
     os.symlink("moved-away.png", folder / "dangling.png")
     expected["dangling.png"] = "a symbolic link to moved-away.png, which does not exist"
     os.symlink(".", folder / "again")  # a folder loop: must not be walked forever
+    os.mkfifo(folder / "pipe.png")  # opening it would wait for a writer forever
+    expected["pipe.png"] = "not a regular file"
     return expected
 
 
@@ -109,3 +111,33 @@ def test_every_hostile_file_gets_an_error_row_or_the_right_reading(tmp_path: Pat
         else:
             assert list(mine["status"]) == ["error"] and says in mine["error"].iloc[0], (name, mine["error"].iloc[0])
     assert "again" not in " ".join(rows["file"])
+
+
+def test_a_file_over_its_time_limit_gets_an_error_row_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    import time
+
+    from docproc import pipeline
+    from docproc.classify import load_classifier
+    from docproc.inputs import discover
+
+    write_set(tmp_path, cheques=3, forms=0, zips=0, seed=778, formats=("png",))
+    files = discover([str(tmp_path / "scans" / "cheques")], root=tmp_path / "scans")
+    real_page_fields = pipeline.page_fields
+
+    def slow_on_the_second(page, template):  # type: ignore[no-untyped-def]
+        slow_on_the_second.calls += 1
+        if slow_on_the_second.calls == 2:
+            time.sleep(5)
+        return real_page_fields(page, template)
+
+    slow_on_the_second.calls = 0
+    monkeypatch.setattr(pipeline, "page_fields", slow_on_the_second)
+    from docproc.templates import load_template
+
+    options = pipeline.RunOptions(template=load_template(tmp_path / "templates" / "cheque.yaml"), file_timeout=1.0)
+    rows, _ = pipeline.run_all(files, load_classifier(), options)
+    # The second file sleeps 5 s in a 1 s limit: it ends as an error row, the others are read.
+    assert [r.file for r in rows if r.status == "error"] == ["cheques/cheque-0002.png"]
+    assert "stopped after 1 s (--file-timeout)" in rows[2].error
+    assert [r.file for r in rows if r.status != "error"] == ["cheques/cheque-0001.png"] * 2 + ["cheques/cheque-0003.png"] * 2
