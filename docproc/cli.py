@@ -185,6 +185,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     from docproc.inputs import discover
     from docproc.pipeline import RunOptions, run_all
     from docproc.results import check_writable, write_csv
+    from docproc.run_lock import exclusive_run
     from docproc.templates import load_template
 
     template = load_template(template_path) if template_path else None
@@ -193,26 +194,28 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
         check_writable(summary_json)
     if log_file is not None:
         _log_to_file(log_file)
-    files = discover(list(inputs), root)
-    classifier = load_classifier(model_path, batch_size=batch_size)
-    options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
-                         force_image_dpi=force_image_dpi, review_below=review_below,
-                         max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None)
-    show_progress = not quiet and sys.stderr.isatty()
-    with click.progressbar(length=len(files), label="reading", file=sys.stderr,
-                           hidden=not show_progress, item_show_func=lambda name: name) as bar:
-        current: list[str] = []
+    # From here to the CSV, this run owns the output: a second run exits at once.
+    with exclusive_run(output):
+        files = discover(list(inputs), root)
+        classifier = load_classifier(model_path, batch_size=batch_size)
+        options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
+                             force_image_dpi=force_image_dpi, review_below=review_below,
+                             max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None)
+        show_progress = not quiet and sys.stderr.isatty()
+        with click.progressbar(length=len(files), label="reading", file=sys.stderr,
+                               hidden=not show_progress, item_show_func=lambda name: name) as bar:
+            current: list[str] = []
 
-        def on_page(item: Any, number: int) -> None:
-            if not current or current[-1] != item.name:
-                if current:
-                    bar.update(1)
-                current.append(item.name)
-            bar.update(0, f"{item.name} p{number}")
+            def on_page(item: Any, number: int) -> None:
+                if not current or current[-1] != item.name:
+                    if current:
+                        bar.update(1)
+                    current.append(item.name)
+                bar.update(0, f"{item.name} p{number}")
 
-        rows, summary = run_all(files, classifier, options, on_page)
-        bar.update(len(files) - bar.pos)
-    write_csv(rows, output)
+            rows, summary = run_all(files, classifier, options, on_page)
+            bar.update(len(files) - bar.pos)
+        write_csv(rows, output)
     logging.getLogger("docproc").info("%s -> %s", summary.line(), output)
     if not quiet:
         click.echo(f"docproc: {summary.line()} -> {output}", err=True)

@@ -59,3 +59,9 @@ class AuditInputError(DocprocError):
     """A results or truth CSV given to an audit is malformed or matches nothing."""
 
     exit_code = 8
+
+
+class BusyError(DocprocError):
+    """Another run is writing the same output; this one did nothing."""
+
+    exit_code = 9
