@@ -85,3 +85,21 @@ def test_unwritable_outputs_are_caught_before_work(tmp_path: Path) -> None:
         check_writable(tmp_path / "nowhere" / "r.csv")
     with pytest.raises(OutputError, match="is a folder"):
         check_writable(tmp_path)
+
+
+def test_a_full_disk_while_writing_leaves_the_old_results_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from docproc import atomic
+
+    out = tmp_path / "results.csv"
+    out.write_text("the previous run's results\n")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    with pytest.raises(OutputError, match="No space left on device; free some space"):
+        write_csv([FieldResult("a.png", 1, "", "digits-1", "12", 0.9, (0.95, 0.95))], out)
+    assert out.read_text() == "the previous run's results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]  # no temporary file left behind
