@@ -42,26 +42,29 @@ class Decoded:
     reason: str
 
 
-Option = tuple[tuple[np.ndarray, ...], tuple[float, ...] | None]
+# One way to read a glyph: its digit probability rows, and its score (see _score).
+Scored = tuple[tuple[np.ndarray, ...], float]
 
 
-def _option_score(option: Option) -> float:
-    rows, singles = option
+def _score(rows: tuple[np.ndarray, ...], singles: tuple[float, ...] | None) -> float:
+    """Mean over the crops of log(digit confidence), plus log(single-digit check) when
+    there is one."""
     scores = [math.log(max(float(r.max()), 1e-12)) for r in rows]
     if singles is not None:
         scores = [score + math.log(max(single, 1e-12)) for score, single in zip(scores, singles)]
     return float(np.mean(scores))
 
 
-def _best_per_length(options: list[Option]) -> list[Option]:
-    """Of a glyph's options that give the same number of digits, only the best can win
-    (they weigh the same against the template's length), so the others are dropped
-    before the field's combinations are counted."""
-    best: dict[int, Option] = {}
-    for option in options:
-        count = len(option[0])
-        if count not in best or _option_score(option) > _option_score(best[count]):
-            best[count] = option
+def _best_per_length(reading: Reading) -> list[Scored]:
+    """Each option scored once; of the options that give the same number of digits only
+    the best can win (they weigh the same against the template's length), so the others
+    are dropped before the field's combinations are counted."""
+    singles = reading.singles if reading.singles is not None else (None,) * len(reading.options)
+    best: dict[int, Scored] = {}
+    for rows, checks in zip(reading.options, singles):
+        score = _score(rows, checks)
+        if len(rows) not in best or score > best[len(rows)][1]:
+            best[len(rows)] = (rows, score)
     return [best[count] for count in sorted(best)]
 
 
@@ -73,23 +76,20 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     under ``review_below``, or the length or pattern is not met, or nothing was found.
     """
     lengths = range(spec.min_length, spec.max_length + 1) if spec else None
-    choices: list[list[Option]] = [
-        _best_per_length(list(zip(r.options, r.singles if r.singles is not None else [None] * len(r.options))))
-        for r in readings
-    ]
+    choices = [_best_per_length(r) for r in readings]
     combos_count = math.prod(len(c) for c in choices) if choices else 1
-    chosen: list[Option]
+    chosen: list[Scored]
     if combos_count <= MAX_COMBINATIONS:
         best_key: tuple[bool, float] | None = None
         chosen = [c[0] for c in choices]
         for combo in itertools.product(*choices):
             length = sum(len(rows) for rows, _ in combo)
             fits = lengths is None or length in lengths
-            key = (fits, sum(_option_score(option) for option in combo))
+            key = (fits, sum(score for _, score in combo))
             if best_key is None or key > best_key:
                 best_key, chosen = key, list(combo)
     else:
-        chosen = [max(c, key=_option_score) for c in choices]
+        chosen = [max(c, key=lambda scored: scored[1]) for c in choices]
     rows = [row for option_rows, _ in chosen for row in option_rows]
     text = "".join(str(int(r.argmax())) for r in rows)
     confidences = tuple(float(r.max()) for r in rows)
