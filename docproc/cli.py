@@ -164,8 +164,15 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
               help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Digits classified together (larger is faster on a GPU); results do not depend on it.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the CPU stages (default: the cores this process may use); "
+                   "results do not depend on it.")
 @click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
               help="Fields whose confidence is under this are marked 'review'.")
+@click.option("--ledger", "ledger_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="SQLite run ledger: what each file gave, so a rerun reads only new and changed files "
+                   "(default: OUTPUT.ledger.sqlite beside the output).")
+@click.option("--force", is_flag=True, help="Read every file again, even those the ledger holds unchanged.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
 @click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also log to this file (appended, with times): every page read and every error row.")
@@ -174,37 +181,47 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, file_timeout: float,
-                max_pixels: float, batch_size: int, review_below: float, quiet: bool, log_file: Path | None,
-                summary_json: Path | None) -> None:
+                max_pixels: float, batch_size: int, jobs: int | None, review_below: float, ledger_path: Path | None, force: bool,
+                quiet: bool, log_file: Path | None, summary_json: Path | None) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
+
+    A rerun with the same output reads only files that are new or changed since (the
+    ledger remembers the rest), so it can run from cron over a folder that grows; a run
+    killed at any point loses only the file it was reading.
 
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
     why), and the codes in the README for errors that stop the run before it starts.
     """
-    from docproc.classify import load_classifier
+    from docproc.classify import SHIPPED_CHECK, default_model_path, load_classifier
     from docproc.inputs import discover
-    from docproc.pipeline import RunOptions, run_all
-    from docproc.results import check_writable, write_csv
+    from docproc.job import run_job
+    from docproc.ledger import Ledger, default_ledger_path
+    from docproc.pipeline import RunOptions, default_jobs
+    from docproc.results import check_writable
     from docproc.run_lock import exclusive_run
     from docproc.templates import load_template
 
     template = load_template(template_path) if template_path else None
-    check_writable(output)
-    if summary_json is not None:
-        check_writable(summary_json)
+    ledger_path = ledger_path or default_ledger_path(output)
+    for path in (output, ledger_path, summary_json):
+        if path is not None:
+            check_writable(path)
     if log_file is not None:
         _log_to_file(log_file)
-    # From here to the CSV, this run owns the output: a second run exits at once.
-    with exclusive_run(output):
+    # From here to the CSV, this run owns the output and the ledger: a second run exits at once.
+    with exclusive_run(output, ledger_path), Ledger(ledger_path) as ledger:
         files = discover(list(inputs), root)
-        classifier = load_classifier(model_path, batch_size=batch_size)
         options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
                              force_image_dpi=force_image_dpi, review_below=review_below,
                              max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None)
+        model = model_path or default_model_path()
         show_progress = not quiet and sys.stderr.isatty()
         with click.progressbar(length=len(files), label="reading", file=sys.stderr,
                                hidden=not show_progress, item_show_func=lambda name: name) as bar:
             current: list[str] = []
+
+            def on_plan(steps: list[Any]) -> None:
+                bar.update(sum(step.action == "skip" for step in steps))
 
             def on_page(item: Any, number: int) -> None:
                 if not current or current[-1] != item.name:
@@ -213,9 +230,10 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
                     current.append(item.name)
                 bar.update(0, f"{item.name} p{number}")
 
-            rows, summary = run_all(files, classifier, options, on_page)
+            summary = run_job(files, options, ledger, output, [model, SHIPPED_CHECK],
+                              lambda: load_classifier(model, batch_size=batch_size), force, on_page, on_plan,
+                              jobs or default_jobs())
             bar.update(len(files) - bar.pos)
-        write_csv(rows, output)
     logging.getLogger("docproc").info("%s -> %s", summary.line(), output)
     if not quiet:
         click.echo(f"docproc: {summary.line()} -> {output}", err=True)

@@ -65,3 +65,9 @@ class BusyError(DocprocError):
     """Another run is writing the same output; this one did nothing."""
 
     exit_code = 9
+
+
+class LedgerError(DocprocError):
+    """The run ledger is damaged or from another version; move it aside to start afresh."""
+
+    exit_code = 10

@@ -1,51 +1,43 @@
-"""The run: files -> pages -> fields -> glyphs -> normalized crops -> classify -> results.
+"""The run: files -> prepared pages (prepare.py) -> classify in batches -> decode -> rows.
 
-Pages are processed one at a time; their crops are gathered until a batch is full and
-classified together, across fields and pages. Results come out in input order. A file
-or page that cannot be read becomes an ``error`` row and the run goes on.
+The CPU stages of each file run here one page at a time, or with ``jobs`` > 1 in a pool
+of worker processes, each preparing whole files while this process classifies their
+crops in batches gathered across fields, pages and files. Either way files come out
+complete and in input order, with the same rows: the rows do not depend on the batch
+size or the number of workers. A file or page that cannot be read becomes an ``error``
+row and the run goes on.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from docproc.classify import DigitClassifier
 from docproc.decode import Reading, decode_field
-from docproc.errors import InputFileError
-from docproc.fields import FieldImage, find_strings, template_fields
-from docproc.inputs import InputFile, read_kind
-from docproc.normalize import normalize_glyph
-from docproc.pages import DEFAULT_IMAGE_DPI, DEFAULT_MAX_PIXELS, DEFAULT_PDF_DPI, Page, iter_pages
+from docproc.inputs import InputFile
+from docproc.prepare import (PreparedField, PreparedPage, RunOptions, page_fields, prepare_file, prepare_whole_file,
+                             timeout_row)
 from docproc.results import FieldResult
-from docproc.segment import Glyph, find_glyphs
-from docproc.templates import Template
 from docproc.time_limit import FileTimer, TimeLimitExceeded
+
+__all__ = ["FileRows", "RunOptions", "RunSummary", "default_jobs", "page_fields", "run", "run_all", "run_files"]
 
 log = logging.getLogger("docproc")
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How to read: template (or None to find strings), resolutions, batching, review threshold."""
-
-    template: Template | None = None
-    pdf_dpi: int = DEFAULT_PDF_DPI
-    image_dpi: float = DEFAULT_IMAGE_DPI
-    force_image_dpi: bool = False
-    review_below: float = 0.9
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    file_timeout: float | None = None  # seconds of work per file; None: no limit
-
-    @property
-    def template_name(self) -> str:
-        """What the CSV 'template' column says: the template's name, empty without one."""
-        return self.template.name if self.template else ""
+def default_jobs() -> int:
+    """The cores this process may use (its CPU affinity, which containers and taskset set)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @dataclass
@@ -53,6 +45,7 @@ class RunSummary:
     """Counts for the closing line and the exit status."""
 
     files: int = 0
+    files_read: int | None = None  # with a ledger: how many were read; the rest were unchanged
     failed_files: int = 0
     pages: int = 0
     fields: int = 0
@@ -61,7 +54,9 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, object]:
         """The counts as plain data, for the JSON summary monitoring reads."""
-        return {"files": self.files, "failed_files": self.failed_files, "pages": self.pages, "fields": self.fields,
+        read = self.files if self.files_read is None else self.files_read
+        return {"files": self.files, "files_read": read, "files_unchanged": self.files - read,
+                "failed_files": self.failed_files, "pages": self.pages, "fields": self.fields,
                 **self.statuses, "seconds": round(self.seconds, 3),
                 "pages_per_second": round(self.pages / self.seconds, 3) if self.seconds > 0 else 0.0}
 
@@ -69,147 +64,225 @@ class RunSummary:
         """One line: pages, fields, ok/review/error, time."""
         s = self.statuses
         rate = self.pages / self.seconds if self.seconds > 0 else 0.0
-        return (f"{self.files} files, {self.pages} pages, {self.fields} fields: {s['ok']} ok, {s['review']} review, "
+        files = f"{self.files} files" if self.files_read is None else \
+            f"{self.files} files ({self.files_read} read, {self.files - self.files_read} unchanged)"
+        return (f"{files}, {self.pages} pages, {self.fields} fields: {s['ok']} ok, {s['review']} review, "
                 f"{s['error']} error; {self.seconds:.1f} s ({rate:.1f} pages/s)")
 
 
-@dataclass
-class _PageWork:
-    # What a page leaves behind while its crops wait for a full batch: not the page's
-    # pixels, which would pile up by the batch's worth of pages.
-    file: InputFile
-    page_number: int
-    fields: list[FieldImage]
-    glyphs: list[list[Glyph]]
-    first_crop: int = 0
-
-
-def _crops_of(glyphs: list[Glyph]) -> list[np.ndarray]:
-    crops = []
-    for glyph in glyphs:
-        crops.append(normalize_glyph(glyph.ink))
-        for split in glyph.splits:
-            crops.extend(normalize_glyph(piece) for piece in split)
-    return crops
-
-
-def _readings(glyphs: list[Glyph], probabilities: np.ndarray, singles: np.ndarray | None,
-              ) -> tuple[list[Reading], int]:
-    """Each glyph's reading options from its rows of ``probabilities`` and ``singles``
-    (laid out as ``_crops_of`` made them), and how many rows they took."""
+def _readings(field_: PreparedField, probabilities: np.ndarray, singles: np.ndarray | None) -> list[Reading]:
+    """Each glyph's reading options from the field's rows of ``probabilities`` and
+    ``singles`` (laid out as the field's crops are)."""
     readings, at = [], 0
-    for glyph in glyphs:
+    for split_sizes in field_.splits:
         spans = [(at, at + 1)]
         at += 1
-        for split in glyph.splits:
-            spans.append((at, at + len(split)))
-            at += len(split)
+        for size in split_sizes:
+            spans.append((at, at + size))
+            at += size
         options = tuple(tuple(probabilities[a:b]) for a, b in spans)
         checks = None if singles is None else tuple(tuple(float(v) for v in singles[a:b]) for a, b in spans)
         readings.append(Reading(options, checks))
-    return readings, at
+    return readings
 
 
-def page_fields(page: Page, template: Template | None) -> list[FieldImage]:
-    """The fields of one page: the template's, registered, or the strings found."""
-    if template is None:
-        return find_strings(page.image)
-    fields, angle, shift = template_fields(page.image, template)
-    log.debug("page %d: skew %.2f deg, shift %s px", page.number, angle, shift)
-    return fields
+@dataclass(frozen=True)
+class FileRows:
+    """Everything one file gave: its rows in page order, and how many pages were read."""
+
+    file: InputFile
+    rows: list[FieldResult]
+    pages: int
 
 
-def _page_rows(work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
-               options: RunOptions) -> list[FieldResult]:
-    rows, at = [], 0
-    for field_image, glyphs in zip(work.fields, work.glyphs):
-        readings, used = _readings(glyphs, probabilities[at:], None if singles is None else singles[at:])
-        at += used
-        decoded = decode_field(readings, field_image.spec, options.review_below)
-        rows.append(FieldResult(work.file.name, work.page_number, options.template_name, field_image.name, decoded.text,
-                                decoded.confidence, decoded.digit_confidences, decoded.status, "", field_image.box))
-    return rows
+@dataclass(frozen=True)
+class _PageWork:
+    file: InputFile
+    page: PreparedPage
+    first_crop: int
 
 
-def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | FieldResult]:
-    """A file's pages; a failure becomes one error row at the page it happened on."""
-    template_name = options.template_name
-    number = 1
+@dataclass(frozen=True)
+class _FileEnd:
+    # Marks, in the pending list, where a file's last page or error row was queued.
+    file: InputFile
+    pages: int
+
+
+class _Batcher:
+    """Gathers prepared pages until a batch of crops is full, then classifies and decodes
+    them; hands each file's rows out once the file's end has been decoded."""
+
+    def __init__(self, classifier: DigitClassifier, options: RunOptions) -> None:
+        self.classifier, self.options = classifier, options
+        self.pending: list[_PageWork | FieldResult | _FileEnd] = []
+        self.crops: list[np.ndarray] = []
+        self.crop_count = 0
+        self.open_rows: list[FieldResult] = []  # the file whose end is not flushed yet; it spans flushes
+
+    @property
+    def full(self) -> bool:
+        return self.crop_count >= self.classifier.batch_size
+
+    def add_page(self, item: InputFile, page: PreparedPage) -> None:
+        self.pending.append(_PageWork(item, page, self.crop_count))
+        for prepared in page.fields:
+            self.crops.append(prepared.crops)
+            self.crop_count += len(prepared.crops)
+
+    def add_row(self, row: FieldResult) -> None:
+        self.pending.append(row)
+
+    def end_file(self, item: InputFile, pages: int) -> None:
+        self.pending.append(_FileEnd(item, pages))
+
+    def flush(self) -> Iterator[FileRows]:
+        batch = np.concatenate(self.crops) if self.crops else np.empty((0, 28, 28), np.float32)
+        probabilities = self.classifier.predict(batch)
+        check = self.classifier.check
+        singles = check.predict(batch) if check is not None else None
+        for entry in self.pending:
+            if isinstance(entry, FieldResult):
+                self.open_rows.append(entry)
+            elif isinstance(entry, _FileEnd):
+                yield FileRows(entry.file, list(self.open_rows), entry.pages)
+                self.open_rows.clear()
+            else:
+                self.open_rows.extend(self._page_rows(entry, probabilities, singles))
+        self.pending.clear()
+        self.crops.clear()
+        self.crop_count = 0
+
+    def _page_rows(self, work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
+                   ) -> list[FieldResult]:
+        rows, at = [], work.first_crop
+        options = self.options
+        for prepared in work.page.fields:
+            end = at + len(prepared.crops)
+            readings = _readings(prepared, probabilities[at:end], None if singles is None else singles[at:end])
+            at = end
+            decoded = decode_field(readings, prepared.spec, options.review_below)
+            rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
+                                    decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
+                                    prepared.box))
+        return rows
+
+
+def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOptions,
+                   on_page: Callable[[InputFile, int], None] | None) -> Iterator[FileRows]:
+    for item in files:
+        timer = FileTimer(options.file_timeout)
+        next_page, pages = 1, 0
+        try:
+            with timer:
+                for entry in prepare_file(item, options):
+                    if isinstance(entry, FieldResult):
+                        batcher.add_row(entry)
+                        continue
+                    batcher.add_page(item, entry)
+                    next_page, pages = entry.number + 1, pages + 1
+                    if on_page is not None:
+                        on_page(item, entry.number)
+                    if batcher.full:
+                        # The batch holds other files' crops too: its time is not this file's.
+                        with timer.paused():
+                            yield from batcher.flush()
+        except TimeLimitExceeded:
+            batcher.add_row(timeout_row(item, next_page, options))
+        batcher.end_file(item, pages)
+    yield from batcher.flush()
+
+
+def _worker_died_row(item: InputFile, options: RunOptions) -> FieldResult:
+    return FieldResult(item.name, 1, options.template_name, "", status="error",
+                       error="the worker process reading this file died (out of memory, or a crash in a decoder); "
+                             "check the file, or run it alone with --jobs 1")
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    # Spawned, not forked: this process may already run TensorFlow's threads.
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _alone(item: InputFile, options: RunOptions) -> list[PreparedPage | FieldResult]:
+    """A file that broke the pool, read again in a pool of its own: it either reads, or is
+    the file that kills its worker."""
+    with _pool(1) as pool:
+        try:
+            return pool.submit(prepare_whole_file, item, options).result()
+        except BrokenProcessPool:
+            return [_worker_died_row(item, options)]
+
+
+def _prepared_in_workers(files: list[InputFile], jobs: int, options: RunOptions,
+                         ) -> Iterator[tuple[InputFile, list[PreparedPage | FieldResult]]]:
+    """Each file prepared whole by a pool of worker processes, handed out in input order.
+    At most two files per worker are in flight, so memory stays bounded."""
+    upcoming = iter(files)
+    in_flight: deque[tuple[InputFile, Future[list[PreparedPage | FieldResult]]]] = deque()
+    pool = _pool(jobs)
     try:
-        if item.path.exists() and not item.path.is_file():
-            # A named pipe or a device would block or stream forever when opened.
-            raise InputFileError("not a regular file (a folder, named pipe or device); give scan files.")
-        kind = read_kind(item.path)
-        if kind is None:
-            if item.path.stat().st_size == 0:
-                raise InputFileError("empty file (0 bytes): the scan was not written; scan or copy it again.")
-            raise InputFileError("not a PDF, PNG, JPEG, BMP or TIFF file (judged by its content).")
-        for page in iter_pages(item.path, kind, options.pdf_dpi, options.image_dpi, options.force_image_dpi,
-                               options.max_pixels):
-            yield page
-            number = page.number + 1
-    except FileNotFoundError:
-        detail = (f"file not found: a symbolic link to {os.readlink(item.path)}, which does not exist"
-                  if item.path.is_symlink() else "file not found")
-        yield FieldResult(item.name, number, template_name, "", status="error", error=detail)
-    except OSError as exc:
-        yield FieldResult(item.name, number, template_name, "", status="error", error=f"cannot read: {exc.strerror or exc}")
-    except InputFileError as exc:
-        yield FieldResult(item.name, number, template_name, "", status="error", error=exc.message)
+        def top_up() -> None:
+            while len(in_flight) < 2 * jobs and (item := next(upcoming, None)) is not None:
+                in_flight.append((item, pool.submit(prepare_whole_file, item, options)))
+
+        top_up()
+        while in_flight:
+            item, future = in_flight.popleft()
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                # Some file in flight killed its worker, and the pool with it: read this one
+                # alone to learn whether it was the one, then start afresh for the rest.
+                outcome = _alone(item, options)
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _pool(jobs)
+                waiting = [waiting_item for waiting_item, _ in in_flight]
+                in_flight.clear()
+                for waiting_item in waiting:
+                    in_flight.append((waiting_item, pool.submit(prepare_whole_file, waiting_item, options)))
+            top_up()
+            yield item, outcome
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_files(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
+              on_page: Callable[[InputFile, int], None] | None = None, jobs: int = 1) -> Iterator[FileRows]:
+    """Read every file; yield each file's rows, complete, in input order, classifying in
+    batches gathered across files. With ``jobs`` > 1 the CPU stages run in that many
+    worker processes. A file is yielded only once all its rows exist, so a caller can
+    commit it whole."""
+    batcher = _Batcher(classifier, options)
+    if jobs <= 1 or len(files) <= 1:
+        yield from _prepared_here(files, batcher, options, on_page)
+        return
+    for item, outcome in _prepared_in_workers(files, jobs, options):
+        pages = 0
+        for entry in outcome:
+            if isinstance(entry, FieldResult):
+                batcher.add_row(entry)
+            else:
+                batcher.add_page(item, entry)
+                pages += 1
+                if on_page is not None:
+                    on_page(item, entry.number)
+        batcher.end_file(item, pages)
+        if batcher.full:
+            yield from batcher.flush()
+    yield from batcher.flush()
 
 
 def run(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
-        on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FieldResult]:
+        on_page: Callable[[InputFile, int], None] | None = None, jobs: int = 1) -> Iterator[FieldResult]:
     """Read every file; yield result rows in input order, classifying in batches."""
-    pending: list[_PageWork | FieldResult] = []
-    crops: list[np.ndarray] = []
-
-    def flush() -> Iterator[FieldResult]:
-        batch = np.stack(crops) if crops else np.empty((0, 28, 28), np.float32)
-        probabilities = classifier.predict(batch)
-        singles = classifier.check.predict(batch) if classifier.check is not None else None
-        for entry in pending:
-            if isinstance(entry, FieldResult):
-                yield entry
-            else:
-                first = entry.first_crop
-                yield from _page_rows(entry, probabilities[first:], None if singles is None else singles[first:], options)
-        pending.clear()
-        crops.clear()
-
-    for item in files:
-        timer = FileTimer(options.file_timeout)
-        next_page = 1
-        try:
-            with timer:
-                for page_or_error in _pages_or_error(item, options):
-                    if isinstance(page_or_error, FieldResult):
-                        pending.append(page_or_error)
-                        continue
-                    page = page_or_error
-                    fields = page_fields(page, options.template)
-                    glyphs = [find_glyphs(f.image) for f in fields]
-                    work = _PageWork(item, page.number, fields, glyphs, first_crop=len(crops))
-                    for g in glyphs:
-                        crops.extend(_crops_of(g))
-                    pending.append(work)
-                    next_page = page.number + 1
-                    if on_page is not None:
-                        on_page(item, page.number)
-                    if len(crops) >= classifier.batch_size:
-                        # The batch holds other files' crops too: its time is not this file's.
-                        with timer.paused():
-                            yield from flush()
-        except TimeLimitExceeded:
-            pending.append(FieldResult(
-                item.name, next_page, options.template_name, "", status="error",
-                error=f"stopped after {options.file_timeout:g} s (--file-timeout): the file hangs or reads too slowly; "
-                      "check it, or raise the limit"))
-    yield from flush()
+    for done in run_files(files, classifier, options, on_page, jobs):
+        yield from done.rows
 
 
 def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
-            on_page: Callable[[InputFile, int], None] | None = None) -> tuple[list[FieldResult], RunSummary]:
+            on_page: Callable[[InputFile, int], None] | None = None, jobs: int = 1,
+            ) -> tuple[list[FieldResult], RunSummary]:
     """Run and collect every row with a summary of the counts."""
     started = time.perf_counter()
     summary = RunSummary(files=len(files))
@@ -222,7 +295,7 @@ def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOpt
         if on_page is not None:
             on_page(item, number)
 
-    for row in run(files, classifier, options, count_page):
+    for row in run(files, classifier, options, count_page, jobs):
         rows.append(row)
         summary.statuses[row.status] += 1
         if row.status == "error":

@@ -1,6 +1,6 @@
-"""One run at a time per output: a second run on the same results file exits at once.
+"""One run at a time per output and per ledger: a second run on either exits at once.
 
-The lock is an flock on a file beside the output (``results.csv.lock``). The kernel
+Each lock is an flock on a file beside what it guards (``results.csv.lock``). The kernel
 drops it when its process ends in any way, kill -9 included, so a lock left by a dead
 run never blocks the next one; the file itself may stay and means nothing alone.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from docproc.errors import BusyError, OutputError
@@ -22,8 +22,17 @@ def lock_path(output: Path) -> Path:
 
 
 @contextmanager
-def exclusive_run(output: Path) -> Iterator[None]:
-    """Hold the output's lock for the block; BusyError at once if another run holds it."""
+def exclusive_run(*guarded: Path) -> Iterator[None]:
+    """Hold the locks of every path in ``guarded`` (the output, the ledger) for the
+    block; BusyError at once if another run holds any of them."""
+    with ExitStack() as stack:
+        for path in guarded:
+            stack.enter_context(_locked(path))
+        yield
+
+
+@contextmanager
+def _locked(output: Path) -> Iterator[None]:
     path = lock_path(output)
     try:
         handle = open(path, "a+")  # noqa: SIM115 - held for the whole block

@@ -117,13 +117,13 @@ def test_a_file_over_its_time_limit_gets_an_error_row_and_the_run_goes_on(monkey
                                                                           tmp_path: Path) -> None:
     import time
 
-    from docproc import pipeline
+    from docproc import pipeline, prepare
     from docproc.classify import load_classifier
     from docproc.inputs import discover
 
     write_set(tmp_path, cheques=3, forms=0, zips=0, seed=778, formats=("png",))
     files = discover([str(tmp_path / "scans" / "cheques")], root=tmp_path / "scans")
-    real_page_fields = pipeline.page_fields
+    real_page_fields = prepare.page_fields
 
     def slow_on_the_second(page, template):  # type: ignore[no-untyped-def]
         slow_on_the_second.calls += 1
@@ -132,7 +132,7 @@ def test_a_file_over_its_time_limit_gets_an_error_row_and_the_run_goes_on(monkey
         return real_page_fields(page, template)
 
     slow_on_the_second.calls = 0
-    monkeypatch.setattr(pipeline, "page_fields", slow_on_the_second)
+    monkeypatch.setattr(prepare, "page_fields", slow_on_the_second)
     from docproc.templates import load_template
 
     options = pipeline.RunOptions(template=load_template(tmp_path / "templates" / "cheque.yaml"), file_timeout=1.0)

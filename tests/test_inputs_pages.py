@@ -101,7 +101,7 @@ def test_broken_files_raise_input_errors(tmp_path: Path) -> None:
 
 def test_an_oversized_page_is_refused_before_decoding(tmp_path: Path) -> None:
     from docproc.inputs import InputFile
-    from docproc.pipeline import RunOptions, _pages_or_error
+    from docproc.prepare import RunOptions, _pages_or_error
 
     # A 1-bit PNG of 4000 x 3000 pixels is a few kB on disk and 12 megapixels decoded.
     bomb = tmp_path / "bomb.png"
@@ -122,7 +122,7 @@ def test_an_oversized_page_is_refused_before_decoding(tmp_path: Path) -> None:
 
 def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
     from docproc.inputs import InputFile
-    from docproc.pipeline import RunOptions, _pages_or_error
+    from docproc.prepare import RunOptions, _pages_or_error
 
     empty = tmp_path / "scan.png"
     empty.write_bytes(b"")

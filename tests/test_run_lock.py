@@ -50,3 +50,21 @@ def test_a_second_run_exits_at_once_and_a_killed_run_does_not_block(tmp_path: Pa
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert out.read_text().startswith("file,page,template,field")
+
+
+@pytest.mark.slow
+def test_a_run_on_a_ledger_in_use_exits_at_once(tmp_path: Path) -> None:
+    write_set(tmp_path, cheques=1, forms=0, zips=0, seed=98, formats=("png",))
+    ledger = tmp_path / "shared.ledger.sqlite"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock_path(ledger))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        # Another output, the same ledger: still one run at a time.
+        busy = subprocess.run([DOCPROC, "run", str(tmp_path / "scans" / "cheques"), "-o", str(tmp_path / "other.csv"),
+                               "--ledger", str(ledger), "-q"], capture_output=True, text=True, timeout=300)
+        assert busy.returncode == 9, busy.stderr
+        assert f"is writing {ledger}" in busy.stderr
+        assert not (tmp_path / "other.csv").exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

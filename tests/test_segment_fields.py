@@ -116,7 +116,9 @@ def test_decoder_weighs_each_crop_by_the_single_digit_check() -> None:
 
 
 def test_touching_digits_are_read_as_two_with_the_shipped_models(shipped_classifier, mnist_test: data.Split) -> None:
-    from docproc.pipeline import _crops_of, _readings
+    from docproc.fields import FieldImage
+    from docproc.pipeline import _readings
+    from docproc.prepare import prepare_field
 
     def ink_of(index: int) -> np.ndarray:
         big = cv2.resize(mnist_test.images[index], (56, 56))
@@ -132,9 +134,9 @@ def test_touching_digits_are_read_as_two_with_the_shipped_models(shipped_classif
         np.maximum(ink[12 : 12 + other.shape[0], x : x + other.shape[1]], other,
                    out=ink[12 : 12 + other.shape[0], x : x + other.shape[1]])
         field = (235 - ink.astype(np.float32) / 255 * 200).astype(np.uint8)
-        glyphs = find_glyphs(field)
-        crops = np.stack(_crops_of(glyphs))
-        readings, _ = _readings(glyphs, shipped_classifier.predict(crops), shipped_classifier.check.predict(crops))
+        prepared = prepare_field(FieldImage("pair", field, (0, 0, field.shape[1], field.shape[0])))
+        crops = prepared.crops
+        readings = _readings(prepared, shipped_classifier.predict(crops), shipped_classifier.check.predict(crops))
         total += 1
         right += decode_field(readings, None, review_below=0.5).text == f"{mnist_test.labels[first]}{mnist_test.labels[first + 1]}"
     assert right >= 0.75 * total, f"{right} of {total} touching pairs read right"

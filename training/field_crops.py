@@ -24,7 +24,7 @@ import numpy as np
 from docproc.inputs import discover, read_kind
 from docproc.normalize import normalize_glyph
 from docproc.pages import iter_pages
-from docproc.pipeline import page_fields
+from docproc.prepare import page_fields
 from docproc.segment import find_glyphs
 from docproc.templates import load_template
 from samples.pages import write_set

@@ -1,0 +1,164 @@
+"""docproc beside Tesseract on the same pages, in one run: pages/s, digits/s, peak memory.
+
+    python -m benchmarks.throughput [--cheques 300] [--seed 6060] [--tesseract-fields 120]
+
+Generates PNG cheques (MNIST test digits) and reads them with docproc and the cheque
+template at ``--jobs 1`` and at ``--jobs`` = every core, in this process with the model
+already loaded (the steady rate a long batch sees; a worker pool's start-up is
+included). Peak memory is the largest total resident memory of a `docproc run` command
+and all its worker processes, sampled every 20 ms. Tesseract 5 (digits whitelist, one
+text line, one process per field, as a user would call it) reads the very boxes docproc
+reported, one at a time and as many at once as there are cores, on the first
+``--tesseract-fields`` fields; its pages per second follow from its time per field.
+Prints the ratios and writes everything to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from benchmarks.fields import crops_for
+from benchmarks.results_file import machine_line, write_section
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0)
+        todo.extend(children.get(current, []))
+    return total / 2**20
+
+
+def peak_memory_of(command: list[str]) -> float:
+    """Peak total resident memory (MiB) of a command and its children."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_mib(process.pid))
+        time.sleep(0.02)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")
+    return peak
+
+
+def tesseract_seconds(crops: list, workers: int) -> float:  # type: ignore[type-arg]
+    """Seconds for Tesseract to read every crop, ``workers`` processes at a time."""
+    import cv2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for index, crop in enumerate(crops):
+            paths.append(Path(tmp) / f"{index}.png")
+            cv2.imwrite(str(paths[-1]), crop)
+
+        def read(path: Path) -> str:
+            return subprocess.run(["tesseract", str(path), "stdout", "--psm", "7", "-c",
+                                   "tessedit_char_whitelist=0123456789"], capture_output=True, text=True,
+                                  timeout=60, check=False).stdout
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(read, paths))
+        return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cheques", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=6060)
+    parser.add_argument("--tesseract-fields", type=int, default=120)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+
+    from docproc.classify import load_classifier
+    from docproc.inputs import discover
+    from docproc.pipeline import RunOptions, default_jobs, run_all
+    from docproc.templates import load_template
+    from samples.pages import write_set
+
+    cores = default_jobs()
+    docproc = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
+    classifier = load_classifier()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="docproc-throughput-") as tmp:
+        out = Path(tmp)
+        write_set(out, cheques=args.cheques, forms=0, zips=0, seed=args.seed, formats=("png",))
+        template_path = out / "templates" / "cheque.yaml"
+        files = discover([str(out / "scans" / "cheques")], root=out / "scans")
+        options = RunOptions(template=load_template(template_path))
+        rows = []
+        for jobs in sorted({1, cores}):
+            best = float("inf")
+            for _ in range(2):
+                started = time.perf_counter()
+                rows, summary = run_all(files, classifier, options, jobs=jobs)
+                best = min(best, time.perf_counter() - started)
+            digits = sum(len(r.text) for r in rows)
+            peak = peak_memory_of([docproc, "run", str(out / "scans" / "cheques"), "--template", str(template_path),
+                                   "-o", str(out / f"jobs-{jobs}.csv"), "-q", "--jobs", str(jobs)])
+            results.append((f"docproc --jobs {jobs}", summary.pages / best, digits / best, peak))
+            print(f"docproc --jobs {jobs}: {summary.pages / best:.1f} pages/s, {digits / best:.0f} digits/s, "
+                  f"peak {peak:.0f} MiB", flush=True)
+        tesseract = shutil.which("tesseract")
+        if tesseract:
+            sample = rows[: args.tesseract_fields]
+            crops = crops_for(sample, out / "scans")
+            fields_per_page = len(rows) / args.cheques
+            digits_per_field = sum(len(r.text) for r in rows) / len(rows)
+            for workers in sorted({1, cores}):
+                seconds = tesseract_seconds(crops, workers)
+                per_second = len(crops) / seconds
+                results.append((f"Tesseract, {workers} at a time", per_second / fields_per_page,
+                                per_second * digits_per_field, None))
+                print(f"Tesseract, {workers} at a time: {per_second / fields_per_page:.2f} pages/s", flush=True)
+    base = {name: rate for name, rate, _, _ in results}
+    best_docproc = max(rate for name, rate, _, _ in results if name.startswith("docproc"))
+    ratios = [f"{best_docproc / rate:.1f}x {name}" for name, rate in base.items() if name.startswith("Tesseract")]
+    verdict = (f"docproc at its best ({best_docproc:.1f} pages/s) reads " + " and ".join(ratios) + "'s pages per second"
+               if ratios else "Tesseract not installed: no ratio")
+    print(verdict)
+    if not args.no_write:
+        lines = ["| reader | pages/s | digits/s | peak memory |", "|---|---:|---:|---:|"]
+        for name, rate, digits, peak in results:
+            lines.append(f"| {name} | {rate:.1f} | {digits:.0f} | {'-' if peak is None else f'{peak:.0f} MiB'} |")
+        body = "\n".join([
+            "## docproc beside Tesseract, end to end (`python -m benchmarks.throughput`)",
+            "",
+            f"{args.cheques} PNG cheques (seed {args.seed}, two fields each) with the cheque template. docproc's rate "
+            f"is the best of two runs in one process with the models loaded (worker pool start-up included); peak "
+            f"memory is the whole `docproc run` command with its workers. Tesseract 5 (digits whitelist, `--psm 7`, "
+            f"one process per field) on the same boxes, first {args.tesseract_fields} fields. "
+            f"Measured {dt.date.today().isoformat()} on: {machine_line()}.",
+            "",
+            *lines,
+            "",
+            f"{verdict}.",
+        ])
+        print(f"written to {write_section('throughput', body)}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()

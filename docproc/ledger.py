@@ -1,0 +1,174 @@
+"""The run ledger: an SQLite file that remembers every input read and the rows it gave.
+
+Each input is recorded by its absolute path with its size, modification time and
+SHA-256, and with fingerprints of what its rows depend on (template, models, reading
+options). A file and its rows are committed in one transaction, so a run killed at any
+moment leaves each file either wholly recorded or not at all, and the next run picks up
+where it stopped. The results CSV is rendered from the ledger, never appended to.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from docproc.errors import LedgerError, OutputError
+from docproc.results import FieldResult
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inputs (
+    path TEXT PRIMARY KEY,          -- absolute path, as given (links not resolved)
+    name TEXT NOT NULL,             -- the CSV 'file' name when it was read
+    size INTEGER,                   -- NULL when the file could not be examined
+    mtime_ns INTEGER,
+    sha256 TEXT,
+    checked_ns INTEGER NOT NULL,    -- when size and mtime were taken (racy-mtime check)
+    template_hash TEXT NOT NULL,
+    model_hash TEXT NOT NULL,
+    options_hash TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    has_error INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rows (
+    path TEXT NOT NULL REFERENCES inputs(path) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    template TEXT NOT NULL,
+    field TEXT NOT NULL,
+    text TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    digit_confidences TEXT NOT NULL, -- JSON list: floats round-trip exactly
+    status TEXT NOT NULL,
+    error TEXT NOT NULL,
+    x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,
+    PRIMARY KEY (path, seq)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a file's rows depend on besides its bytes; any change means reading it again."""
+
+    template_hash: str
+    model_hash: str
+    options_hash: str
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One input as the ledger knows it."""
+
+    path: str
+    name: str
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+    checked_ns: int
+    fingerprint: Fingerprint
+    pages: int
+    has_error: bool
+
+
+def default_ledger_path(output: Path) -> Path:
+    """Where the ledger lives unless told otherwise: beside the results CSV."""
+    return output.with_name(output.name + ".ledger.sqlite")
+
+
+class Ledger:
+    """An open ledger file. Use as a context manager; every write is its own transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        damaged = (f"ledger {path} is damaged or is not a docproc ledger; move it aside (the next run then "
+                   "reads every file again) or give --ledger another path")
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise OutputError(f"cannot open ledger {path}: {exc}; check the folder's permissions "
+                              "or give --ledger another path") from exc
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(_SCHEMA)
+            stored = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if stored is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif stored[0] != str(SCHEMA_VERSION):
+                raise LedgerError(f"ledger {path} has schema {stored[0]}, this docproc writes {SCHEMA_VERSION}; "
+                                  "move it aside (the next run reads every file again) or give --ledger another path")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if "readonly" in str(exc) or "unable to open" in str(exc):
+                raise OutputError(f"cannot write ledger {path}: {exc}; check its permissions "
+                                  "or give --ledger another path") from exc
+            raise LedgerError(damaged) from exc
+        except LedgerError:
+            self._db.close()
+            raise
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._db.close()
+
+    def records(self) -> dict[str, InputRecord]:
+        """Every recorded input, by path."""
+        found = {}
+        for row in self._db.execute(
+                "SELECT path, name, size, mtime_ns, sha256, checked_ns, template_hash, model_hash, options_hash, "
+                "pages, has_error FROM inputs"):
+            found[row[0]] = InputRecord(row[0], row[1], row[2], row[3], row[4], row[5],
+                                        Fingerprint(row[6], row[7], row[8]), row[9], bool(row[10]))
+        return found
+
+    def commit(self, record: InputRecord, rows: Iterable[FieldResult]) -> None:
+        """Replace ``record``'s input and all its rows, in one transaction."""
+        values = [(record.path, seq, r.page, r.template, r.field, r.text, r.confidence,
+                   json.dumps(list(r.digit_confidences)), r.status, r.error, *r.box)
+                  for seq, r in enumerate(rows)]
+        fp = record.fingerprint
+        self._write([
+            ("DELETE FROM rows WHERE path = ?", [(record.path,)]),
+            ("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             [(record.path, record.name, record.size, record.mtime_ns, record.sha256, record.checked_ns,
+               fp.template_hash, fp.model_hash, fp.options_hash, record.pages, int(record.has_error))]),
+            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values),
+        ])
+
+    def restat(self, path: str, size: int, mtime_ns: int, checked_ns: int) -> None:
+        """Record a new size and time for an input whose content proved unchanged."""
+        self._write([("UPDATE inputs SET size = ?, mtime_ns = ?, checked_ns = ? WHERE path = ?",
+                      [(size, mtime_ns, checked_ns, path)])])
+
+    def rows(self, paths: list[str]) -> dict[str, list[FieldResult]]:
+        """The recorded rows of ``paths`` (each in its original order), with the name each was read under."""
+        wanted = set(paths)
+        found: dict[str, list[FieldResult]] = {p: [] for p in paths}
+        for row in self._db.execute("SELECT r.path, i.name, r.page, r.template, r.field, r.text, r.confidence, "
+                                    "r.digit_confidences, r.status, r.error, r.x, r.y, r.w, r.h "
+                                    "FROM rows r JOIN inputs i ON i.path = r.path ORDER BY r.path, r.seq"):
+            if row[0] in wanted:
+                found[row[0]].append(FieldResult(row[1], row[2], row[3], row[4], row[5], row[6],
+                                                 tuple(json.loads(row[7])), row[8], row[9],
+                                                 (row[10], row[11], row[12], row[13])))
+        return found
+
+    def _write(self, statements: list[tuple[str, list[tuple[object, ...]]]]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, values in statements:
+                    self._db.executemany(sql, values)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise OutputError(f"cannot write ledger {self.path}: {exc}; free some space, check its permissions, "
+                              "or give --ledger another path") from exc

@@ -1,0 +1,97 @@
+"""Worker processes (--jobs): the same rows as one process, whatever the batch size; a
+file that kills its worker, or hangs in it, costs an error row and nothing else."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from docproc import pipeline, prepare
+from docproc.inputs import InputFile, discover
+from docproc.pipeline import RunOptions, run_all
+from docproc.templates import load_template
+from samples.pages import write_set
+
+pytestmark = pytest.mark.slow
+REAL_PREPARE = prepare.prepare_whole_file
+
+
+def crash_on_poison(item: InputFile, options: RunOptions) -> list[object]:
+    """Runs in a worker process: the file named 'poison' kills it outright, as a
+    segfault in a decoder or the kernel's OOM killer would."""
+    if "poison" in item.name:
+        os._exit(139)
+    return REAL_PREPARE(item, options)
+
+
+def hang_on_slow(item: InputFile, options: RunOptions) -> list[object]:
+    """Runs in a worker process: the file named 'slow' hangs while its fields are found."""
+    if "slow" in item.name:
+        real_page_fields = prepare.page_fields
+
+        def hanging(page, template):  # type: ignore[no-untyped-def]
+            time.sleep(30)
+            return real_page_fields(page, template)
+
+        prepare.page_fields = hanging
+    return REAL_PREPARE(item, options)
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("set")
+    write_set(out, cheques=6, forms=1, zips=3, seed=8080)
+    return out
+
+
+def test_rows_do_not_depend_on_the_number_of_workers(scans: Path, shipped_classifier) -> None:  # type: ignore[no-untyped-def]
+    template = load_template(scans / "templates" / "cheque.yaml")
+    cheques = discover([str(scans / "scans" / "cheques")], root=scans / "scans")
+    one, _ = run_all(cheques, shipped_classifier, RunOptions(template=template), jobs=1)
+    two, summary = run_all(cheques, shipped_classifier, RunOptions(template=template), jobs=2)
+    assert two == one and summary.pages == 6
+    # Without a template, across kinds (a two-page PDF, a three-page TIFF), small batches.
+    everything = discover([str(scans / "scans")], root=scans / "scans")
+    shipped_classifier.batch_size = 16
+    try:
+        small_batches, _ = run_all(everything, shipped_classifier, RunOptions(), jobs=3)
+    finally:
+        shipped_classifier.batch_size = 1024
+    alone, _ = run_all(everything, shipped_classifier, RunOptions(), jobs=1)
+    assert small_batches == alone
+    assert [r.file for r in alone if r.page == 2][:1] == ["forms/form-0001.pdf"]
+
+
+def test_a_file_that_kills_its_worker_gets_an_error_row_and_the_rest_are_read(
+        scans: Path, tmp_path: Path, shipped_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    template = load_template(scans / "templates" / "cheque.yaml")
+    cheques = sorted((scans / "scans" / "cheques").glob("*"))
+    poison = tmp_path / "poison.png"
+    poison.write_bytes(cheques[0].read_bytes())
+    files = [InputFile(c, c.name) for c in cheques[:2]] + [InputFile(poison, "poison.png")] + \
+        [InputFile(c, c.name) for c in cheques[2:]]
+    expected, _ = run_all([f for f in files if f.path != poison], shipped_classifier, RunOptions(template=template))
+    monkeypatch.setattr(pipeline, "prepare_whole_file", crash_on_poison)
+    rows, summary = run_all(files, shipped_classifier, RunOptions(template=template), jobs=2)
+    errors = [r for r in rows if r.status == "error"]
+    assert [r.file for r in errors] == ["poison.png"]
+    assert "worker process reading this file died" in errors[0].error and "--jobs 1" in errors[0].error
+    assert [r for r in rows if r.status != "error"] == expected
+    assert summary.failed_files == 1
+
+
+def test_the_file_time_limit_holds_in_a_worker(scans: Path, tmp_path: Path, shipped_classifier,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    template = load_template(scans / "templates" / "cheque.yaml")
+    cheques = sorted((scans / "scans" / "cheques").glob("*"))[:3]
+    slow = tmp_path / "slow.png"
+    slow.write_bytes(cheques[0].read_bytes())
+    files = [InputFile(cheques[0], "a.png"), InputFile(slow, "slow.png"), InputFile(cheques[1], "b.png")]
+    monkeypatch.setattr(pipeline, "prepare_whole_file", hang_on_slow)
+    rows, _ = run_all(files, shipped_classifier, RunOptions(template=template, file_timeout=2.0), jobs=2)
+    assert [(r.file, r.status) for r in rows if r.status == "error"] == [("slow.png", "error")]
+    assert "stopped after 2 s (--file-timeout)" in next(r.error for r in rows if r.status == "error")
+    assert {r.file for r in rows if r.status != "error"} == {"a.png", "b.png"}
