@@ -167,6 +167,9 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the CPU stages (default: the cores this process may use); "
                    "results do not depend on it.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Read on a Dask cluster: its scheduler's address (tcp://HOST:8786), or 'local' for a cluster of "
+                   "--jobs processes here. Workers must see the scans at the same paths.")
 @click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
               help="Fields whose confidence is under this are marked 'review'.")
 @click.option("--ledger", "ledger_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -181,7 +184,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, pdf_dpi: int, image_dpi: float, force_image_dpi: bool, file_timeout: float,
-                max_pixels: float, batch_size: int, jobs: int | None, review_below: float, ledger_path: Path | None, force: bool,
+                max_pixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
+                review_below: float, ledger_path: Path | None, force: bool,
                 quiet: bool, log_file: Path | None, summary_json: Path | None) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
 
@@ -192,9 +196,9 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
     why), and the codes in the README for errors that stop the run before it starts.
     """
-    from docproc.classify import SHIPPED_CHECK, default_model_path, load_classifier
+    from docproc.classify import default_model_path
     from docproc.inputs import discover
-    from docproc.job import run_job
+    from docproc.job import Readers, run_job
     from docproc.ledger import Ledger, default_ledger_path
     from docproc.pipeline import RunOptions, default_jobs
     from docproc.results import check_writable
@@ -230,9 +234,8 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
                     current.append(item.name)
                 bar.update(0, f"{item.name} p{number}")
 
-            summary = run_job(files, options, ledger, output, [model, SHIPPED_CHECK],
-                              lambda: load_classifier(model, batch_size=batch_size), force, on_page, on_plan,
-                              jobs or default_jobs())
+            readers = Readers(model, batch_size=batch_size, jobs=jobs or default_jobs(), scheduler=scheduler)
+            summary = run_job(files, options, ledger, output, readers, force, on_page, on_plan)
             bar.update(len(files) - bar.pos)
     logging.getLogger("docproc").info("%s -> %s", summary.line(), output)
     if not quiet:

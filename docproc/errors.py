@@ -71,3 +71,9 @@ class LedgerError(DocprocError):
     """The run ledger is damaged or from another version; move it aside to start afresh."""
 
     exit_code = 10
+
+
+class ClusterError(DocprocError):
+    """The Dask scheduler cannot be reached, or Dask is not installed."""
+
+    exit_code = 11

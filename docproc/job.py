@@ -19,15 +19,15 @@ import os
 import stat
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docproc.classify import DigitClassifier
+from docproc.classify import DEFAULT_BATCH_SIZE, SHIPPED_CHECK, DigitClassifier, load_classifier
 from docproc.errors import ModelError
 from docproc.inputs import InputFile
 from docproc.ledger import Fingerprint, InputRecord, Ledger
-from docproc.pipeline import RunOptions, RunSummary, run_files
+from docproc.pipeline import FileRows, RunOptions, RunSummary, run_files
 from docproc.results import FieldResult, write_csv
 
 log = logging.getLogger("docproc")
@@ -169,15 +169,33 @@ def _record(step: Step, done_rows: list[FieldResult], pages: int, fingerprint: F
                        any(r.status == "error" for r in done_rows))
 
 
-def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output: Path,
-            model_paths: list[Path], load: Callable[[], DigitClassifier], force: bool = False,
-            on_page: Callable[[InputFile, int], None] | None = None,
-            on_plan: Callable[[list[Step]], None] | None = None, jobs: int = 1) -> RunSummary:
+@dataclass(frozen=True)
+class Readers:
+    """Who reads: the digit model and the single-digit check, the batch size, and where
+    the work runs (``jobs`` local worker processes, or a Dask cluster at ``scheduler``,
+    ``local`` for one of ``jobs`` processes on this machine)."""
+
+    model_path: Path
+    check_path: Path = SHIPPED_CHECK
+    batch_size: int = DEFAULT_BATCH_SIZE
+    jobs: int = 1
+    scheduler: str | None = None
+
+    def load(self) -> DigitClassifier:
+        """The classifier, loaded in this process."""
+        return load_classifier(self.model_path, batch_size=self.batch_size)
+
+
+def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output: Path, readers: Readers,
+            force: bool = False, on_page: Callable[[InputFile, int], None] | None = None,
+            on_plan: Callable[[list[Step]], None] | None = None,
+            load: Callable[[], DigitClassifier] | None = None) -> RunSummary:
     """Read what the ledger does not already hold, commit each file as it completes, and
-    write ``output`` from the ledger. ``load`` gives the classifier, and is called only
-    when some file needs reading. ``jobs`` worker processes do the CPU stages."""
+    write ``output`` from the ledger. The classifier (``load``, default ``readers.load``)
+    is loaded only when some file needs reading, and never for a Dask cluster, whose
+    workers load their own."""
     started = time.perf_counter()
-    fingerprint = reading_fingerprint(options, model_paths)
+    fingerprint = reading_fingerprint(options, [readers.model_path, readers.check_path])
     steps = plan(files, ledger.records(), fingerprint, force)
     to_read = [s for s in steps if s.action == "read"]
     reasons = Counter(s.reason for s in to_read)
@@ -192,14 +210,24 @@ def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output:
     summary = RunSummary(files=len(files), files_read=len(to_read))
     if to_read:
         by_name = {id(s.file): s for s in to_read}
-        classifier = load()
 
         def page_read(item: InputFile, number: int) -> None:
             log.info("%s page %d: read", item.name, number)
             if on_page is not None:
                 on_page(item, number)
 
-        for done in run_files([s.file for s in to_read], classifier, options, page_read, jobs):
+        files_to_read = [s.file for s in to_read]
+        done_files: Iterator[FileRows]
+        if readers.scheduler is not None:
+            from docproc.cluster import run_files_on_cluster
+
+            done_files = run_files_on_cluster(files_to_read, options, readers.scheduler,
+                                              [readers.model_path, readers.check_path], readers.batch_size,
+                                              readers.jobs, page_read)
+        else:
+            classifier = (load or readers.load)()
+            done_files = run_files(files_to_read, classifier, options, page_read, readers.jobs)
+        for done in done_files:
             step = by_name[id(done.file)]
             ledger.commit(_record(step, done.rows, done.pages, fingerprint), done.rows)
             summary.pages += done.pages

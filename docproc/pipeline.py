@@ -199,9 +199,18 @@ def _worker_died_row(item: InputFile, options: RunOptions) -> FieldResult:
                              "check the file, or run it alone with --jobs 1")
 
 
+def _one_thread_each() -> None:
+    # The workers already share out the cores: OpenCV's own thread per core in each of
+    # them would only fight over the same ones.
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def _pool(jobs: int) -> ProcessPoolExecutor:
     # Spawned, not forked: this process may already run TensorFlow's threads.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_one_thread_each)
 
 
 def _alone(item: InputFile, options: RunOptions) -> list[PreparedPage | FieldResult]:

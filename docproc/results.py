@@ -6,11 +6,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from docproc.atomic import write_atomically
 from docproc.errors import OutputError
+
+if TYPE_CHECKING:
+    import pandas
 
 COLUMNS = ["file", "page", "template", "field", "text", "confidence", "digit_confidences",
            "status", "error", "x", "y", "w", "h"]
@@ -66,12 +68,16 @@ def check_writable(path: Path) -> None:
 def write_csv(results: Iterable[FieldResult], path: Path) -> None:
     """Write the results CSV atomically: a temporary file beside the target, fsynced, then
     renamed over it, so a crash leaves either the old file or the new one."""
+    import pandas as pd  # here, not at the top: worker processes need the rows, not pandas
+
     frame = pd.DataFrame([r.row() for r in results], columns=COLUMNS)
     content = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
     write_atomically(path, content, fix="free some space or choose another -o path")
 
 
-def read_csv(path: Path) -> pd.DataFrame:
+def read_csv(path: Path) -> pandas.DataFrame:
     """Read a results CSV back with the contract's column types (text stays text)."""
+    import pandas as pd
+
     return pd.read_csv(path, dtype={"text": str, "digit_confidences": str, "error": str, "template": str},
                        keep_default_na=False)

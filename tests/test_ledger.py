@@ -11,7 +11,7 @@ import pytest
 
 from docproc.errors import LedgerError
 from docproc.inputs import InputFile, discover
-from docproc.job import plan, reading_fingerprint, run_job
+from docproc.job import Readers, plan, reading_fingerprint, run_job
 from docproc.ledger import Fingerprint, InputRecord, Ledger, default_ledger_path
 from docproc.pipeline import RunOptions
 from docproc.results import FieldResult
@@ -155,7 +155,7 @@ def test_reruns_keep_every_file_current_exactly_once(tmp_path: Path, shipped_cla
     for path in made[:3]:
         shutil.copy(path, scans / "cheques" / path.name)
     options = RunOptions(template=load_template(tmp_path / "set" / "templates" / "cheque.yaml"))
-    model_files = [shipped_classifier.path, shipped_classifier.check.path]
+    readers = Readers(shipped_classifier.path, shipped_classifier.check.path)
     loads = []
 
     def load():  # type: ignore[no-untyped-def]
@@ -164,7 +164,7 @@ def test_reruns_keep_every_file_current_exactly_once(tmp_path: Path, shipped_cla
 
     def job(output: Path, force: bool = False, run_options: RunOptions = options):  # type: ignore[no-untyped-def]
         with Ledger(default_ledger_path(output)) as ledger:
-            summary = run_job(discover([str(scans)]), run_options, ledger, output, model_files, load, force)
+            summary = run_job(discover([str(scans)]), run_options, ledger, output, readers, force, load=load)
         return summary, output.read_bytes()
 
     out = tmp_path / "results.csv"

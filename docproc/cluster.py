@@ -1,0 +1,203 @@
+"""Scale-out on Dask: whole files read by the workers of a Dask distributed cluster.
+
+Each worker process receives the models once (broadcast by the client as bytes, so
+workers need no copy of models/) and keeps them loaded; it reads whole files, pages to
+rows, exactly as a local run does, and sends the rows back. The client keeps files in
+input order and does everything else (ledger, CSV) as a local run does, so the CSV is
+the same. Workers must see the scan files at the same paths as the client (shared
+storage). ``--file-timeout`` does not act on Dask workers: their tasks run outside the
+main thread, where a process's alarm cannot reach.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import dataclasses
+import hashlib
+import logging
+import os
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docproc.classify import DigitClassifier, load_classifier, load_single_digit_check
+from docproc.errors import ClusterError
+from docproc.inputs import InputFile
+from docproc.native_stderr import captured_native_stderr
+from docproc.pipeline import FileRows, RunOptions, run_files
+from docproc.results import FieldResult
+
+log = logging.getLogger("docproc")
+
+# Files per Dask task: enough that the classifier's per-call cost and Dask's per-task
+# cost are shared, few enough that a kill loses little and the cluster balances.
+FILES_PER_TASK = 8
+
+# Per worker process: the classifiers loaded so far, by the hash of their model bytes.
+_LOADED: dict[str, DigitClassifier] = {}
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The digit model and the single-digit check, as bytes, to load on a worker."""
+
+    digits: bytes
+    check: bytes
+    batch_size: int
+    key: str = ""  # identifies the pair on a worker that has loaded it before
+
+    @classmethod
+    def read(cls, digits: Path, check: Path, batch_size: int) -> ModelFiles:
+        """The two model files' bytes, with their key."""
+        digits_bytes, check_bytes = digits.read_bytes(), check.read_bytes()
+        key = hashlib.sha256(digits_bytes + b"\0" + check_bytes + str(batch_size).encode()).hexdigest()
+        return cls(digits_bytes, check_bytes, batch_size, key)
+
+
+def _relax_malloc_trimming() -> None:
+    """Undo the Dask nanny's MALLOC_TRIM_THRESHOLD_ (64 KiB) in this worker process.
+
+    With it, glibc hands freed memory back to the system after almost every page's
+    arrays and maps it again for the next: measured here, that made reading 50% slower
+    (and a Dask worker three times slower than a local run). 64 MiB keeps the memory
+    returned in the end without the churn.
+    """
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    m_trim_threshold = -1  # glibc's mallopt parameter number
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c")).mallopt(m_trim_threshold, 64 * 2**20)
+    except (OSError, AttributeError, TypeError):
+        log.debug("could not relax malloc trimming in this Dask worker")
+
+
+def _use_the_workers_threads() -> None:
+    """Keep OpenCV and TensorFlow to the worker's own thread count, as Dask expects of a
+    task (its nanny does the same for OpenMP and BLAS). Left alone, each would start a
+    thread per core in every worker, and workers sharing a machine would fight over cores."""
+    import cv2
+    from distributed import get_worker
+
+    threads = max(1, int(getattr(get_worker(), "nthreads", 1)))
+    cv2.setNumThreads(threads)
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with captured_native_stderr():  # TensorFlow's start-up notes, as when the model loads
+            import tensorflow as tf
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            log.debug("TensorFlow had already started in this worker; its thread pools stay as they are")
+
+
+def _classifier_here(models: ModelFiles) -> DigitClassifier:
+    """The worker's loaded classifier for ``models``, loading it the first time."""
+    if models.key not in _LOADED:
+        if not _LOADED:
+            _relax_malloc_trimming()
+            _use_the_workers_threads()
+        folder = Path(tempfile.mkdtemp(prefix="docproc-models-"))
+        (folder / "digits.keras").write_bytes(models.digits)
+        (folder / "check.keras").write_bytes(models.check)
+        classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False)
+        classifier.check = load_single_digit_check(folder / "check.keras", batch_size=models.batch_size)
+        _LOADED[models.key] = classifier
+    return _LOADED[models.key]
+
+
+def read_files_on_worker(items: list[InputFile], options: RunOptions, models: ModelFiles) -> list[FileRows]:
+    """Runs on a Dask worker: a few whole files, pages to rows, their crops classified
+    together (a task per file would pay the classifier's per-call cost on every file)."""
+    host = os.uname().nodename
+    readable = [item for item in items if item.path.exists() or item.path.is_symlink()]
+    # The timeout is the client's to report; the worker's thread cannot set an alarm.
+    local_options = dataclasses.replace(options, file_timeout=None)
+    done = {id(d.file): d for d in run_files(readable, _classifier_here(models), local_options)} if readable else {}
+    return [done.get(id(item)) or FileRows(item, [FieldResult(
+        item.name, 1, options.template_name, "", status="error",
+        error=f"not found on Dask worker {host}: workers must see the scans at the same paths as the client "
+              "(shared storage)")], 0) for item in items]
+
+
+def _died_row(item: InputFile, options: RunOptions, exc: BaseException) -> FieldResult:
+    return FieldResult(item.name, 1, options.template_name, "", status="error",
+                       error=f"the Dask workers reading this file died ({type(exc).__name__}); check the file, "
+                             "or read it locally without --scheduler")
+
+
+def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler: str, model_paths: list[Path],
+                         batch_size: int, local_workers: int,
+                         on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
+    """Read ``files`` on the Dask cluster at ``scheduler`` (``local``: a cluster of
+    ``local_workers`` processes on this machine); yield each file's rows in input order."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ClusterError("--scheduler needs Dask: pip install 'docproc[dask]' (dask and distributed)") from exc
+    if not log.isEnabledFor(logging.DEBUG):
+        # Dask's own start-up and shutdown chatter is for -vv, not for a user's -v.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    with ExitStack() as stack:
+        try:
+            if scheduler == "local":
+                cluster: Any = stack.enter_context(LocalCluster(n_workers=local_workers, threads_per_worker=1,
+                                                                processes=True, dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            else:
+                client = stack.enter_context(Client(scheduler, timeout="10s"))
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); check the address and that "
+                               "`dask scheduler` runs there, or use --scheduler local") from exc
+        yield from read_with_client(client, files, options, model_paths, batch_size, on_page)
+
+
+def read_with_client(client: Any, files: list[InputFile], options: RunOptions, model_paths: list[Path],
+                     batch_size: int, on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
+    """Read ``files`` on the workers of a connected Dask ``client``; each file's rows in input order."""
+    from distributed import KilledWorker
+
+    digits, check = model_paths
+    threads = sum(client.nthreads().values()) or 1
+    log.info("Dask cluster %s: %d workers, %d threads", client.scheduler.address, len(client.nthreads()), threads)
+    # A key of its own (hash=False): another call scattering the same bytes must not share,
+    # and on release drop, this one's copy.
+    models = client.scatter(ModelFiles.read(digits, check, batch_size), broadcast=True, hash=False)
+    chunks = [files[i:i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
+    upcoming = iter(chunks)
+    in_flight: deque[tuple[list[InputFile], Any]] = deque()
+
+    def submit(chunk: list[InputFile]) -> Any:
+        remote = [InputFile(item.path.absolute(), item.name) for item in chunk]
+        return client.submit(read_files_on_worker, remote, options, models, pure=False)
+
+    def top_up() -> None:
+        # Two tasks per worker thread in flight: workers stay busy, the client's memory bounded.
+        while len(in_flight) < 2 * threads and (chunk := next(upcoming, None)) is not None:
+            in_flight.append((chunk, submit(chunk)))
+
+    top_up()
+    while in_flight:
+        chunk, future = in_flight.popleft()
+        try:
+            outcomes = future.result()
+        except KilledWorker:
+            # Some file of the task killed its workers: each file alone shows which.
+            outcomes = []
+            for item in chunk:
+                try:
+                    outcomes.extend(submit([item]).result())
+                except KilledWorker as exc:
+                    outcomes.append(FileRows(item, [_died_row(item, options, exc)], 0))
+        top_up()
+        for item, done in zip(chunk, outcomes):
+            if on_page is not None:
+                for number in range(1, done.pages + 1):
+                    on_page(item, number)
+            yield FileRows(item, done.rows, done.pages)

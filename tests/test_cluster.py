@@ -1,0 +1,81 @@
+"""Scale-out on Dask: a real `dask scheduler` and two `dask worker` processes on
+127.0.0.1 read the files, and the CSV is byte for byte the local run's."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from samples.pages import write_set
+
+pytest.importorskip("distributed", reason="Dask is in the test extra: pip install -e '.[test]'")
+DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
+DASK = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_workers(address: str, count: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(count, timeout=120)
+
+
+def test_a_dask_cluster_writes_the_same_csv_as_a_local_run(tmp_path: Path) -> None:
+    write_set(tmp_path, cheques=5, forms=1, zips=0, seed=3131)
+    (tmp_path / "scans" / "cheques" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    cluster = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(1)
+        for _ in range(2):
+            cluster.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait_for_workers(address, 2)
+
+        def run(output: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([DOCPROC, "run", str(tmp_path / "scans" / "cheques"), str(tmp_path / "scans" / "forms"),
+                                   "--root", str(tmp_path / "scans"), "--template",
+                                   str(tmp_path / "templates" / "cheque.yaml"), "-o", str(output), "-q", *extra],
+                                  capture_output=True, text=True, timeout=600)
+
+        local = run(tmp_path / "local.csv", "--jobs", "1")
+        on_dask = run(tmp_path / "dask.csv", "--scheduler", address)
+        assert local.returncode == on_dask.returncode == 3, on_dask.stderr  # the broken file
+        assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+        assert "broken.png" in (tmp_path / "dask.csv").read_text()
+        # The ledger works the same way: a rerun on the cluster reads nothing.
+        again = run(tmp_path / "dask.csv", "--scheduler", address, "--summary-json", str(tmp_path / "s.json"))
+        assert '"files_read": 1' in (tmp_path / "s.json").read_text()  # only the broken file is tried again
+        assert again.returncode == 3
+    finally:
+        for process in reversed(cluster):
+            process.terminate()
+        for process in cluster:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    write_set(tmp_path, cheques=1, forms=0, zips=0, seed=3132, formats=("png",))
+    result = subprocess.run([DOCPROC, "run", str(tmp_path / "scans"), "-o", str(tmp_path / "r.csv"), "-q",
+                             "--scheduler", f"tcp://127.0.0.1:{_free_port()}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 11, result.stderr
+    assert "cannot reach the Dask scheduler" in result.stderr and "Traceback" not in result.stderr
