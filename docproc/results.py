@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,13 @@ class FieldResult:
         }
 
 
+# Less free space than this beside an output means the disk is full for all purposes:
+# refused before any work instead of failing after it.
+MIN_FREE_BYTES = 1 << 20
+
+
 def check_writable(path: Path) -> None:
-    """Fail before any work when the output's folder is missing or not writable."""
+    """Fail before any work when the output's folder is missing, not writable or on a full disk."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise OutputError(f"output {path} is a folder; give a file name such as {path / 'results.csv'}")
@@ -63,6 +69,10 @@ def check_writable(path: Path) -> None:
         raise OutputError(f"output folder {folder} does not exist; create it or choose another -o path")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write in {folder} (permission denied); choose another -o path")
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise OutputError(f"the disk holding {folder} is full ({free // 1024} KiB free); free some space "
+                          "or choose another -o path")
 
 
 def write_csv(results: Iterable[FieldResult], path: Path) -> None:

@@ -87,6 +87,17 @@ def test_unwritable_outputs_are_caught_before_work(tmp_path: Path) -> None:
         check_writable(tmp_path)
 
 
+def test_a_full_disk_is_refused_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from docproc import results
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(results.shutil, "disk_usage", lambda folder: real(folder)._replace(free=12 * 1024))
+    with pytest.raises(OutputError, match="is full \\(12 KiB free\\); free some space"):
+        check_writable(tmp_path / "r.csv")
+
+
 def test_a_full_disk_while_writing_leaves_the_old_results_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
