@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -199,18 +200,28 @@ def _worker_died_row(item: InputFile, options: RunOptions) -> FieldResult:
                              "check the file, or run it alone with --jobs 1")
 
 
-def _one_thread_each() -> None:
-    # The workers already share out the cores: OpenCV's own thread per core in each of
-    # them would only fight over the same ones.
+def _watch_parent(parent: int) -> None:
+    # A run killed with -9 cannot stop its workers, and they would wait for work forever
+    # (each holds the task queue open itself): they leave once they are orphaned.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _start_worker() -> None:
+    """Set up a worker process: it leaves when its run dies; one OpenCV thread, since the
+    workers already share out the cores and OpenCV's own thread per core in each would
+    only fight over the same ones."""
     import cv2
 
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="docproc-parent-watch").start()
     cv2.setNumThreads(1)
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
     # Spawned, not forked: this process may already run TensorFlow's threads.
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_one_thread_each)
+                               initializer=_start_worker)
 
 
 def _alone(item: InputFile, options: RunOptions) -> list[PreparedPage | FieldResult]:
