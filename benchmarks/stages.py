@@ -5,7 +5,8 @@
 Generates PNG cheques and two-page form PDFs (MNIST test digits), reads them in one
 process with the shipped models exactly as `docproc run --jobs 1` does, and times each
 stage by wrapping the functions that do it: rasterize (decode the image or render the
-PDF page), deskew and register, binarize (threshold and stroke growing), rule removal,
+PDF page), deskew and register, binarize (the page's, for deskew and registration, and each
+field's: threshold and stroke growing), rule removal,
 the rest of segmentation (components, merges, split candidates), normalization,
 classification (digit model and single-digit check), decoding, and writing the CSV.
 Prints milliseconds per page and shares, and writes them to benchmarks/RESULTS.md.
@@ -69,13 +70,14 @@ class StageClock:
 
 def instrument(clock: StageClock, classifier: Any) -> None:
     """Wrap the stage functions where the pipeline looks them up."""
-    from docproc import pipeline, prepare, segment
+    from docproc import fields, pipeline, prepare, segment
 
     prepare.iter_pages = clock.wrap_iterator("rasterize", prepare.iter_pages)
     prepare.template_fields = clock.wrap("deskew+register", prepare.template_fields)
     prepare.find_strings = clock.wrap("deskew+register", prepare.find_strings)
     prepare.find_glyphs = clock.wrap("segment", prepare.find_glyphs)
     segment.binarize = clock.wrap("binarize", segment.binarize)
+    fields.binarize = clock.wrap("binarize", fields.binarize)  # the page's, for deskew and registration
     segment.grow_strokes = clock.wrap("binarize", segment.grow_strokes)
     segment.remove_rules = clock.wrap("rules", segment.remove_rules)
     prepare.normalize_glyph = clock.wrap("normalize", prepare.normalize_glyph)
