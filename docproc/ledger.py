@@ -148,15 +148,21 @@ class Ledger:
 
     def rows(self, paths: list[str]) -> dict[str, list[FieldResult]]:
         """The recorded rows of ``paths`` (each in its original order), with the name each was read under."""
-        wanted = set(paths)
         found: dict[str, list[FieldResult]] = {p: [] for p in paths}
+        # Only the wanted inputs: a ledger that has seen a year of nightly folders holds far
+        # more rows than tonight's CSV.
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (path TEXT PRIMARY KEY)")
+        self._db.execute("BEGIN")
+        self._db.execute("DELETE FROM wanted")
+        self._db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(p,) for p in paths])
+        self._db.execute("COMMIT")
         for row in self._db.execute("SELECT r.path, i.name, r.page, r.template, r.field, r.text, r.confidence, "
                                     "r.digit_confidences, r.status, r.error, r.x, r.y, r.w, r.h "
-                                    "FROM rows r JOIN inputs i ON i.path = r.path ORDER BY r.path, r.seq"):
-            if row[0] in wanted:
-                found[row[0]].append(FieldResult(row[1], row[2], row[3], row[4], row[5], row[6],
-                                                 tuple(json.loads(row[7])), row[8], row[9],
-                                                 (row[10], row[11], row[12], row[13])))
+                                    "FROM wanted w JOIN rows r ON r.path = w.path JOIN inputs i ON i.path = r.path "
+                                    "ORDER BY r.path, r.seq"):
+            found[row[0]].append(FieldResult(row[1], row[2], row[3], row[4], row[5], row[6],
+                                             tuple(json.loads(row[7])), row[8], row[9],
+                                             (row[10], row[11], row[12], row[13])))
         return found
 
     def _write(self, statements: list[tuple[str, list[tuple[object, ...]]]]) -> None:
