@@ -66,6 +66,38 @@ def test_multipage_tiff_and_pdf_stream_page_by_page(tmp_path: Path) -> None:
     assert abs(float(rendered[0].image.mean()) - 40) < 3 and abs(float(rendered[1].image.mean()) - 220) < 3
 
 
+def test_pdf_pages_rendered_in_runs_are_the_pages_rendered_one_by_one(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from docproc import pages as pages_module
+
+    levels = list(range(20, 240, 20))  # 11 pages: a full run of 8 and a short one of 3
+    pdf = tmp_path / "eleven.pdf"
+    images = [page_image(v).convert("RGB") for v in levels]
+    images[0].save(pdf, save_all=True, append_images=images[1:], resolution=100)
+    in_runs = list(iter_pages(pdf, "pdf", pdf_dpi=100))
+    monkeypatch.setattr(pages_module, "PDF_PAGES_PER_CALL", 1)
+    one_by_one = list(iter_pages(pdf, "pdf", pdf_dpi=100))
+    assert [p.number for p in in_runs] == list(range(1, 12))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(in_runs, one_by_one, strict=True))
+
+    # A page poppler cannot render (page 10 here): the pages before it are read, one at a
+    # time within its run, and the error names it.
+    real_render = pages_module._render
+
+    def page_ten_is_damaged(path: Path, dpi: int, first: int, last: int) -> list:  # type: ignore[type-arg]
+        if first <= 10 <= last:
+            raise InputFileError(f"poppler could not render {'page 10' if first == last else 'pages'}: Syntax Error")
+        return real_render(path, dpi, first, last)
+
+    monkeypatch.setattr(pages_module, "PDF_PAGES_PER_CALL", 8)
+    monkeypatch.setattr(pages_module, "_render", page_ten_is_damaged)
+    read = []
+    with pytest.raises(InputFileError, match="page 10: Syntax Error"):
+        for page in iter_pages(pdf, "pdf", pdf_dpi=100):
+            read.append(page.number)
+    assert read == list(range(1, 10))
+
+
 def test_implausible_dpi_metadata_falls_back(tmp_path: Path) -> None:
     path = tmp_path / "a.png"
     page_image().save(path, format="PNG", dpi=(72, 72))
