@@ -103,11 +103,13 @@ def _classifier_here(models: ModelFiles) -> DigitClassifier:
         if not _LOADED:
             _relax_malloc_trimming()
             _use_the_workers_threads()
-        folder = Path(tempfile.mkdtemp(prefix="docproc-models-"))
-        (folder / "digits.keras").write_bytes(models.digits)
-        (folder / "check.keras").write_bytes(models.check)
-        classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False)
-        classifier.check = load_single_digit_check(folder / "check.keras", batch_size=models.batch_size)
+        # Keras loads from files; once loaded, the models live in memory and the files can go.
+        with tempfile.TemporaryDirectory(prefix="docproc-models-") as tmp:
+            folder = Path(tmp)
+            (folder / "digits.keras").write_bytes(models.digits)
+            (folder / "check.keras").write_bytes(models.check)
+            classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False)
+            classifier.check = load_single_digit_check(folder / "check.keras", batch_size=models.batch_size)
         _LOADED[models.key] = classifier
     return _LOADED[models.key]
 
@@ -122,8 +124,8 @@ def read_files_on_worker(items: list[InputFile], options: RunOptions, models: Mo
     done = {id(d.file): d for d in run_files(readable, _classifier_here(models), local_options)} if readable else {}
     return [done.get(id(item)) or FileRows(item, [FieldResult(
         item.name, 1, options.template_name, "", status="error",
-        error=f"not found on Dask worker {host}: workers must see the scans at the same paths as the client "
-              "(shared storage)")], 0) for item in items]
+        error=f"file not found on Dask worker {host}; if it exists where docproc was started, the workers must "
+              "see the scans at the same paths (shared storage)")], 0) for item in items]
 
 
 def _died_row(item: InputFile, options: RunOptions, exc: BaseException) -> FieldResult:

@@ -234,13 +234,12 @@ def _alone(item: InputFile, options: RunOptions) -> list[PreparedPage | FieldRes
             return [_worker_died_row(item, options)]
 
 
-def _prepared_in_workers(files: list[InputFile], jobs: int, options: RunOptions,
+def _prepared_in_workers(files: list[InputFile], jobs: int, options: RunOptions, pool: ProcessPoolExecutor,
                          ) -> Iterator[tuple[InputFile, list[PreparedPage | FieldResult]]]:
-    """Each file prepared whole by a pool of worker processes, handed out in input order.
-    At most two files per worker are in flight, so memory stays bounded."""
+    """Each file prepared whole by ``pool`` (of ``jobs`` workers), handed out in input
+    order. At most two files per worker are in flight, so memory stays bounded."""
     upcoming = iter(files)
     in_flight: deque[tuple[InputFile, Future[list[PreparedPage | FieldResult]]]] = deque()
-    pool = _pool(jobs)
     try:
         def top_up() -> None:
             while len(in_flight) < 2 * jobs and (item := next(upcoming, None)) is not None:
@@ -274,10 +273,17 @@ def run_files(files: list[InputFile], classifier: DigitClassifier, options: RunO
     worker processes. A file is yielded only once all its rows exist, so a caller can
     commit it whole."""
     batcher = _Batcher(classifier, options)
-    if jobs <= 1 or len(files) <= 1:
+    pool = None
+    if jobs > 1 and len(files) > 1:
+        try:
+            pool = _pool(jobs)
+        except (OSError, NotImplementedError) as exc:
+            # Some containers have no shared memory for the pool's semaphores: slower, not broken.
+            log.warning("cannot start worker processes (%s); reading in this process only", exc)
+    if pool is None:
         yield from _prepared_here(files, batcher, options, on_page)
         return
-    for item, outcome in _prepared_in_workers(files, jobs, options):
+    for item, outcome in _prepared_in_workers(files, jobs, options, pool):
         pages = 0
         for entry in outcome:
             if isinstance(entry, FieldResult):

@@ -95,3 +95,20 @@ def test_the_file_time_limit_holds_in_a_worker(scans: Path, tmp_path: Path, ship
     assert [(r.file, r.status) for r in rows if r.status == "error"] == [("slow.png", "error")]
     assert "stopped after 2 s (--file-timeout)" in next(r.error for r in rows if r.status == "error")
     assert {r.file for r in rows if r.status != "error"} == {"a.png", "b.png"}
+
+
+def test_without_worker_processes_the_run_goes_on_in_this_one(scans: Path, shipped_classifier,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    template = load_template(scans / "templates" / "cheque.yaml")
+    cheques = discover([str(scans / "scans" / "cheques")], root=scans / "scans")
+    expected, _ = run_all(cheques, shipped_classifier, RunOptions(template=template), jobs=1)
+
+    def no_semaphores(jobs: int) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(pipeline, "_pool", no_semaphores)
+    with caplog.at_level("WARNING", logger="docproc"):
+        rows, _ = run_all(cheques, shipped_classifier, RunOptions(template=template), jobs=2)
+    assert rows == expected
+    assert "cannot start worker processes" in caplog.text and "reading in this process only" in caplog.text
