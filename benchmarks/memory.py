@@ -5,7 +5,8 @@ so memory must stay flat however many pages a file has.
 
 Writes two form PDFs of the given page counts (generated form pages with MNIST test
 digits, ten distinct pages cycled), runs the real command on each in a child process,
-and reports the child's peak resident memory (ru_maxrss) and time in
+and reports the peak of its resident memory, with its worker processes (a long PDF is
+shared among them in parts), sampled every 20 ms, and its time in
 benchmarks/RESULTS.md with the machine it ran on.
 """
 
@@ -16,7 +17,6 @@ import datetime as dt
 import itertools
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.results_file import machine_line, write_section
+from benchmarks.throughput import peak_memory_of
 from samples.layouts import DigitSource, form_layout, render_page
 
 DISTINCT_PAGES = 10
@@ -41,17 +42,12 @@ def write_long_pdf(path: Path, pages: int, seed: int) -> None:
 
 
 def peak_of_run(pdf: Path, template: Path, out: Path) -> tuple[float, float]:
-    """Peak resident memory (MiB) and seconds of one `docproc run` in a fresh child process."""
+    """Peak resident memory (MiB) of one `docproc run` and all its worker processes
+    together, and its seconds."""
     docproc = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
-    # A fresh interpreter per run: ru_maxrss of RUSAGE_CHILDREN is the largest child so far,
-    # so each measurement runs under its own small Python parent.
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - t)")
-    result = subprocess.run([sys.executable, "-c", probe, docproc, "run", str(pdf), "--template", str(template),
-                             "-o", str(out), "-q"], capture_output=True, text=True, check=True)
-    kib, seconds = result.stdout.split()
-    return int(kib) / 1024.0, float(seconds)
+    started = time.perf_counter()
+    peak = peak_memory_of([docproc, "run", str(pdf), "--template", str(template), "-o", str(out), "-q"])
+    return peak, time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         body = "\n".join([
             "## Memory over a long PDF (`python -m benchmarks.memory`)",
             "",
-            f"`docproc run` on one form PDF (letter pages rendered at 200 dpi, four fields each), peak resident "
-            f"memory of the process. Measured {dt.date.today().isoformat()} on: {machine_line()}.",
+            f"`docproc run` on one form PDF (letter pages rendered at 200 dpi, four fields each), default `--jobs` "
+            f"(every core), peak resident memory of the command and its worker processes together. Measured {dt.date.today().isoformat()} on: {machine_line()}.",
             "",
             "| pages | PDF size | peak memory | time |",
             "|---:|---:|---:|---:|",

@@ -143,11 +143,14 @@ def _render(path: Path, dpi: int, first: int, last: int) -> list[Image.Image]:
         raise InputFileError(f"poppler could not render {where}: {exc}") from exc
 
 
-def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Page]:
-    """Pages of a PDF rendered in grey at ``dpi``, a few pages per poppler call."""
+def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+              first_page: int = 1, last_page: int | None = None) -> Iterator[Page]:
+    """Pages ``first_page`` to ``last_page`` (default: the end) of a PDF rendered in grey
+    at ``dpi``, a few pages per poppler call."""
     count = pdf_page_count(path, dpi, max_pixels)
-    for first in range(1, count + 1, PDF_PAGES_PER_CALL):
-        last = min(count, first + PDF_PAGES_PER_CALL - 1)
+    end = count if last_page is None else min(count, last_page)
+    for first in range(first_page, end + 1, PDF_PAGES_PER_CALL):
+        last = min(end, first + PDF_PAGES_PER_CALL - 1)
         try:
             rendered = _render(path, dpi, first, last)
         except InputFileError:
@@ -168,8 +171,12 @@ def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_
 
 
 def iter_pages(path: Path, kind: str, pdf_dpi: int = DEFAULT_PDF_DPI, image_dpi: float = DEFAULT_IMAGE_DPI,
-               force_image_dpi: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Page]:
-    """Pages of a document of the given sniffed ``kind``."""
+               force_image_dpi: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
+               first_page: int = 1, last_page: int | None = None) -> Iterator[Page]:
+    """Pages ``first_page`` to ``last_page`` (default: all) of a document of the given sniffed ``kind``."""
     if kind == "pdf":
-        return pdf_pages(path, pdf_dpi, max_pixels)
-    return image_pages(path, image_dpi, force_image_dpi, max_pixels)
+        return pdf_pages(path, pdf_dpi, max_pixels, first_page, last_page)
+    frames = image_pages(path, image_dpi, force_image_dpi, max_pixels)
+    if first_page == 1 and last_page is None:
+        return frames
+    return (page for page in frames if page.number >= first_page and (last_page is None or page.number <= last_page))

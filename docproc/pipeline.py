@@ -25,15 +25,22 @@ import numpy as np
 
 from docproc.classify import DigitClassifier
 from docproc.decode import Reading, decode_field
-from docproc.inputs import InputFile
-from docproc.prepare import (PreparedField, PreparedPage, RunOptions, page_fields, prepare_file, prepare_whole_file,
-                             timeout_row)
+from docproc.errors import InputFileError
+from docproc.inputs import InputFile, read_kind
+from docproc.pages import pdf_page_count
+from docproc.prepare import (PreparedField, PreparedPage, PreparedPart, RunOptions, page_fields, prepare_file,
+                             prepare_part, timeout_row)
 from docproc.results import FieldResult
 from docproc.time_limit import FileTimer, TimeLimitExceeded
 
 __all__ = ["FileRows", "RunOptions", "RunSummary", "default_jobs", "page_fields", "run", "run_all", "run_files"]
 
 log = logging.getLogger("docproc")
+
+# Long PDFs go to the workers in parts of this many pages: enough to keep each worker's
+# poppler calls and the part's round trip cheap, few enough that one long PDF keeps every
+# worker busy and a part's prepared pages stay small (about 100 kB a page).
+PAGES_PER_PART = 16
 
 
 def default_jobs() -> int:
@@ -194,8 +201,8 @@ def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOption
     yield from batcher.flush()
 
 
-def _worker_died_row(item: InputFile, options: RunOptions) -> FieldResult:
-    return FieldResult(item.name, 1, options.template_name, "", status="error",
+def _worker_died_row(item: InputFile, page: int, options: RunOptions) -> FieldResult:
+    return FieldResult(item.name, page, options.template_name, "", status="error",
                        error="the worker process reading this file died (out of memory, or a crash in a decoder); "
                              "check the file, or run it alone with --jobs 1")
 
@@ -208,60 +215,125 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _start_worker() -> None:
-    """Set up a worker process: it leaves when its run dies; one OpenCV thread, since the
-    workers already share out the cores and OpenCV's own thread per core in each would
-    only fight over the same ones."""
+def _start_worker(parent: int) -> None:
+    """Set up a worker process: it leaves when its run (``parent``) dies; one OpenCV
+    thread, since the workers already share out the cores and OpenCV's own thread per
+    core in each would only fight over the same ones."""
     import cv2
 
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="docproc-parent-watch").start()
+    # The run's pid comes from the run itself: a run killed while this worker was still
+    # starting has already made it an orphan, and os.getppid() here would watch init.
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="docproc-parent-watch").start()
     cv2.setNumThreads(1)
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
     # Spawned, not forked: this process may already run TensorFlow's threads.
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker)
+                               initializer=_start_worker, initargs=(os.getpid(),))
 
 
-def _alone(item: InputFile, options: RunOptions) -> list[PreparedPage | FieldResult]:
-    """A file that broke the pool, read again in a pool of its own: it either reads, or is
-    the file that kills its worker."""
+@dataclass
+class _Part:
+    """A run of a file's pages for a worker: ``first`` to ``last`` (None: to the end)."""
+
+    file: InputFile
+    first: int = 1
+    last: int | None = None
+    final: bool = True  # the file's last part
+    future: Future[PreparedPart] | None = None
+
+
+def _first_part(item: InputFile, options: RunOptions) -> _Part:
+    # Long PDFs are read in parts, so every worker can help with one: their pages render
+    # independently. Not under a file time limit, which is the whole file's.
+    if options.file_timeout is None and item.path.is_file():
+        try:
+            kind = read_kind(item.path)
+        except OSError:
+            kind = None
+        if kind == "pdf":
+            # A short first part: the page count it brings back sends out the others.
+            return _Part(item, 1, max(1, PAGES_PER_PART // 4), final=False)
+    return _Part(item)
+
+
+def _long_pdf(item: InputFile, options: RunOptions) -> bool:
+    """Whether a lone file is a PDF long enough to share among workers."""
+    if _first_part(item, options).final:
+        return False
+    try:
+        return pdf_page_count(item.path, options.pdf_dpi, options.max_pixels) > max(1, PAGES_PER_PART // 4)
+    except (InputFileError, OSError):
+        return False  # read in this process, where the same failure becomes its error row
+
+
+def _read_alone(part: _Part, options: RunOptions) -> PreparedPart:
+    """A part that broke the pool, read again in a pool of its own: it either reads, or is
+    the part that kills its worker."""
     with _pool(1) as pool:
         try:
-            return pool.submit(prepare_whole_file, item, options).result()
+            return pool.submit(prepare_part, part.file, options, part.first, part.last).result()
         except BrokenProcessPool:
-            return [_worker_died_row(item, options)]
+            return PreparedPart([_worker_died_row(part.file, part.first, options)])
 
 
 def _prepared_in_workers(files: list[InputFile], jobs: int, options: RunOptions, pool: ProcessPoolExecutor,
-                         ) -> Iterator[tuple[InputFile, list[PreparedPage | FieldResult]]]:
-    """Each file prepared whole by ``pool`` (of ``jobs`` workers), handed out in input
-    order. At most two files per worker are in flight, so memory stays bounded."""
+                         ) -> Iterator[tuple[InputFile, list[PreparedPage | FieldResult], bool]]:
+    """Files prepared by ``pool`` (of ``jobs`` workers), whole or, for long PDFs, in parts
+    of PAGES_PER_PART pages; yields (file, prepared pages and error rows, whether the file
+    is done) in input and page order. At most two parts per worker are in flight, so
+    memory stays bounded."""
     upcoming = iter(files)
-    in_flight: deque[tuple[InputFile, Future[list[PreparedPage | FieldResult]]]] = deque()
-    try:
-        def top_up() -> None:
-            while len(in_flight) < 2 * jobs and (item := next(upcoming, None)) is not None:
-                in_flight.append((item, pool.submit(prepare_whole_file, item, options)))
+    queue: deque[_Part] = deque()  # in output order; the submitted ones first
 
+    def top_up() -> None:
+        submitted = sum(part.future is not None for part in queue)
+        for part in queue:
+            if submitted >= 2 * jobs:
+                return
+            if part.future is None:
+                part.future = pool.submit(prepare_part, part.file, options, part.first, part.last)
+                submitted += 1
+        while submitted < 2 * jobs and (item := next(upcoming, None)) is not None:
+            part = _first_part(item, options)
+            part.future = pool.submit(prepare_part, part.file, options, part.first, part.last)
+            queue.append(part)
+            submitted += 1
+
+    try:
         top_up()
-        while in_flight:
-            item, future = in_flight.popleft()
+        while queue:
+            part = queue.popleft()
+            if part.future is None:  # top_up submits from the left; this is for certainty
+                part.future = pool.submit(prepare_part, part.file, options, part.first, part.last)
             try:
-                outcome = future.result()
+                result = part.future.result()
             except BrokenProcessPool:
-                # Some file in flight killed its worker, and the pool with it: read this one
+                # Some part in flight killed its worker, and the pool with it: read this one
                 # alone to learn whether it was the one, then start afresh for the rest.
-                outcome = _alone(item, options)
+                result = _read_alone(part, options)
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _pool(jobs)
-                waiting = [waiting_item for waiting_item, _ in in_flight]
-                in_flight.clear()
-                for waiting_item in waiting:
-                    in_flight.append((waiting_item, pool.submit(prepare_whole_file, waiting_item, options)))
+                for waiting in queue:
+                    waiting.future = None
+            ended = any(isinstance(entry, FieldResult) for entry in result.entries)
+            final = part.final or ended
+            if ended:
+                # An error ends a file, as it does read in one piece: its later parts go.
+                while queue and queue[0].file is part.file:
+                    dropped = queue.popleft()
+                    if dropped.future is not None:
+                        dropped.future.cancel()
+            elif not part.final and part.last is not None and part.first == 1:
+                count = result.page_count or part.last
+                rest = [_Part(part.file, first, min(count, first + PAGES_PER_PART - 1),
+                              final=first + PAGES_PER_PART > count)
+                        for first in range(part.last + 1, count + 1, PAGES_PER_PART)]
+                queue.extendleft(reversed(rest))
+                final = not rest
             top_up()
-            yield item, outcome
+            yield part.file, result.entries, final
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -274,7 +346,7 @@ def run_files(files: list[InputFile], classifier: DigitClassifier, options: RunO
     commit it whole."""
     batcher = _Batcher(classifier, options)
     pool = None
-    if jobs > 1 and len(files) > 1:
+    if jobs > 1 and (len(files) > 1 or (files and _long_pdf(files[0], options))):
         try:
             pool = _pool(jobs)
         except (OSError, NotImplementedError) as exc:
@@ -283,9 +355,9 @@ def run_files(files: list[InputFile], classifier: DigitClassifier, options: RunO
     if pool is None:
         yield from _prepared_here(files, batcher, options, on_page)
         return
-    for item, outcome in _prepared_in_workers(files, jobs, options, pool):
-        pages = 0
-        for entry in outcome:
+    pages = 0  # of the file being read; its parts come one after another
+    for item, entries, file_done in _prepared_in_workers(files, jobs, options, pool):
+        for entry in entries:
             if isinstance(entry, FieldResult):
                 batcher.add_row(entry)
             else:
@@ -293,7 +365,9 @@ def run_files(files: list[InputFile], classifier: DigitClassifier, options: RunO
                 pages += 1
                 if on_page is not None:
                     on_page(item, entry.number)
-        batcher.end_file(item, pages)
+        if file_done:
+            batcher.end_file(item, pages)
+            pages = 0
         if batcher.full:
             yield from batcher.flush()
     yield from batcher.flush()

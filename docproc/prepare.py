@@ -7,6 +7,7 @@ the decoder (pipeline.py) take it from there, in this process or another.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from docproc.errors import InputFileError
 from docproc.fields import FieldImage, find_strings, template_fields
 from docproc.inputs import InputFile, read_kind
 from docproc.normalize import normalize_glyph
-from docproc.pages import DEFAULT_IMAGE_DPI, DEFAULT_MAX_PIXELS, DEFAULT_PDF_DPI, Page, iter_pages
+from docproc.pages import DEFAULT_IMAGE_DPI, DEFAULT_MAX_PIXELS, DEFAULT_PDF_DPI, Page, iter_pages, pdf_page_count
 from docproc.results import FieldResult
 from docproc.segment import Glyph, find_glyphs
 from docproc.templates import FieldSpec, Template
@@ -98,10 +99,12 @@ def prepare_page(page: Page, template: Template | None) -> PreparedPage:
     return PreparedPage(page.number, tuple(prepare_field(f) for f in page_fields(page, template)))
 
 
-def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | FieldResult]:
-    """A file's pages; a failure becomes one error row at the page it happened on."""
+def _pages_or_error(item: InputFile, options: RunOptions, first_page: int = 1,
+                    last_page: int | None = None) -> Iterator[Page | FieldResult]:
+    """A file's pages (``first_page`` to ``last_page``, default all); a failure becomes
+    one error row at the page it happened on."""
     template_name = options.template_name
-    number = 1
+    number = first_page
     try:
         if item.path.exists() and not item.path.is_file():
             # A named pipe or a device would block or stream forever when opened.
@@ -112,7 +115,7 @@ def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | Fie
                 raise InputFileError("empty file (0 bytes): the scan was not written; scan or copy it again.")
             raise InputFileError("not a PDF, PNG, JPEG, BMP or TIFF file (judged by its content).")
         for page in iter_pages(item.path, kind, options.pdf_dpi, options.image_dpi, options.force_image_dpi,
-                               options.max_pixels):
+                               options.max_pixels, first_page, last_page):
             yield page
             number = page.number + 1
     except FileNotFoundError:
@@ -125,9 +128,10 @@ def _pages_or_error(item: InputFile, options: RunOptions) -> Iterator[Page | Fie
         yield FieldResult(item.name, number, template_name, "", status="error", error=exc.message)
 
 
-def prepare_file(item: InputFile, options: RunOptions) -> Iterator[PreparedPage | FieldResult]:
-    """A file's pages, prepared one at a time, or the error row that ended it."""
-    for page_or_error in _pages_or_error(item, options):
+def prepare_file(item: InputFile, options: RunOptions, first_page: int = 1,
+                 last_page: int | None = None) -> Iterator[PreparedPage | FieldResult]:
+    """A file's pages (or a run of them), prepared one at a time, or the error row that ended it."""
+    for page_or_error in _pages_or_error(item, options, first_page, last_page):
         if isinstance(page_or_error, FieldResult):
             yield page_or_error
         else:
@@ -141,15 +145,32 @@ def timeout_row(item: InputFile, page: int, options: RunOptions) -> FieldResult:
                              "too slowly; check it, or raise the limit")
 
 
-def prepare_whole_file(item: InputFile, options: RunOptions) -> list[PreparedPage | FieldResult]:
-    """Every page of a file prepared, under the file's time limit: the unit of work a
-    worker process does (it has its own main thread, so the limit works there)."""
+@dataclass(frozen=True)
+class PreparedPart:
+    """What a worker sends back for a run of a file's pages: the prepared pages (and the
+    error row that ended them, if any), and for a PDF's first run, how many pages it has."""
+
+    entries: list[PreparedPage | FieldResult]
+    page_count: int | None = None
+
+
+def prepare_part(item: InputFile, options: RunOptions, first_page: int = 1,
+                 last_page: int | None = None) -> PreparedPart:
+    """Pages ``first_page`` to ``last_page`` (default: to the end) of a file prepared,
+    under the file's time limit: the unit of work a worker process does (it has its own
+    main thread, so the limit works there)."""
+    page_count = None
+    if first_page == 1 and last_page is not None:
+        # The caller splits long PDFs: it needs the count to send out the other runs.
+        # A PDF that cannot be counted fails again, as an error row, when it is read.
+        with contextlib.suppress(InputFileError, OSError):
+            page_count = pdf_page_count(item.path, options.pdf_dpi, options.max_pixels)
     prepared: list[PreparedPage | FieldResult] = []
     try:
         with FileTimer(options.file_timeout):
-            for entry in prepare_file(item, options):
+            for entry in prepare_file(item, options, first_page, last_page):
                 prepared.append(entry)
     except TimeLimitExceeded:
         pages = [p for p in prepared if isinstance(p, PreparedPage)]
-        prepared.append(timeout_row(item, pages[-1].number + 1 if pages else 1, options))
-    return prepared
+        prepared.append(timeout_row(item, pages[-1].number + 1 if pages else first_page, options))
+    return PreparedPart(prepared, page_count)
