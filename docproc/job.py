@@ -225,8 +225,8 @@ def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output:
                                               [readers.model_path, readers.check_path], readers.batch_size,
                                               readers.jobs, page_read)
         else:
-            classifier = (load or readers.load)()
-            done_files = run_files(files_to_read, classifier, options, page_read, readers.jobs)
+            # Loaded by run_files once its workers have their first files: they start meanwhile.
+            done_files = run_files(files_to_read, load or readers.load, options, page_read, readers.jobs)
         for done in done_files:
             step = by_name[id(done.file)]
             ledger.commit(_record(step, done.rows, done.pages, fingerprint), done.rows)

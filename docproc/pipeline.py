@@ -278,73 +278,84 @@ def _read_alone(part: _Part, options: RunOptions) -> PreparedPart:
             return PreparedPart([_worker_died_row(part.file, part.first, options)])
 
 
-def _prepared_in_workers(files: list[InputFile], jobs: int, options: RunOptions, pool: ProcessPoolExecutor,
-                         ) -> Iterator[tuple[InputFile, list[PreparedPage | FieldResult], bool]]:
-    """Files prepared by ``pool`` (of ``jobs`` workers), whole or, for long PDFs, in parts
-    of PAGES_PER_PART pages; yields (file, prepared pages and error rows, whether the file
-    is done) in input and page order. At most two parts per worker are in flight, so
-    memory stays bounded."""
-    upcoming = iter(files)
-    queue: deque[_Part] = deque()  # in output order; the submitted ones first
+class _WorkerFeed:
+    """Files prepared by a pool of ``jobs`` workers, whole or, for long PDFs, in parts of
+    PAGES_PER_PART pages. Iterating yields (file, prepared pages and error rows, whether
+    the file is done) in input and page order. At most two parts per worker are in
+    flight, so memory stays bounded. ``start`` sends out the first parts early, so the
+    workers start while this process is still loading the models."""
 
-    def top_up() -> None:
-        submitted = sum(part.future is not None for part in queue)
-        for part in queue:
-            if submitted >= 2 * jobs:
+    def __init__(self, files: list[InputFile], jobs: int, options: RunOptions, pool: ProcessPoolExecutor) -> None:
+        self.upcoming = iter(files)
+        self.jobs, self.options, self.pool = jobs, options, pool
+        self.queue: deque[_Part] = deque()  # in output order; the submitted ones first
+
+    def _submit(self, part: _Part) -> None:
+        part.future = self.pool.submit(prepare_part, part.file, self.options, part.first, part.last)
+
+    def start(self) -> None:
+        """Keep 2 x jobs parts in flight, the earliest first."""
+        submitted = sum(part.future is not None for part in self.queue)
+        for part in self.queue:
+            if submitted >= 2 * self.jobs:
                 return
             if part.future is None:
-                part.future = pool.submit(prepare_part, part.file, options, part.first, part.last)
+                self._submit(part)
                 submitted += 1
-        while submitted < 2 * jobs and (item := next(upcoming, None)) is not None:
-            part = _first_part(item, options)
-            part.future = pool.submit(prepare_part, part.file, options, part.first, part.last)
-            queue.append(part)
+        while submitted < 2 * self.jobs and (item := next(self.upcoming, None)) is not None:
+            part = _first_part(item, self.options)
+            self._submit(part)
+            self.queue.append(part)
             submitted += 1
 
-    try:
-        top_up()
-        while queue:
-            part = queue.popleft()
-            if part.future is None:  # top_up submits from the left; this is for certainty
-                part.future = pool.submit(prepare_part, part.file, options, part.first, part.last)
-            try:
-                result = part.future.result()
-            except BrokenProcessPool:
-                # Some part in flight killed its worker, and the pool with it: read this one
-                # alone to learn whether it was the one, then start afresh for the rest.
-                result = _read_alone(part, options)
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = _pool(jobs)
-                for waiting in queue:
-                    waiting.future = None
-            ended = any(isinstance(entry, FieldResult) for entry in result.entries)
-            final = part.final or ended
-            if ended:
-                # An error ends a file, as it does read in one piece: its later parts go.
-                while queue and queue[0].file is part.file:
-                    dropped = queue.popleft()
-                    if dropped.future is not None:
-                        dropped.future.cancel()
-            elif not part.final and part.last is not None and part.first == 1:
-                count = result.page_count or part.last
-                rest = [_Part(part.file, first, min(count, first + PAGES_PER_PART - 1),
-                              final=first + PAGES_PER_PART > count)
-                        for first in range(part.last + 1, count + 1, PAGES_PER_PART)]
-                queue.extendleft(reversed(rest))
-                final = not rest
-            top_up()
-            yield part.file, result.entries, final
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    def __iter__(self) -> Iterator[tuple[InputFile, list[PreparedPage | FieldResult], bool]]:
+        queue = self.queue
+        try:
+            self.start()
+            while queue:
+                part = queue.popleft()
+                if part.future is None:  # start() submits from the left; this is for certainty
+                    self._submit(part)
+                assert part.future is not None
+                try:
+                    result = part.future.result()
+                except BrokenProcessPool:
+                    # Some part in flight killed its worker, and the pool with it: read this
+                    # one alone to learn whether it was the one, then start afresh for the rest.
+                    result = _read_alone(part, self.options)
+                    self.pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = _pool(self.jobs)
+                    for waiting in queue:
+                        waiting.future = None
+                ended = any(isinstance(entry, FieldResult) for entry in result.entries)
+                final = part.final or ended
+                if ended:
+                    # An error ends a file, as it does read in one piece: its later parts go.
+                    while queue and queue[0].file is part.file:
+                        dropped = queue.popleft()
+                        if dropped.future is not None:
+                            dropped.future.cancel()
+                elif not part.final and part.last is not None and part.first == 1:
+                    count = result.page_count or part.last
+                    rest = [_Part(part.file, first, min(count, first + PAGES_PER_PART - 1),
+                                  final=first + PAGES_PER_PART > count)
+                            for first in range(part.last + 1, count + 1, PAGES_PER_PART)]
+                    queue.extendleft(reversed(rest))
+                    final = not rest
+                self.start()
+                yield part.file, result.entries, final
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_files(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
-              on_page: Callable[[InputFile, int], None] | None = None, jobs: int = 1) -> Iterator[FileRows]:
+def run_files(files: list[InputFile], classifier: DigitClassifier | Callable[[], DigitClassifier],
+              options: RunOptions, on_page: Callable[[InputFile, int], None] | None = None,
+              jobs: int = 1) -> Iterator[FileRows]:
     """Read every file; yield each file's rows, complete, in input order, classifying in
     batches gathered across files. With ``jobs`` > 1 the CPU stages run in that many
     worker processes. A file is yielded only once all its rows exist, so a caller can
-    commit it whole."""
-    batcher = _Batcher(classifier, options)
+    commit it whole. ``classifier`` may be a function that loads it: it is then called
+    once the workers have their first files, so they start while it loads."""
     pool = None
     if jobs > 1 and (len(files) > 1 or (files and _long_pdf(files[0], options))):
         try:
@@ -353,10 +364,18 @@ def run_files(files: list[InputFile], classifier: DigitClassifier, options: RunO
             # Some containers have no shared memory for the pool's semaphores: slower, not broken.
             log.warning("cannot start worker processes (%s); reading in this process only", exc)
     if pool is None:
+        batcher = _Batcher(classifier if isinstance(classifier, DigitClassifier) else classifier(), options)
         yield from _prepared_here(files, batcher, options, on_page)
         return
+    feed = _WorkerFeed(files, jobs, options, pool)
+    feed.start()
+    try:
+        batcher = _Batcher(classifier if isinstance(classifier, DigitClassifier) else classifier(), options)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # a model that will not load ends the run
+        raise
     pages = 0  # of the file being read; its parts come one after another
-    for item, entries, file_done in _prepared_in_workers(files, jobs, options, pool):
+    for item, entries, file_done in feed:
         for entry in entries:
             if isinstance(entry, FieldResult):
                 batcher.add_row(entry)
