@@ -1,9 +1,10 @@
 """docproc beside Tesseract on the same pages, in one run: pages/s, digits/s, peak memory.
 
-    python -m benchmarks.throughput [--cheques 300] [--seed 6060] [--tesseract-fields 120]
+    python -m benchmarks.throughput [--cheques 300] [--copies 3] [--seed 6060] [--tesseract-fields 120]
 
-Generates PNG cheques (MNIST test digits) and reads them with docproc and the cheque
-template at ``--jobs 1`` and at ``--jobs`` = every core, in this process with the model
+Generates PNG cheques (MNIST test digits), lays each out ``--copies`` times under other
+names (a batch long enough for the steady rate, without generating thousands of pages),
+and reads them with docproc and the cheque template at ``--jobs 1`` and at ``--jobs`` = every core, in this process with the model
 already loaded (the steady rate a long batch sees; a worker pool's start-up is
 included). Peak memory is the largest total resident memory of a `docproc run` command
 and all its worker processes, sampled every 20 ms. Tesseract 5 (digits whitelist, one
@@ -87,6 +88,7 @@ def tesseract_seconds(crops: list, workers: int) -> float:  # type: ignore[type-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cheques", type=int, default=300)
+    parser.add_argument("--copies", type=int, default=3)
     parser.add_argument("--seed", type=int, default=6060)
     parser.add_argument("--tesseract-fields", type=int, default=120)
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
@@ -106,7 +108,12 @@ def main(argv: list[str] | None = None) -> None:
         out = Path(tmp)
         write_set(out, cheques=args.cheques, forms=0, zips=0, seed=args.seed, formats=("png",))
         template_path = out / "templates" / "cheque.yaml"
-        files = discover([str(out / "scans" / "cheques")], root=out / "scans")
+        batch = out / "batch"
+        batch.mkdir()
+        for copy in range(args.copies):
+            for path in sorted((out / "scans" / "cheques").glob("*.png")):
+                shutil.copy(path, batch / f"{copy}-{path.name}")
+        files = discover([str(batch)], root=out)
         options = RunOptions(template=load_template(template_path))
         rows = []
         for jobs in sorted({1, cores}):
@@ -116,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows, summary = run_all(files, classifier, options, jobs=jobs)
                 best = min(best, time.perf_counter() - started)
             digits = sum(len(r.text) for r in rows)
-            peak = peak_memory_of([docproc, "run", str(out / "scans" / "cheques"), "--template", str(template_path),
+            peak = peak_memory_of([docproc, "run", str(batch), "--template", str(template_path),
                                    "-o", str(out / f"jobs-{jobs}.csv"), "-q", "--jobs", str(jobs)])
             results.append((f"docproc --jobs {jobs}", summary.pages / best, digits / best, peak))
             print(f"docproc --jobs {jobs}: {summary.pages / best:.1f} pages/s, {digits / best:.0f} digits/s, "
@@ -124,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         tesseract = shutil.which("tesseract")
         if tesseract:
             sample = rows[: args.tesseract_fields]
-            crops = crops_for(sample, out / "scans")
-            fields_per_page = len(rows) / args.cheques
+            crops = crops_for(sample, out)
+            fields_per_page = len(rows) / len(files)
             digits_per_field = sum(len(r.text) for r in rows) / len(rows)
             for workers in sorted({1, cores}):
                 seconds = tesseract_seconds(crops, workers)
@@ -146,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
         body = "\n".join([
             "## docproc beside Tesseract, end to end (`python -m benchmarks.throughput`)",
             "",
-            f"{args.cheques} PNG cheques (seed {args.seed}, two fields each) with the cheque template. docproc's rate "
+            f"{args.cheques} PNG cheques (seed {args.seed}, two fields each), each laid out {args.copies} times "
+            f"({len(files)} files), with the cheque template. docproc's rate "
             f"is the best of two runs in one process with the models loaded (worker pool start-up included); peak "
             f"memory is the whole `docproc run` command with its workers. Tesseract 5 (digits whitelist, `--psm 7`, "
             f"one process per field) on the same boxes, first {args.tesseract_fields} fields. "
