@@ -16,7 +16,6 @@ pages per second are computed from its time per field. Writes benchmarks/RESULTS
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import os
 import shutil

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         body = "\n".join([
             "## Where a page's time goes (`python -m benchmarks.stages`)",
             "",
-            f"One process (`--jobs 1`), shipped models, model loaded beforehand. "
+            "One process (`--jobs 1`), shipped models, model loaded beforehand. "
             + ", ".join(f"{pages} {kind} pages" for kind, pages, _, _ in table)
             + f" (seed {args.seed}; cheques PNG, forms two-page PDFs at 200 dpi). Each stage's time excludes the "
             f"stages inside it; 'other' is the rest (the loop, batching, bookkeeping). "

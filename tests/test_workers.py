@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from docproc import pipeline, prepare
+from docproc import pipeline, prepare, workers
 from docproc.inputs import InputFile, discover
 from docproc.pipeline import RunOptions, run_all
 from docproc.templates import load_template
@@ -83,7 +83,7 @@ def test_a_file_that_kills_its_worker_gets_an_error_row_and_the_rest_are_read(
     files = [InputFile(c, c.name) for c in cheques[:2]] + [InputFile(poison, "poison.png")] + \
         [InputFile(c, c.name) for c in cheques[2:]]
     expected, _ = run_all([f for f in files if f.path != poison], shipped_classifier, RunOptions(template=template))
-    monkeypatch.setattr(pipeline, "prepare_part", crash_on_poison)
+    monkeypatch.setattr(workers, "prepare_part", crash_on_poison)
     rows, summary = run_all(files, shipped_classifier, RunOptions(template=template), jobs=2)
     errors = [r for r in rows if r.status == "error"]
     assert [r.file for r in errors] == ["poison.png"]
@@ -99,7 +99,7 @@ def test_the_file_time_limit_holds_in_a_worker(scans: Path, tmp_path: Path, ship
     slow = tmp_path / "slow.png"
     slow.write_bytes(cheques[0].read_bytes())
     files = [InputFile(cheques[0], "a.png"), InputFile(slow, "slow.png"), InputFile(cheques[1], "b.png")]
-    monkeypatch.setattr(pipeline, "prepare_part", hang_on_slow)
+    monkeypatch.setattr(workers, "prepare_part", hang_on_slow)
     rows, _ = run_all(files, shipped_classifier, RunOptions(template=template, file_timeout=2.0), jobs=2)
     assert [(r.file, r.status) for r in rows if r.status == "error"] == [("slow.png", "error")]
     assert "stopped after 2 s (--file-timeout)" in next(r.error for r in rows if r.status == "error")
@@ -116,7 +116,7 @@ def test_without_worker_processes_the_run_goes_on_in_this_one(scans: Path, shipp
     def no_semaphores(jobs: int) -> None:
         raise OSError(38, "Function not implemented")
 
-    monkeypatch.setattr(pipeline, "_pool", no_semaphores)
+    monkeypatch.setattr(pipeline, "start_pool", no_semaphores)
     with caplog.at_level("WARNING", logger="docproc"):
         rows, _ = run_all(cheques, shipped_classifier, RunOptions(template=template), jobs=2)
     assert rows == expected
@@ -130,13 +130,13 @@ def test_a_long_pdf_is_shared_among_the_workers_in_parts(tmp_path: Path, shipped
     files = discover([str(tmp_path / "scans")], root=tmp_path / "scans")
     alone, _ = run_all(files, shipped_classifier, RunOptions(template=template), jobs=1)
     # Parts of 4 pages: 1-4, 5-8, 9-10, read by two workers and put back in page order.
-    monkeypatch.setattr(pipeline, "PAGES_PER_PART", 4)
+    monkeypatch.setattr(workers, "PAGES_PER_PART", 4)
     parts, summary = run_all(files * 1, shipped_classifier, RunOptions(template=template), jobs=2)
     assert parts == alone and summary.pages == 10 and max(r.page for r in parts) == 10
 
     # A page that cannot be read ends the file there, as it does read in one piece: the
     # pages after it, read by another worker, are dropped.
-    monkeypatch.setattr(pipeline, "prepare_part", page_seven_is_damaged)
+    monkeypatch.setattr(workers, "prepare_part", page_seven_is_damaged)
     damaged, summary = run_all(files, shipped_classifier, RunOptions(template=template), jobs=2)
     assert [r for r in damaged if r.status != "error"] == [r for r in alone if r.page < 7]
     assert [(r.page, r.error) for r in damaged if r.status == "error"] == [(7, "poppler could not render page 7")]
@@ -149,6 +149,6 @@ def test_a_worker_whose_run_is_gone_leaves_even_if_it_was_still_starting() -> No
 
     # The worker is told its run's pid; a run killed before the worker started watching
     # is already gone, so the worker finds itself with another parent and leaves at once.
-    gone = subprocess.run([sys.executable, "-c", "from docproc.pipeline import _watch_parent; _watch_parent(1)"],
+    gone = subprocess.run([sys.executable, "-c", "from docproc.workers import _watch_parent; _watch_parent(1)"],
                           timeout=60)
     assert gone.returncode == 1
