@@ -84,7 +84,11 @@ def _use_the_workers_threads() -> None:
     import cv2
     from distributed import get_worker
 
-    threads = max(1, int(getattr(get_worker(), "nthreads", 1)))
+    try:
+        worker = get_worker()
+    except ValueError:
+        return  # not on a Dask worker (run directly): nothing to share out
+    threads = max(1, int(getattr(worker, "nthreads", 1)))
     cv2.setNumThreads(threads)
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -79,3 +79,57 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 11, result.stderr
     assert "cannot reach the Dask scheduler" in result.stderr and "Traceback" not in result.stderr
+
+
+class _Done:
+    def __init__(self, value: object = None, error: BaseException | None = None) -> None:
+        self.value, self.error = value, error
+
+    def result(self) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _ClusterWithAPoisonedFile:
+    """Stands in for a Dask client: tasks run here, and any task holding 'poison.png'
+    dies the way Dask reports a task that killed its workers too often."""
+
+    scheduler = type("Scheduler", (), {"address": "tcp://test"})()
+
+    def nthreads(self) -> dict[str, int]:
+        return {"worker": 1}
+
+    def scatter(self, value: object, broadcast: bool = False, hash: bool = True) -> object:
+        return value
+
+    def submit(self, function, items, options, models, pure: bool = True) -> _Done:  # type: ignore[no-untyped-def]
+        from distributed import KilledWorker
+
+        if any(item.name == "poison.png" for item in items):
+            return _Done(error=KilledWorker("read_files_on_worker", "tcp://worker", 3))
+        return _Done(function(items, options, models))
+
+
+def test_a_file_that_kills_dask_workers_gets_an_error_row_and_its_task_mates_are_read(tmp_path: Path) -> None:
+    from docproc.classify import SHIPPED_CHECK, default_model_path
+    from docproc.cluster import FILES_PER_TASK, read_with_client
+    from docproc.inputs import InputFile, discover
+    from docproc.pipeline import RunOptions
+    from docproc.templates import load_template
+
+    write_set(tmp_path, cheques=3, forms=0, zips=0, seed=3133, formats=("png",))
+    cheques = discover([str(tmp_path / "scans" / "cheques")], root=tmp_path / "scans")
+    poison = InputFile(cheques[0].path, "poison.png")
+    files = [cheques[0], poison, *cheques[1:]]
+    assert len(files) <= FILES_PER_TASK  # one task: the poison takes its mates down with it
+    options = RunOptions(template=load_template(tmp_path / "templates" / "cheque.yaml"))
+    done = list(read_with_client(_ClusterWithAPoisonedFile(), files, options,
+                                 [default_model_path(), SHIPPED_CHECK], 1024))
+    assert [d.file.name for d in done] == [f.name for f in files]
+    poisoned = done[1].rows
+    assert len(poisoned) == 1 and poisoned[0].status == "error"
+    assert "the Dask workers reading this file died (KilledWorker)" in poisoned[0].error
+    # Its task mates were read again one by one, and read.
+    assert all(row.status != "error" for d in done if d.file is not poison for row in d.rows)
+    assert sum(len(d.rows) for d in done if d.file is not poison) == 2 * len(cheques)
