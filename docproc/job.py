@@ -143,6 +143,8 @@ def plan(files: list[InputFile], records: dict[str, InputRecord], fingerprint: F
         record = records.get(key)
         state = _examine(item.path)
         reason = _why_read(record, fingerprint, force)
+        # Hashed before the read: if the file changes after this, its time or hash shows it next run.
+        digest = None
         if reason is None and record is not None:
             if state is None:
                 reason = "cannot be examined"
@@ -157,8 +159,9 @@ def plan(files: list[InputFile], records: dict[str, InputRecord], fingerprint: F
                     steps.append(Step(item, key, "skip", "same content", state, digest))
                     continue
                 reason = "changed"
-        # Hashed before the read: if the file changes after this, its time or hash shows it next run.
-        steps.append(Step(item, key, "read", reason, state, _content_hash(item.path, state)))
+        else:
+            digest = _content_hash(item.path, state)
+        steps.append(Step(item, key, "read", reason, state, digest))
     return steps
 
 
@@ -238,13 +241,6 @@ def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output:
     recorded = ledger.rows([s.key for s in steps])
     rows = [dataclasses.replace(row, file=step.file.name) for step in steps for row in recorded[step.key]]
     write_csv(rows, output)
-    failed = set()
-    for row in rows:
-        summary.statuses[row.status] += 1
-        if row.status == "error":
-            failed.add(row.file)
-        else:
-            summary.fields += 1
-    summary.failed_files = len(failed)
+    summary.count(rows)
     summary.seconds = time.perf_counter() - started
     return summary

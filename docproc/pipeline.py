@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +47,18 @@ class RunSummary:
     fields: int = 0
     statuses: dict[str, int] = field(default_factory=lambda: {"ok": 0, "review": 0, "error": 0})
     seconds: float = 0.0
+
+    def count(self, rows: Iterable[FieldResult]) -> None:
+        """Add ``rows`` to the field and status counts, and their files with an error row
+        to the failed files."""
+        failed = set()
+        for row in rows:
+            self.statuses[row.status] += 1
+            if row.status == "error":
+                failed.add(row.file)
+            else:
+                self.fields += 1
+        self.failed_files += len(failed)
 
     def as_dict(self) -> dict[str, object]:
         """The counts as plain data, for the JSON summary monitoring reads."""
@@ -115,6 +127,7 @@ class _Batcher:
         self.crops: list[np.ndarray] = []
         self.crop_count = 0
         self.open_rows: list[FieldResult] = []  # the file whose end is not flushed yet; it spans flushes
+        self.open_pages = 0  # pages added since the last file's end
 
     @property
     def full(self) -> bool:
@@ -122,6 +135,7 @@ class _Batcher:
 
     def add_page(self, item: InputFile, page: PreparedPage) -> None:
         self.pending.append(_PageWork(item, page, self.crop_count))
+        self.open_pages += 1
         for prepared in page.fields:
             self.crops.append(prepared.crops)
             self.crop_count += len(prepared.crops)
@@ -129,8 +143,9 @@ class _Batcher:
     def add_row(self, row: FieldResult) -> None:
         self.pending.append(row)
 
-    def end_file(self, item: InputFile, pages: int) -> None:
-        self.pending.append(_FileEnd(item, pages))
+    def end_file(self, item: InputFile) -> None:
+        self.pending.append(_FileEnd(item, self.open_pages))
+        self.open_pages = 0
 
     def flush(self) -> Iterator[FileRows]:
         batch = np.concatenate(self.crops) if self.crops else np.empty((0, 28, 28), np.float32)
@@ -168,7 +183,7 @@ def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOption
                    on_page: Callable[[InputFile, int], None] | None) -> Iterator[FileRows]:
     for item in files:
         timer = FileTimer(options.file_timeout)
-        next_page, pages = 1, 0
+        next_page = 1
         try:
             with timer:
                 for entry in prepare_file(item, options):
@@ -176,7 +191,7 @@ def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOption
                         batcher.add_row(entry)
                         continue
                     batcher.add_page(item, entry)
-                    next_page, pages = entry.number + 1, pages + 1
+                    next_page = entry.number + 1
                     if on_page is not None:
                         on_page(item, entry.number)
                     if batcher.full:
@@ -185,8 +200,12 @@ def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOption
                             yield from batcher.flush()
         except TimeLimitExceeded:
             batcher.add_row(timeout_row(item, next_page, options))
-        batcher.end_file(item, pages)
+        batcher.end_file(item)
     yield from batcher.flush()
+
+
+def _loaded(classifier: DigitClassifier | Callable[[], DigitClassifier]) -> DigitClassifier:
+    return classifier if isinstance(classifier, DigitClassifier) else classifier()
 
 
 def run_files(files: list[InputFile], classifier: DigitClassifier | Callable[[], DigitClassifier],
@@ -205,29 +224,26 @@ def run_files(files: list[InputFile], classifier: DigitClassifier | Callable[[],
             # Some containers have no shared memory for the pool's semaphores: slower, not broken.
             log.warning("cannot start worker processes (%s); reading in this process only", exc)
     if pool is None:
-        batcher = _Batcher(classifier if isinstance(classifier, DigitClassifier) else classifier(), options)
+        batcher = _Batcher(_loaded(classifier), options)
         yield from _prepared_here(files, batcher, options, on_page)
         return
     feed = WorkerFeed(files, jobs, options, pool)
     feed.start()
     try:
-        batcher = _Batcher(classifier if isinstance(classifier, DigitClassifier) else classifier(), options)
+        batcher = _Batcher(_loaded(classifier), options)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)  # a model that will not load ends the run
         raise
-    pages = 0  # of the file being read; its parts come one after another
     for item, entries, file_done in feed:
         for entry in entries:
             if isinstance(entry, FieldResult):
                 batcher.add_row(entry)
             else:
                 batcher.add_page(item, entry)
-                pages += 1
                 if on_page is not None:
                     on_page(item, entry.number)
         if file_done:
-            batcher.end_file(item, pages)
-            pages = 0
+            batcher.end_file(item)
         if batcher.full:
             yield from batcher.flush()
     yield from batcher.flush()
@@ -247,7 +263,6 @@ def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOpt
     started = time.perf_counter()
     summary = RunSummary(files=len(files))
     rows: list[FieldResult] = []
-    failed: set[str] = set()
 
     def count_page(item: InputFile, number: int) -> None:
         summary.pages += 1
@@ -257,12 +272,8 @@ def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOpt
 
     for row in run(files, classifier, options, count_page, jobs):
         rows.append(row)
-        summary.statuses[row.status] += 1
         if row.status == "error":
             log.warning("%s page %d: %s", row.file, row.page, row.error)
-            failed.add(row.file)
-        else:
-            summary.fields += 1
-    summary.failed_files = len(failed)
+    summary.count(rows)
     summary.seconds = time.perf_counter() - started
     return rows, summary

@@ -159,12 +159,6 @@ def prepare_part(item: InputFile, options: RunOptions, first_page: int = 1,
     """Pages ``first_page`` to ``last_page`` (default: to the end) of a file prepared,
     under the file's time limit: the unit of work a worker process does (it has its own
     main thread, so the limit works there)."""
-    page_count = None
-    if first_page == 1 and last_page is not None:
-        # The caller splits long PDFs: it needs the count to send out the other runs.
-        # A PDF that cannot be counted fails again, as an error row, when it is read.
-        with contextlib.suppress(InputFileError, OSError):
-            page_count = pdf_page_count(item.path, options.pdf_dpi, options.max_pixels)
     prepared: list[PreparedPage | FieldResult] = []
     try:
         with FileTimer(options.file_timeout):
@@ -173,4 +167,15 @@ def prepare_part(item: InputFile, options: RunOptions, first_page: int = 1,
     except TimeLimitExceeded:
         pages = [p for p in prepared if isinstance(p, PreparedPage)]
         prepared.append(timeout_row(item, pages[-1].number + 1 if pages else first_page, options))
+    page_count = None
+    if first_page == 1 and last_page is not None:
+        # The caller splits long PDFs: it needs the count to send out the other runs. A
+        # file that stopped short of last_page has told it already (an error there ends
+        # the file anyway); only one that reached it is asked.
+        pages_read = sum(isinstance(p, PreparedPage) for p in prepared)
+        if pages_read < last_page:
+            page_count = pages_read
+        elif not any(isinstance(p, FieldResult) for p in prepared):
+            with contextlib.suppress(InputFileError, OSError):
+                page_count = pdf_page_count(item.path, options.pdf_dpi, options.max_pixels)
     return PreparedPart(prepared, page_count)
