@@ -74,6 +74,23 @@ def _predict_in_batches(model: Any, crops: np.ndarray, batch_size: int, width: i
     return out
 
 
+# A crop the model is unsure of often reads right from a pixel over: a digit near the edge
+# of what the model learned, or one the recipe centred a little off. Averaging the model
+# over one-pixel shifts of only those crops (about 2% of them) cut digit errors by 9% on
+# scans of held-out training digits; shifting every crop gained nothing more.
+UNSURE_BELOW = 0.9
+SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def _shifted(crops: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """(N, 28, 28) crops moved ``dx`` columns right and ``dy`` rows down, paper filling in."""
+    out = np.zeros_like(crops)
+    height, width = crops.shape[1:]
+    out[:, max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = \
+        crops[:, max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)]
+    return out
+
+
 @dataclass
 class SingleDigitCheck:
     """A loaded single-digit check. ``predict`` takes normalized crops, returns for each
@@ -99,8 +116,22 @@ class DigitClassifier:
     check: SingleDigitCheck | None = None
 
     def predict(self, digits: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1)."""
+        """Class probabilities (N, 10) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1):
+        the model's own, one pass (what the model card measures)."""
         return _predict_in_batches(self.model, digits, self.batch_size, 10)
+
+    def read(self, digits: np.ndarray) -> np.ndarray:
+        """Class probabilities as docproc reads crops: ``predict``, then each crop the model
+        is unsure of (top probability under ``UNSURE_BELOW``) is read again shifted by a
+        pixel each way, and its five readings are averaged."""
+        probabilities = self.predict(digits)
+        unsure = np.flatnonzero(probabilities.max(axis=1) < UNSURE_BELOW)
+        if unsure.size:
+            crops = np.asarray(digits, np.float32).reshape(-1, 28, 28)[unsure]
+            shifted = self.predict(np.concatenate([_shifted(crops, dx, dy) for dx, dy in SHIFTS]))
+            readings = shifted.reshape(len(SHIFTS), unsure.size, 10)
+            probabilities[unsure] = (probabilities[unsure] + readings.sum(axis=0)) / (len(SHIFTS) + 1)
+        return probabilities
 
     def parameter_count(self) -> int:
         """Number of weights in the model."""

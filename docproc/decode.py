@@ -1,25 +1,22 @@
 """From classified glyphs to a field's reading: text, confidences and status.
 
-A glyph that may be touching digits comes with split alternatives; the decoder picks,
-for the whole field, the combination of readings with the best mean log-score per glyph,
-preferring combinations whose length the template allows. A crop's score is the digit
-model's confidence times the single-digit check's probability that the crop is one
-whole digit: the digit model alone is often sure of two touching digits (a 4 and a 6
-read as a 6) or of half a digit (a 1), and the check is what tells them apart.
+A glyph that may be touching digits comes with split alternatives, and one that may be
+half of a digit with a joined alternative (it and the next glyph as one digit). The
+decoder picks, for the whole field, the way of reading the glyphs with the best total
+score, preferring readings whose length the template allows. A crop's score is the digit
+model's confidence times the single-digit check's probability that the crop is one whole
+digit: the digit model alone is often sure of two touching digits (a 4 and a 6 read as a
+6) or of half a digit (a 1), and the check is what tells them apart.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from docproc.templates import FieldSpec
-
-MAX_COMBINATIONS = 729  # 3 options for 6 wide glyphs; beyond that, each glyph decides alone
-
 
 @dataclass(frozen=True)
 class Reading:
@@ -29,6 +26,8 @@ class Reading:
 
     options: tuple[tuple[np.ndarray, ...], ...]
     singles: tuple[tuple[float, ...], ...] | None = None
+    # The glyph joined with the next one, read as one digit: its probability row and check.
+    joined: tuple[np.ndarray, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def _score(rows: tuple[np.ndarray, ...], singles: tuple[float, ...] | None) -> f
 def _best_per_length(reading: Reading) -> list[Scored]:
     """Each option scored once; of the options that give the same number of digits only
     the best can win (they weigh the same against the template's length), so the others
-    are dropped before the field's combinations are counted."""
+    are dropped before the field's paths are searched."""
     singles = reading.singles if reading.singles is not None else (None,) * len(reading.options)
     best: dict[int, Scored] = {}
     for rows, checks in zip(reading.options, singles):
@@ -66,6 +65,50 @@ def _best_per_length(reading: Reading) -> list[Scored]:
         if len(rows) not in best or score > best[len(rows)][1]:
             best[len(rows)] = (rows, score)
     return [best[count] for count in sorted(best)]
+
+
+# A path through the field's glyphs: its total score, and its last step (the glyph it
+# started at, the digit count before it, the rows it read) for tracing the path back.
+_Path = tuple[float, "tuple[int, int, tuple[np.ndarray, ...]] | None"]
+
+
+def _best_rows(readings: list[Reading], lengths: range | None) -> list[np.ndarray]:
+    """The digit rows of the best way to read the glyphs: the best-scoring one among those
+    whose digit count ``lengths`` allows, or the best-scoring one of all if none fits.
+
+    Dynamic programming over (glyphs read, digits so far): each glyph is read by one of its
+    options, or together with the next glyph as one digit. A joined step stands for two
+    glyphs, so its score counts twice: every glyph weighs the same in the total whether it
+    is read alone, split or joined.
+    """
+    count = len(readings)
+    paths: list[dict[int, _Path]] = [{} for _ in range(count + 1)]
+    paths[0][0] = (0.0, None)
+    for at, reading in enumerate(readings):
+        if not paths[at]:
+            continue
+        steps = [(1, rows, score) for rows, score in _best_per_length(reading)]
+        if reading.joined is not None and at + 1 < count:
+            row, check = reading.joined
+            steps.append((2, (row,), 2 * _score((row,), None if check is None else (check,))))
+        for digits, (total, _) in paths[at].items():
+            for span, rows, score in steps:
+                key = digits + len(rows)
+                candidate = total + score
+                best = paths[at + span].get(key)
+                if best is None or candidate > best[0]:
+                    paths[at + span][key] = (candidate, (at, digits, rows))
+    ends = paths[count]
+    fitting = [digits for digits in ends if lengths is None or digits in lengths]
+    digits = max(fitting or ends, key=lambda d: (ends[d][0], -d))
+    chosen: list[tuple[np.ndarray, ...]] = []
+    at = count
+    while at > 0:
+        _, step = paths[at][digits]
+        assert step is not None
+        at, digits, rows = step
+        chosen.append(rows)
+    return [row for rows in reversed(chosen) for row in rows]
 
 
 def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float) -> Decoded:
@@ -76,21 +119,7 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     under ``review_below``, or the length or pattern is not met, or nothing was found.
     """
     lengths = range(spec.min_length, spec.max_length + 1) if spec else None
-    choices = [_best_per_length(r) for r in readings]
-    combos_count = math.prod(len(c) for c in choices) if choices else 1
-    chosen: list[Scored]
-    if combos_count <= MAX_COMBINATIONS:
-        best_key: tuple[bool, float] | None = None
-        chosen = [c[0] for c in choices]
-        for combo in itertools.product(*choices):
-            length = sum(len(rows) for rows, _ in combo)
-            fits = lengths is None or length in lengths
-            key = (fits, sum(score for _, score in combo))
-            if best_key is None or key > best_key:
-                best_key, chosen = key, list(combo)
-    else:
-        chosen = [max(c, key=lambda scored: scored[1]) for c in choices]
-    rows = [row for option_rows, _ in chosen for row in option_rows]
+    rows = _best_rows(readings, lengths)
     text = "".join(str(int(r.argmax())) for r in rows)
     confidences = tuple(float(r.max()) for r in rows)
     confidence = float(np.prod(confidences)) if confidences else 0.0

@@ -82,7 +82,8 @@ def _readings(field_: PreparedField, probabilities: np.ndarray, singles: np.ndar
     """Each glyph's reading options from the field's rows of ``probabilities`` and
     ``singles`` (laid out as the field's crops are)."""
     readings, at = [], 0
-    for split_sizes in field_.splits:
+    joins = field_.joins or (False,) * len(field_.splits)
+    for split_sizes, joined in zip(field_.splits, joins):
         spans = [(at, at + 1)]
         at += 1
         for size in split_sizes:
@@ -90,7 +91,11 @@ def _readings(field_: PreparedField, probabilities: np.ndarray, singles: np.ndar
             at += size
         options = tuple(tuple(probabilities[a:b]) for a, b in spans)
         checks = None if singles is None else tuple(tuple(float(v) for v in singles[a:b]) for a, b in spans)
-        readings.append(Reading(options, checks))
+        join = None
+        if joined:
+            join = (probabilities[at], None if singles is None else float(singles[at]))
+            at += 1
+        readings.append(Reading(options, checks, join))
     return readings
 
 
@@ -149,7 +154,7 @@ class _Batcher:
 
     def flush(self) -> Iterator[FileRows]:
         batch = np.concatenate(self.crops) if self.crops else np.empty((0, 28, 28), np.float32)
-        probabilities = self.classifier.predict(batch)
+        probabilities = self.classifier.read(batch)
         check = self.classifier.check
         singles = check.predict(batch) if check is not None else None
         for entry in self.pending:

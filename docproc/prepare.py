@@ -49,14 +49,16 @@ class RunOptions:
 @dataclass(frozen=True)
 class PreparedField:
     """A field ready for the classifier: its crops, and for each glyph the number of
-    pieces in each split alternative (the crops hold each glyph whole, then its splits'
-    pieces, in that order)."""
+    pieces in each split alternative and whether it has a joined alternative with the
+    next glyph (the crops hold each glyph whole, then its splits' pieces, then the joined
+    crop, in that order)."""
 
     name: str
     box: tuple[int, int, int, int]
     spec: FieldSpec | None
     splits: tuple[tuple[int, ...], ...]
     crops: np.ndarray  # (n, 28, 28) float32
+    joins: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ def _crops_of(glyphs: list[Glyph]) -> list[np.ndarray]:
         crops.append(normalize_glyph(glyph.ink))
         for split in glyph.splits:
             crops.extend(normalize_glyph(piece) for piece in split)
+        if glyph.joined is not None:
+            crops.append(normalize_glyph(glyph.joined))
     return crops
 
 
@@ -91,7 +95,8 @@ def prepare_field(field_image: FieldImage) -> PreparedField:
     crops = _crops_of(glyphs)
     stacked = np.stack(crops).astype(np.float32) if crops else np.empty((0, 28, 28), np.float32)
     return PreparedField(field_image.name, field_image.box, field_image.spec,
-                         tuple(tuple(len(split) for split in g.splits) for g in glyphs), stacked)
+                         tuple(tuple(len(split) for split in g.splits) for g in glyphs), stacked,
+                         tuple(g.joined is not None for g in glyphs))
 
 
 def prepare_page(page: Page, template: Template | None) -> PreparedPage:

@@ -6,7 +6,7 @@ serves a 150 dpi form and a 300 dpi zip-code crop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -21,6 +21,9 @@ class Glyph:
     box: tuple[int, int, int, int]
     ink: np.ndarray
     splits: tuple[tuple[np.ndarray, ...], ...] = ()
+    # This glyph and the next one as one digit (their ink over both boxes), when they may
+    # be the parted pieces of one digit; None otherwise.
+    joined: np.ndarray | None = None
 
 
 def paper_level(grey: np.ndarray) -> np.ndarray:
@@ -235,6 +238,65 @@ def _divider_columns(rules: np.ndarray, height: int) -> list[int]:
     return [int(run.mean()) for run in runs]
 
 
+def _with_fragments(glyphs: list[Glyph], fragments: list[list[_Component]], labels: np.ndarray,
+                    ink: np.ndarray, tallest: int) -> list[Glyph]:
+    """Each glyph with a fragment close beside it (the bar of a 5 or a 7 that the pen
+    lifted from, a stroke end cut off by rule removal) gets one more whole reading: the
+    glyph with its fragments. The decoder keeps whichever reads better as one digit."""
+    near: dict[int, list[_Component]] = {}
+    for group in fragments:
+        fx0, fx1 = min(c.x for c in group), max(c.x + c.w for c in group)
+        fy0, fy1 = min(c.y for c in group), max(c.y + c.h for c in group)
+        gaps = []
+        for index, glyph in enumerate(glyphs):
+            x, y, w, h = glyph.box
+            across = max(x - fx1, fx0 - (x + w), 0)
+            up_down = max(y - fy1, fy0 - (y + h), 0)
+            if across <= JOIN_GAP * tallest and up_down <= JOIN_GAP * tallest:
+                gaps.append((across + up_down, index))
+        if gaps:
+            near.setdefault(min(gaps)[1], []).extend(group)
+    out = []
+    for index, glyph in enumerate(glyphs):
+        if index not in near:
+            out.append(glyph)
+            continue
+        x, y, w, h = glyph.box
+        pieces = near[index]
+        x0, y0 = min([x] + [c.x for c in pieces]), min([y] + [c.y for c in pieces])
+        x1 = max([x + w] + [c.x + c.w for c in pieces])
+        y1 = max([y + h] + [c.y + c.h for c in pieces])
+        whole = np.zeros((y1 - y0, x1 - x0), np.float32)
+        whole[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = glyph.ink
+        own = np.isin(labels[y0:y1, x0:x1], [c.label for c in pieces])
+        whole = np.where(own, ink[y0:y1, x0:x1], whole).astype(np.float32)
+        out.append(replace(glyph, splits=glyph.splits + ((whole,),)))
+    return out
+
+
+# Neighbours at most this far apart (relative to the tallest glyph), and together no wider
+# than they are tall, may be one digit whose strokes parted.
+JOIN_GAP = 0.3
+JOIN_ASPECT = 1.0
+
+
+def _joined(left: Glyph, right: Glyph, tallest: int, dividers: list[int]) -> np.ndarray | None:
+    """The two glyphs' ink as one crop over both boxes, if they may be one digit: close
+    together, digit-shaped together, and not in two cells of a comb."""
+    lx, ly, lw, lh = left.box
+    rx, ry, rw, rh = right.box
+    x0, y0 = min(lx, rx), min(ly, ry)
+    x1, y1 = max(lx + lw, rx + rw), max(ly + lh, ry + rh)
+    if rx - (lx + lw) > JOIN_GAP * tallest or x1 - x0 > JOIN_ASPECT * (y1 - y0):
+        return None
+    if any(lx + lw / 2 < d < rx + rw / 2 for d in dividers):
+        return None
+    ink = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for (x, y, w, h), own in ((left.box, left.ink), (right.box, right.ink)):
+        np.maximum(ink[y - y0 : y - y0 + h, x - x0 : x - x0 + w], own, out=ink[y - y0 : y - y0 + h, x - x0 : x - x0 + w])
+    return ink
+
+
 def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     """The digit candidates of one field image (ink dark on paper), left to right.
 
@@ -260,15 +322,17 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
         return []
     # Specks and rule fragments: much shorter than the writing, or tiny.
     min_area = max(6, int((tallest * 0.08) ** 2))
-    comps = [c for c in comps if c.area >= min_area and c.h >= 0.25 * tallest and not _frame_residue(c, grey.shape)]
+    comps = [c for c in comps if c.area >= min_area and not _frame_residue(c, grey.shape)]
     glyphs: list[Glyph] = []
+    fragments: list[list[_Component]] = []
     for group in _merge_groups(comps):
         x0 = min(c.x for c in group)
         y0 = min(c.y for c in group)
         x1 = max(c.x + c.w for c in group)
         y1 = max(c.y + c.h for c in group)
-        if (y1 - y0) < 0.4 * tallest:
-            continue  # a fragment (a stray tick, a rule end) not a digit
+        if max(c.h for c in group) < 0.25 * tallest or (y1 - y0) < 0.4 * tallest:
+            fragments.append(group)  # a stray tick, a rule end, or a digit's detached bar
+            continue
         own = np.isin(labels[y0:y1, x0:x1], [c.label for c in group])
         crop = np.where(own, ink[y0:y1, x0:x1], 0.0).astype(np.float32)
         width, tall = x1 - x0, y1 - y0
@@ -290,4 +354,10 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
                         if parts is not None:
                             splits.append(parts)
         glyphs.append(Glyph(box=(x0, y0, width, tall), ink=crop, splits=tuple(splits)))
-    return glyphs
+    glyphs = _with_fragments(glyphs, fragments, labels, ink, tallest)
+    # Groups are formed by overlap, so the pieces of a digit that parted side by side (a 4
+    # broken at its crossing, a 5 and its bar) are separate glyphs: offer them joined.
+    return [
+        replace(glyph, joined=_joined(glyph, glyphs[i + 1], tallest, dividers)) if i + 1 < len(glyphs) else glyph
+        for i, glyph in enumerate(glyphs)
+    ]

@@ -40,6 +40,22 @@ def test_results_do_not_depend_on_the_batch_size(shipped_classifier, mnist_test:
         assert np.allclose(result, reference, atol=1e-5), batch_size
 
 
+def test_unsure_crops_are_read_again_shifted_and_averaged(shipped_classifier, mnist_test: data.Split) -> None:
+    from docproc.classify import SHIFTS, UNSURE_BELOW, _shifted
+
+    digits = mnist_test.images[:2000].astype(np.float32) / 255.0
+    digits[::7] = np.roll(digits[::7], 5, axis=2)  # pushed off centre: the model is unsure of some
+    once = shipped_classifier.predict(digits)
+    read = shipped_classifier.read(digits)
+    unsure = once.max(axis=1) < UNSURE_BELOW
+    assert 0 < unsure.sum() < 0.2 * len(digits)
+    assert np.array_equal(read[~unsure], once[~unsure])
+    crops = digits[unsure]
+    expected = (once[unsure] + sum(shipped_classifier.predict(_shifted(crops, dx, dy)) for dx, dy in SHIFTS)) / 5
+    assert np.allclose(read[unsure], expected, atol=1e-6)
+    assert np.allclose(read.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_a_missing_model_says_how_to_get_one(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not found.*--model.*training.train"):
         load_classifier(tmp_path / "absent.keras")
