@@ -229,13 +229,29 @@ def _frame_residue(c: _Component, shape: tuple[int, ...]) -> bool:
 
 
 def _divider_columns(rules: np.ndarray, height: int) -> list[int]:
-    """x positions of vertical rules (comb dividers) that span most of the field height."""
+    """x positions of vertical rules (comb dividers) that span most of the field height.
+
+    A pen stroke drawn along a divider can make it two runs of tall columns a few pixels
+    apart; once the comb's cell width is known, of runs closer than half a cell only the
+    one with the most rule ink is kept, so one divider is never taken for two.
+    """
     column_ink = rules.sum(axis=0)
     tall = np.flatnonzero(column_ink > 0.45 * height)
     if tall.size == 0:
         return []
     runs = np.split(tall, np.flatnonzero(np.diff(tall) > 1) + 1)
-    return [int(run.mean()) for run in runs]
+    dividers = [(int(run.mean()), int(column_ink[run].sum())) for run in runs]
+    if len(dividers) >= 3:
+        cell = float(np.median(np.diff([x for x, _ in dividers])))
+        kept: list[tuple[int, int]] = []
+        for x, ink in dividers:
+            if kept and x - kept[-1][0] < 0.5 * cell:
+                if ink > kept[-1][1]:
+                    kept[-1] = (x, ink)
+            else:
+                kept.append((x, ink))
+        dividers = kept
+    return [x for x, _ in dividers]
 
 
 def _with_fragments(glyphs: list[Glyph], fragments: list[list[_Component]], labels: np.ndarray,
@@ -274,10 +290,10 @@ def _with_fragments(glyphs: list[Glyph], fragments: list[list[_Component]], labe
     return out
 
 
-# Neighbours at most this far apart (relative to the tallest glyph), and together no wider
-# than they are tall, may be one digit whose strokes parted.
+# Neighbours at most this far apart (relative to the tallest glyph), and together at most
+# this much wider than tall, may be one digit whose strokes parted.
 JOIN_GAP = 0.3
-JOIN_ASPECT = 1.0
+JOIN_ASPECT = 1.3
 
 
 def _joined(left: Glyph, right: Glyph, tallest: int, dividers: list[int]) -> np.ndarray | None:
@@ -287,9 +303,11 @@ def _joined(left: Glyph, right: Glyph, tallest: int, dividers: list[int]) -> np.
     rx, ry, rw, rh = right.box
     x0, y0 = min(lx, rx), min(ly, ry)
     x1, y1 = max(lx + lw, rx + rw), max(ly + lh, ry + rh)
-    if rx - (lx + lw) > JOIN_GAP * tallest or x1 - x0 > JOIN_ASPECT * (y1 - y0):
+    if rx - (lx + lw) > JOIN_GAP * tallest or any(lx + lw / 2 < d < rx + rw / 2 for d in dividers):
         return None
-    if any(lx + lw / 2 < d < rx + rw / 2 for d in dividers):
+    # In a comb, two glyphs in one cell are one digit's pieces whatever their shape.
+    same_cell = len(dividers) >= 3 and dividers[0] < lx + lw / 2 and rx + rw / 2 < dividers[-1]
+    if not same_cell and x1 - x0 > JOIN_ASPECT * (y1 - y0):
         return None
     ink = np.zeros((y1 - y0, x1 - x0), np.float32)
     for (x, y, w, h), own in ((left.box, left.ink), (right.box, right.ink)):

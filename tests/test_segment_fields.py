@@ -230,3 +230,14 @@ def test_a_detached_bar_is_offered_with_its_digit() -> None:
     with_bar = [option for option in stem.splits if len(option) == 1]
     assert len(with_bar) == 1
     assert with_bar[0][0].shape[1] > stem.ink.shape[1] and with_bar[0][0].sum() > stem.ink.sum()
+
+
+def test_a_stroke_along_a_comb_divider_does_not_make_it_two() -> None:
+    from docproc.segment import _divider_columns
+
+    rules = np.zeros((60, 330), bool)
+    rules[[5, 55], 10:321] = True
+    for x in range(10, 321, 31):
+        rules[5:56, x : x + 2] = True
+    rules[9:52, 128] = True  # a pen stroke laid straight along the divider at 134, taken for a rule
+    assert _divider_columns(rules, 60) == list(range(10, 321, 31))
