@@ -76,10 +76,21 @@ def _predict_in_batches(model: Any, crops: np.ndarray, batch_size: int, width: i
 
 # A crop the model is unsure of often reads right from a pixel over: a digit near the edge
 # of what the model learned, or one the recipe centred a little off. Averaging the model
-# over one-pixel shifts of only those crops (about 2% of them) cut digit errors by 9% on
-# scans of held-out training digits; shifting every crop gained nothing more.
+# over one-pixel shifts of those crops cut digit errors by 9% on scans of held-out
+# training digits (field accuracy +0.3 points); shifting every crop gained nothing more.
+# Leaving out the crops the check calls no digit kept the gain for a sixth of the work.
 UNSURE_BELOW = 0.9
+NO_DIGIT_BELOW = 0.05
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+@dataclass(frozen=True)
+class CropReadings:
+    """What the models say of a batch of crops: (N, 10) digit probabilities, and (N,)
+    single-digit check probabilities (None when no check is loaded)."""
+
+    probabilities: np.ndarray
+    singles: np.ndarray | None
 
 
 def _shifted(crops: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -120,18 +131,25 @@ class DigitClassifier:
         the model's own, one pass (what the model card measures)."""
         return _predict_in_batches(self.model, digits, self.batch_size, 10)
 
-    def read(self, digits: np.ndarray) -> np.ndarray:
-        """Class probabilities as docproc reads crops: ``predict``, then each crop the model
-        is unsure of (top probability under ``UNSURE_BELOW``) is read again shifted by a
-        pixel each way, and its five readings are averaged."""
+    def read(self, digits: np.ndarray) -> CropReadings:
+        """The crops as docproc reads them: the digit model's probabilities and the
+        single-digit check's (None without a check). A crop the model is unsure of (top
+        probability under ``UNSURE_BELOW``) is read again shifted by a pixel each way and
+        its five readings are averaged, unless the check says it is no digit at all
+        (under ``NO_DIGIT_BELOW``: most unsure crops are split pieces that cut a digit
+        wrongly, whose reading never wins)."""
         probabilities = self.predict(digits)
-        unsure = np.flatnonzero(probabilities.max(axis=1) < UNSURE_BELOW)
-        if unsure.size:
-            crops = np.asarray(digits, np.float32).reshape(-1, 28, 28)[unsure]
+        singles = self.check.predict(digits) if self.check is not None else None
+        unsure = probabilities.max(axis=1) < UNSURE_BELOW
+        if singles is not None:
+            unsure &= singles >= NO_DIGIT_BELOW
+        again = np.flatnonzero(unsure)
+        if again.size:
+            crops = np.asarray(digits, np.float32).reshape(-1, 28, 28)[again]
             shifted = self.predict(np.concatenate([_shifted(crops, dx, dy) for dx, dy in SHIFTS]))
-            readings = shifted.reshape(len(SHIFTS), unsure.size, 10)
-            probabilities[unsure] = (probabilities[unsure] + readings.sum(axis=0)) / (len(SHIFTS) + 1)
-        return probabilities
+            readings = shifted.reshape(len(SHIFTS), again.size, 10)
+            probabilities[again] = (probabilities[again] + readings.sum(axis=0)) / (len(SHIFTS) + 1)
+        return CropReadings(probabilities, singles)
 
     def parameter_count(self) -> int:
         """Number of weights in the model."""

@@ -138,7 +138,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
             failures += 1
             click.echo(f"{path}\terror\t{exc.message}")
     if digits:
-        probabilities = classifier.read(np.stack(digits))
+        probabilities = classifier.read(np.stack(digits)).probabilities
         for path, row in zip(readable, probabilities):
             click.echo(f"{path}\t{int(row.argmax())}\t{float(row.max()):.4f}")
     if failures:

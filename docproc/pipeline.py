@@ -154,9 +154,8 @@ class _Batcher:
 
     def flush(self) -> Iterator[FileRows]:
         batch = np.concatenate(self.crops) if self.crops else np.empty((0, 28, 28), np.float32)
-        probabilities = self.classifier.read(batch)
-        check = self.classifier.check
-        singles = check.predict(batch) if check is not None else None
+        readings = self.classifier.read(batch)
+        probabilities, singles = readings.probabilities, readings.singles
         for entry in self.pending:
             if isinstance(entry, FieldResult):
                 self.open_rows.append(entry)
