@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.audit.scores import NO_DIGIT, aligned_digits, error_at_review_share  # noqa: E402
 from docproc.classify import load_classifier  # noqa: E402
+from docproc.native_memory import keep_freed_memory  # noqa: E402
 from docproc.inputs import read_kind  # noqa: E402
 from docproc.pages import iter_pages  # noqa: E402
 from docproc.results import FieldResult  # noqa: E402
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     truth_rows = write_set(work, args.cheques, args.forms, args.zips, args.seed)
     print(f"generated {len(truth_rows)} fields in {time.perf_counter() - started:.0f} s under {work}", flush=True)
     truth = {(f, p, n): t for f, p, n, t in truth_rows}
+    keep_freed_memory()  # as the docproc command does before its model loads
     classifier = load_classifier()
     has_tesseract = shutil.which("tesseract") is not None
 

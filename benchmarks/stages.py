@@ -95,12 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from docproc.classify import load_classifier
+    from docproc.native_memory import keep_freed_memory
     from docproc.inputs import discover
     from docproc.pipeline import RunOptions, run_all
     from docproc.results import write_csv
     from docproc.templates import load_template
     from samples.pages import write_set
 
+    keep_freed_memory()  # as the docproc command does before its model loads
     classifier = load_classifier()
     clock = StageClock()
     instrument(clock, classifier)

@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from docproc.classify import load_classifier
+    from docproc.native_memory import keep_freed_memory
     from docproc.inputs import discover
     from docproc.pipeline import RunOptions, default_jobs, run_all
     from docproc.templates import load_template
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
 
     cores = default_jobs()
     docproc = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
+    keep_freed_memory()  # as the docproc command does before its model loads
     classifier = load_classifier()
     results = []
     with tempfile.TemporaryDirectory(prefix="docproc-throughput-") as tmp:

@@ -15,6 +15,7 @@ import click
 from docproc import __version__
 from docproc.errors import DocprocError, InputFileError, OutputError
 from docproc.inputs import IMAGE_SUFFIXES
+from docproc.native_memory import keep_freed_memory
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +50,7 @@ def main(verbose: int) -> None:
     """Read handwritten digits off scanned documents."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="docproc: %(levelname)s: %(message)s", stream=sys.stderr)
+    keep_freed_memory()  # before any model loads: see native_memory
 
 
 def _log_to_file(path: Path) -> None:

@@ -11,13 +11,10 @@ main thread, where a process's alarm cannot reach.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
 import hashlib
 import logging
 import os
-import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -60,23 +57,6 @@ class ModelFiles:
         return cls(digits_bytes, check_bytes, batch_size, key)
 
 
-def _relax_malloc_trimming() -> None:
-    """Undo the Dask nanny's MALLOC_TRIM_THRESHOLD_ (64 KiB) in this worker process.
-
-    With it, glibc hands freed memory back to the system after almost every page's
-    arrays and maps it again for the next: measured here, that made reading 50% slower
-    (and a Dask worker three times slower than a local run). 64 MiB keeps the memory
-    returned in the end without the churn.
-    """
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
-        return
-    m_trim_threshold = -1  # glibc's mallopt parameter number
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c")).mallopt(m_trim_threshold, 64 * 2**20)
-    except (OSError, AttributeError, TypeError):
-        log.debug("could not relax malloc trimming in this Dask worker")
-
-
 def _use_the_workers_threads() -> None:
     """Keep OpenCV and TensorFlow to the worker's own thread count, as Dask expects of a
     task (its nanny does the same for OpenMP and BLAS). Left alone, each would start a
@@ -105,7 +85,8 @@ def _classifier_here(models: ModelFiles) -> DigitClassifier:
     """The worker's loaded classifier for ``models``, loading it the first time."""
     if models.key not in _LOADED:
         if not _LOADED:
-            _relax_malloc_trimming()
+            # The Dask nanny sets MALLOC_TRIM_THRESHOLD_ to 64 KiB, which made reading 50%
+            # slower here (run_files below sets malloc again, see native_memory).
             _use_the_workers_threads()
         # Keras loads from files; once loaded, the models live in memory and the files can go.
         with tempfile.TemporaryDirectory(prefix="docproc-models-") as tmp:

@@ -21,6 +21,7 @@ import numpy as np
 from docproc.classify import DigitClassifier
 from docproc.decode import Reading, decode_field
 from docproc.inputs import InputFile
+from docproc.native_memory import keep_freed_memory
 from docproc.prepare import PreparedField, PreparedPage, RunOptions, page_fields, prepare_file, timeout_row
 from docproc.results import FieldResult
 from docproc.time_limit import FileTimer, TimeLimitExceeded
@@ -220,6 +221,7 @@ def run_files(files: list[InputFile], classifier: DigitClassifier | Callable[[],
     worker processes. A file is yielded only once all its rows exist, so a caller can
     commit it whole. ``classifier`` may be a function that loads it: it is then called
     once the workers have their first files, so they start while it loads."""
+    keep_freed_memory()
     pool = None
     if jobs > 1 and (len(files) > 1 or (files and long_pdf(files[0], options))):
         try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from docproc.errors import InputFileError
 from docproc.inputs import InputFile, read_kind
+from docproc.native_memory import malloc_environment
 from docproc.pages import pdf_page_count
 from docproc.prepare import PreparedPage, PreparedPart, RunOptions, prepare_part
 from docproc.results import FieldResult
@@ -56,7 +57,10 @@ def _start_worker(parent: int) -> None:
 
 
 def start_pool(jobs: int) -> ProcessPoolExecutor:
-    # Spawned, not forked: this process may already run TensorFlow's threads.
+    # Spawned, not forked: this process may already run TensorFlow's threads. Spawned
+    # workers inherit the environment, where glibc finds its malloc settings at start.
+    for name, value in malloc_environment().items():
+        os.environ.setdefault(name, value)
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(os.getpid(),))
 

@@ -152,3 +152,17 @@ def test_a_worker_whose_run_is_gone_leaves_even_if_it_was_still_starting() -> No
     gone = subprocess.run([sys.executable, "-c", "from docproc.workers import _watch_parent; _watch_parent(1)"],
                           timeout=60)
     assert gone.returncode == 1
+
+
+def _malloc_setting() -> str | None:
+    return os.environ.get("MALLOC_MMAP_THRESHOLD_")
+
+
+def test_workers_start_with_malloc_set_to_keep_freed_memory() -> None:
+    from docproc.native_memory import malloc_environment
+
+    pool = workers.start_pool(1)
+    try:
+        assert pool.submit(_malloc_setting).result(timeout=60) == malloc_environment()["MALLOC_MMAP_THRESHOLD_"]
+    finally:
+        pool.shutdown()
