@@ -21,8 +21,8 @@ from docproc.templates import FieldSpec
 @dataclass(frozen=True)
 class Reading:
     """One glyph's alternatives: each a list of digit probability rows (1 for the whole
-    glyph, 2 or 3 for a split), and for each row the single-digit check's probability
-    (None when no check was run)."""
+    glyph or the glyph with a fragment, 2 or 3 for a split), and for each row the
+    single-digit check's probability (None when no check was run)."""
 
     options: tuple[tuple[np.ndarray, ...], ...]
     singles: tuple[tuple[float, ...], ...] | None = None

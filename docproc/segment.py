@@ -15,8 +15,8 @@ import numpy as np
 @dataclass(frozen=True)
 class Glyph:
     """One digit candidate: its box (x, y, w, h) in field pixels, its ink (float32, ink
-    high, only this glyph's pixels), and alternative readings as 2 or 3 pieces when it
-    may be touching digits."""
+    high, only this glyph's pixels), and alternative readings: 2 or 3 pieces when it may
+    be touching digits, or 1 piece, the glyph with a fragment beside it (a detached bar)."""
 
     box: tuple[int, int, int, int]
     ink: np.ndarray
@@ -254,6 +254,12 @@ def _divider_columns(rules: np.ndarray, height: int) -> list[int]:
     return [x for x, _ in dividers]
 
 
+# Neighbours at most this far apart (relative to the tallest glyph), and together at most
+# this much wider than tall, may be one digit whose strokes parted.
+JOIN_GAP = 0.3
+JOIN_ASPECT = 1.3
+
+
 def _with_fragments(glyphs: list[Glyph], fragments: list[list[_Component]], labels: np.ndarray,
                     ink: np.ndarray, tallest: int) -> list[Glyph]:
     """Each glyph with a fragment close beside it (the bar of a 5 or a 7 that the pen
@@ -288,12 +294,6 @@ def _with_fragments(glyphs: list[Glyph], fragments: list[list[_Component]], labe
         whole = np.where(own, ink[y0:y1, x0:x1], whole).astype(np.float32)
         out.append(replace(glyph, splits=glyph.splits + ((whole,),)))
     return out
-
-
-# Neighbours at most this far apart (relative to the tallest glyph), and together at most
-# this much wider than tall, may be one digit whose strokes parted.
-JOIN_GAP = 0.3
-JOIN_ASPECT = 1.3
 
 
 def _joined(left: Glyph, right: Glyph, tallest: int, dividers: list[int]) -> np.ndarray | None:
