@@ -115,7 +115,8 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     """Choose each glyph's reading and judge the field.
 
     Field confidence is the product of the chosen digits' calibrated probabilities: the
-    probability that every digit is right, given the segmentation. ``review`` when it is
+    probability that every digit is right, given the segmentation; 0 when the reading
+    breaks the template's length or pattern, or nothing was found. ``review`` when it is
     under ``review_below``, or the length or pattern is not met, or nothing was found.
     """
     lengths = range(spec.min_length, spec.max_length + 1) if spec else None
@@ -130,6 +131,10 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
         reasons.append(f"{len(text)} digits, expected {spec.min_length}-{spec.max_length}")
     if spec is not None and spec.pattern is not None and text and not spec.pattern.fullmatch(text):
         reasons.append("pattern not met")
-    if text and confidence < review_below:
+    if reasons:
+        # A reading the template rules out is not the field's value, however sure each
+        # digit is: the probability that the field is right is nil (the digits keep theirs).
+        confidence = 0.0
+    elif confidence < review_below:
         reasons.append(f"confidence under {review_below}")
     return Decoded(text, confidences, confidence, "review" if reasons else "ok", "; ".join(reasons))

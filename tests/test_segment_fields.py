@@ -95,6 +95,8 @@ def test_decoder_prefers_the_reading_whose_length_the_template_allows() -> None:
     assert fixed.confidence == np.float64(0.8 * 0.8 * 0.99).item() or abs(fixed.confidence - 0.8 * 0.8 * 0.99) < 1e-9
     short = decode_field([Reading(((row(5, 0.99),),))], spec, review_below=0.5)
     assert short.status == "review" and "expected 3-3" in short.reason
+    # A reading the template rules out cannot be the field: its confidence is nil, its digits' are kept.
+    assert short.confidence == 0.0 and short.digit_confidences == (0.99,)
 
 
 def test_decoder_weighs_each_crop_by_the_single_digit_check() -> None:
