@@ -24,14 +24,15 @@ def _crop_score(row: np.ndarray, check: float) -> float:
 
 def _every_path(readings: list[Reading], at: int = 0) -> Iterator[tuple[str, float]]:
     """(text, total score) of every way of reading the glyphs from ``at`` on: each glyph
-    by any one of its options, or joined with the next glyph, which counts twice."""
+    by any one of its options (the sum of its crops' scores), or joined with the next
+    glyph, which counts twice."""
     if at == len(readings):
         yield "", 0.0
         return
     reading = readings[at]
     assert reading.singles is not None
     steps = [("".join(str(int(r.argmax())) for r in rows),
-              float(np.mean([_crop_score(r, c) for r, c in zip(rows, checks)])), 1)
+              sum(_crop_score(r, c) for r, c in zip(rows, checks)), 1)
              for rows, checks in zip(reading.options, reading.singles)]
     if reading.joined is not None and at + 1 < len(readings):
         row, check = reading.joined
