@@ -26,6 +26,7 @@ from typing import Any
 from docproc.classify import DigitClassifier, load_classifier, load_single_digit_check
 from docproc.errors import ClusterError
 from docproc.inputs import InputFile
+from docproc.native_memory import keep_freed_memory
 from docproc.native_stderr import captured_native_stderr
 from docproc.pipeline import FileRows, RunOptions, run_files
 from docproc.results import FieldResult
@@ -86,7 +87,8 @@ def _classifier_here(models: ModelFiles) -> DigitClassifier:
     if models.key not in _LOADED:
         if not _LOADED:
             # The Dask nanny sets MALLOC_TRIM_THRESHOLD_ to 64 KiB, which made reading 50%
-            # slower here (run_files below sets malloc again, see native_memory).
+            # slower here; malloc is set again before TensorFlow loads (see native_memory).
+            keep_freed_memory()
             _use_the_workers_threads()
         # Keras loads from files; once loaded, the models live in memory and the files can go.
         with tempfile.TemporaryDirectory(prefix="docproc-models-") as tmp:

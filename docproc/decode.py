@@ -88,8 +88,7 @@ def _best_rows(readings: list[Reading], lengths: range | None) -> list[np.ndarra
     paths: list[dict[int, _Path]] = [{} for _ in range(count + 1)]
     paths[0][0] = (0.0, None)
     for at, reading in enumerate(readings):
-        if not paths[at]:
-            continue
+        # Every position is reached: each glyph has at least its whole reading.
         steps = [(1, rows, score) for rows, score in _best_per_length(reading)]
         if reading.joined is not None and at + 1 < count:
             row, check = reading.joined

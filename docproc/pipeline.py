@@ -83,8 +83,7 @@ def _readings(field_: PreparedField, probabilities: np.ndarray, singles: np.ndar
     """Each glyph's reading options from the field's rows of ``probabilities`` and
     ``singles`` (laid out as the field's crops are)."""
     readings, at = [], 0
-    joins = field_.joins or (False,) * len(field_.splits)
-    for split_sizes, joined in zip(field_.splits, joins):
+    for split_sizes, joined in zip(field_.splits, field_.joins):
         spans = [(at, at + 1)]
         at += 1
         for size in split_sizes:

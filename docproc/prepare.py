@@ -58,7 +58,7 @@ class PreparedField:
     spec: FieldSpec | None
     splits: tuple[tuple[int, ...], ...]
     crops: np.ndarray  # (n, 28, 28) float32
-    joins: tuple[bool, ...] = ()
+    joins: tuple[bool, ...]
 
 
 @dataclass(frozen=True)
