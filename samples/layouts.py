@@ -107,13 +107,26 @@ class DigitSource:
     rng: np.random.Generator
     split: data.Split | None = None
     _by_label: list[np.ndarray] | None = None
+    # Indices into the split of the digits each field was written with, field by field in
+    # the order they were written, so a benchmark can ask how the classifier reads the
+    # very same digits without a scan.
+    written: list[tuple[int, ...]] = field(default_factory=list)
+    drawn: list[int] = field(default_factory=list)  # every index drawn, redraws included
 
     def image(self, label: int) -> np.ndarray:
+        """A random digit of ``label`` from the split (uint8, 28x28, ink high)."""
         if self.split is None:
             self.split = data.load("test")
         if self._by_label is None:
             self._by_label = [np.flatnonzero(self.split.labels == d) for d in range(10)]
-        return self.split.images[int(self.rng.choice(self._by_label[label]))]
+        index = int(self.rng.choice(self._by_label[label]))
+        self.drawn.append(index)
+        return self.split.images[index]
+
+    def field_written(self, length: int) -> None:
+        """Note that the last ``length`` digits drawn are the ones a field was written with
+        (a field that had to be written smaller drew its digits again)."""
+        self.written.append(tuple(self.drawn[-length:]))
 
 
 def _glyph(image: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -177,6 +190,7 @@ def _write_digits(ink: np.ndarray, f: FieldDraw, text: str, digits: DigitSource,
         for g, gap in zip(glyphs, gaps):
             lefts.append(x)
             x += g.shape[1] + gap
+    digits.field_written(len(text))
     baseline = fy1 - int(inner_h * rng.uniform(0.1, 0.2))
     for left, g in zip(lefts, glyphs):
         top = baseline - g.shape[0] + int(rng.integers(-3, 4))

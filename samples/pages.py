@@ -23,7 +23,8 @@ def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | Non
         # Document scanners mostly write 8-bit grey PNG/TIFF; JPEGs and PDFs stay in colour.
         images = [image.convert("L") for image in images]
     if suffix == ".pdf":
-        images[0].save(path, save_all=True, append_images=images[1:], resolution=dpi)
+        # No creation or modification date: the same seed gives the same bytes.
+        images[0].save(path, save_all=True, append_images=images[1:], resolution=dpi, creationDate=None, modDate=None)
     elif suffix in (".tif", ".tiff"):
         images[0].save(path, save_all=True, append_images=images[1:], dpi=(dpi, dpi), compression="tiff_lzw")
     elif suffix in (".jpg", ".jpeg"):
@@ -34,11 +35,14 @@ def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | Non
 
 def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
               form_pages: int = 2, formats: tuple[str, ...] = ("png", "jpg"),
-              split: data.Split | None = None) -> list[tuple[str, int, str, str]]:
+              split: data.Split | None = None,
+              written_with: dict[tuple[str, int, str], tuple[int, ...]] | None = None,
+              ) -> list[tuple[str, int, str, str]]:
     """Write cheques (one page each, PNG and JPEG), forms (``form_pages``-page PDFs) and
     zip-code crops (one multi-page TIFF) under ``out/scans``, their templates under
     ``out/templates`` and ``out/truth.csv``. Digits come from the MNIST test split unless
-    ``split`` is given.
+    ``split`` is given. With ``written_with``, it is filled with each field's digits as
+    indices into that split: {(file, page, field): indices}.
 
     Returns the truth rows (file, page, field, text), files relative to ``out/scans``
     (run with ``--root out/scans`` to get the same names).
@@ -51,24 +55,33 @@ def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
     for kind, layout in layouts.items():
         (out / "templates" / f"{kind}.yaml").write_text(layout.template_yaml())
 
-    def emit(kind: str, number: int, pages: list[tuple[np.ndarray, dict[str, str]]], layout: Layout, suffix: str) -> None:
+    Page = tuple[np.ndarray, dict[str, str], dict[str, tuple[int, ...]]]
+
+    def render(layout: Layout) -> Page:
+        before = len(digits.written)
+        image, fields = render_page(layout, rng, digits)
+        return image, fields, dict(zip(fields, digits.written[before:]))
+
+    def emit(kind: str, number: int, pages: list[Page], layout: Layout, suffix: str) -> None:
         rel = f"{kind}s/{kind}-{number:04d}.{suffix}"
         (out / "scans" / rel).parent.mkdir(parents=True, exist_ok=True)
-        _save([p for p, _ in pages], out / "scans" / rel, layout.dpi, jpeg_quality=int(rng.integers(70, 95)))
-        for page_number, (_, fields) in enumerate(pages, start=1):
+        _save([p for p, _, _ in pages], out / "scans" / rel, layout.dpi, jpeg_quality=int(rng.integers(70, 95)))
+        for page_number, (_, fields, indices) in enumerate(pages, start=1):
             truth.extend((rel, page_number, name, text) for name, text in fields.items())
+            if written_with is not None:
+                written_with.update(((rel, page_number, name), indices[name]) for name in fields)
 
     for number in range(1, cheques + 1):
         layout = layouts["cheque"]
-        emit("cheque", number, [render_page(layout, rng, digits)], layout, formats[number % len(formats)])
+        emit("cheque", number, [render(layout)], layout, formats[number % len(formats)])
     for number in range(1, forms + 1):
         layout = layouts["form"]
-        emit("form", number, [render_page(layout, rng, digits) for _ in range(form_pages)], layout, "pdf")
-    zip_pages = []
+        emit("form", number, [render(layout) for _ in range(form_pages)], layout, "pdf")
+    zip_pages: list[Page] = []
     for number in range(1, zips + 1):
         layout = zip_layout(["none", "frame", "underline"][number % 3])
-        image, fields = render_page(layout, rng, digits)
-        zip_pages.append((image, {"digits-1": fields["zip"]}))
+        image, fields, indices = render(layout)
+        zip_pages.append((image, {"digits-1": fields["zip"]}, {"digits-1": indices["zip"]}))
     if zip_pages:
         emit("zip", 1, zip_pages, zip_layout("none"), "tif")
     with (out / "truth.csv").open("w", newline="") as handle:
