@@ -86,14 +86,15 @@ RULE_INK = 0.2  # thin printed rules come out faint (~0.3); security tints stay 
 
 
 def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
-                 faint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 faint: np.ndarray | None = None, one_field: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Remove printed horizontal and vertical rules (frames, underlines, comb dividers).
 
     Rules are runs at least ``min_horizontal`` / ``min_vertical`` long. Pixels of a rule
     that a pen stroke crosses (ink on both sides of the rule) are put back, so digits
     that touch a frame keep their strokes. ``faint``, a mask at a lower ink threshold,
-    is where rules are looked for (defaults to ``mask``). Returns (mask without rules,
-    rule mask).
+    is where rules are looked for (defaults to ``mask``). ``one_field``: the image is one
+    field, so a vertical run inside its frame must also fit the frame's layout to count
+    as printed (see ``_printed_verticals``). Returns (mask without rules, rule mask).
     """
     m = (mask if faint is None else (mask | faint)).astype(np.uint8)
     # Thin printed rules, blurred by the scan, binarize into dashes: bridge short gaps
@@ -117,6 +118,8 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
             if near_h[vstats[i, 1] : vstats[i, 1] + 3, vstats[i, 0] : vstats[i, 0] + vstats[i, 2]].any()
             and near_h[vstats[i, 1] + vstats[i, 3] - 3 : vstats[i, 1] + vstats[i, 3], vstats[i, 0] : vstats[i, 0] + vstats[i, 2]].any()
         ]
+        if one_field:
+            attached = _printed_verticals(m, horizontal, vstats, attached)
         vertical = np.isin(vlabels, attached).astype(np.uint8)
     # Anti-aliased rule edges sit one pixel outside the opened run.
     horizontal = cv2.dilate(horizontal, np.ones((3, 1), np.uint8)) & m
@@ -129,6 +132,47 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
     across_v = cv2.morphologyEx(k, cv2.MORPH_CLOSE, np.ones((1, reach), np.uint8)).astype(bool)
     kept |= (horizontal.astype(bool) & across_h) | (vertical.astype(bool) & across_v)
     return kept, rules
+
+
+def _longest_gap(m: np.ndarray, x: int, y: int, w: int, h: int) -> int:
+    """The most consecutive rows of a vertical run's box with no ink of their own: the
+    gaps the run's closing bridged."""
+    rows = m[y : y + h, x : x + w].any(axis=1)
+    return int((np.diff(np.flatnonzero(np.r_[True, rows, True])) - 1).max())
+
+
+# A vertical run within this share of the field height of the rules' ends is a frame side.
+SIDE_REACH = 0.1
+# Off a comb's grid by more than this share of a cell, a vertical run is a pen stroke.
+GRID_SLACK = 0.25
+
+
+def _printed_verticals(m: np.ndarray, horizontal: np.ndarray, vstats: np.ndarray, attached: list[int]) -> list[int]:
+    """Of the vertical runs that meet horizontal rules at both ends (``attached``, labels
+    into ``vstats``), those that are printed, in one field's image.
+
+    A tall stroke (the stem of a 4 or a 9) can pass for a rule when it comes within a
+    few pixels of a frame's top and bottom lines. Printed verticals are the frame's sides,
+    at the rules' ends, and a comb's dividers, on a regular grid. So inside the frame a
+    run counts as printed only on the grid of a comb (two or more solid interior runs
+    make one), or, in a frame without a comb, only if it is solid: a run whose ink
+    breaks for two rows or more joined the frame lines only by the closing.
+    """
+    columns = np.flatnonzero(horizontal.any(axis=0))
+    if columns.size == 0 or not attached:
+        return attached
+    reach = max(3, int(SIDE_REACH * m.shape[0]))
+    centre = {i: vstats[i, 0] + vstats[i, 2] / 2.0 for i in attached}
+    sides = [i for i in attached if centre[i] <= columns[0] + reach or centre[i] >= columns[-1] - reach]
+    inner = [i for i in attached if i not in sides]
+    solid = [i for i in inner if _longest_gap(m, *(int(v) for v in vstats[i, :4])) <= 1]
+    if len(solid) < 2:
+        return sides + solid
+    grid = sorted(centre[i] for i in sides + solid)
+    cell = float(np.median(np.diff(grid)))
+    origin = grid[0]
+    on_grid = [i for i in inner if abs((centre[i] - origin) / cell - round((centre[i] - origin) / cell)) <= GRID_SLACK]
+    return sides + on_grid
 
 
 @dataclass(frozen=True)
@@ -328,7 +372,7 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     ink, mask = binarize(grey)
     mask = grow_strokes(ink, mask)
     mask, rules = remove_rules(mask, min_horizontal=max(12, int(height * 1.2)), min_vertical=max(10, int(height * 0.55)),
-                               faint=ink > RULE_INK)
+                               faint=ink > RULE_INK, one_field=True)
     dividers = _divider_columns(rules, height)
     # Three or more dividers make a comb (a frame has two sides); its cell is their spacing.
     cell = float(np.median(np.diff(dividers))) if len(dividers) >= 3 else 0.0

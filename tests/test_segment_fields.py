@@ -66,6 +66,32 @@ def test_frame_is_removed_but_strokes_that_touch_it_survive_and_a_1_is_not_a_rul
     assert kept[10, 198:210].any()  # the crossing stroke keeps its pixels on the frame line (x ~ 203 there)
 
 
+def test_a_tall_stroke_that_nearly_meets_a_frames_lines_is_ink_in_a_field() -> None:
+    field = np.full((100, 300), 240, np.uint8)
+    cv2.rectangle(field, (10, 10), (290, 90), 30, 2)
+    field[15:86, 148:153] = 30  # the stem of a 4, 3 px short of the top and bottom lines
+    _, mask = binarize(field)
+    # On a page the closing joins it to the lines, as it joins a rule broken by the scan ...
+    kept, _ = remove_rules(mask, min_horizontal=120, min_vertical=55)
+    assert not kept[50, 150]
+    # ... but in one field a run inside the frame with a gap is no rule of it.
+    kept, rules = remove_rules(mask, min_horizontal=120, min_vertical=55, one_field=True)
+    assert kept[50, 150]
+    assert rules[50, 10] and rules[50, 290] and rules[10, 100]  # the frame still goes
+
+
+def test_in_a_comb_a_stroke_off_the_dividers_grid_is_ink() -> None:
+    field = np.full((100, 330), 240, np.uint8)
+    cv2.rectangle(field, (10, 10), (320, 90), 30, 2)
+    for x in range(72, 320, 62):
+        cv2.line(field, (x, 10), (x, 90), 30, 2)
+    field[12:89, 100:105] = 30  # a stem touching both lines in the middle of a cell
+    _, mask = binarize(field)
+    kept, rules = remove_rules(mask, min_horizontal=120, min_vertical=55, one_field=True)
+    assert kept[50, 102]
+    assert all(rules[50, x] for x in range(10, 321, 62))  # every divider and side is a rule
+
+
 def test_touching_pair_gets_split_alternatives() -> None:
     test = data.load("test")
     one, two = (cv2.resize(test.images[i], (56, 56)) for i in (3, 1))  # a 0 and a 2
