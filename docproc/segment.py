@@ -217,12 +217,17 @@ def _merge_groups(comps: list[_Component]) -> list[list[_Component]]:
 CUT_SLANTS = (0.0, -0.3, 0.3)
 
 
+def _column_profile(ink: np.ndarray) -> np.ndarray:
+    """Ink pixels per column, smoothed over three columns."""
+    profile = (ink > 0).sum(axis=0).astype(np.float32)
+    return np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+
+
 def _cut_candidates(ink: np.ndarray, pieces: int) -> list[int]:
     """Columns where a wide blob is most likely two digits touching: minima of the ink
     column profile near the places an even split would cut."""
     width = ink.shape[1]
-    profile = (ink > 0).sum(axis=0).astype(np.float32)
-    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    profile = _column_profile(ink)
     cuts = []
     for k in range(1, pieces):
         centre = width * k // pieces
@@ -231,6 +236,32 @@ def _cut_candidates(ink: np.ndarray, pieces: int) -> list[int]:
             return []
         cuts.append(low + int(np.argmin(profile[low:high])))
     return cuts
+
+
+# A blob cut in two is tried at this many columns per slant: the emptiest column of its
+# middle half, then the emptiest other local minima of the ink profile there, each at
+# least CUT_SPACING of the width from the columns taken. The emptiest column is often
+# the wrong one (the hollow of a 0 is emptier than where the 0 touches a 4); the
+# single-digit check and the decoder judge which cut reads as two digits. On held-out
+# scans of validation digits, 2 columns made 18 fields right and 3 made 3 more, none
+# wrong; a fourth added nothing.
+TWO_PIECE_CUTS = 3
+CUT_SPACING = 0.1
+
+
+def _more_cuts(ink: np.ndarray, first: int) -> list[int]:
+    """After ``first``, the other columns a two-piece cut is tried at (see TWO_PIECE_CUTS)."""
+    width = ink.shape[1]
+    profile = _column_profile(ink)
+    low, high = max(2, width // 4), min(width - 2, 3 * width // 4)
+    minima = [x for x in range(low, high) if profile[x] <= profile[x - 1] and profile[x] <= profile[x + 1]]
+    taken = [first]
+    for x in sorted(minima, key=lambda x: (profile[x], x)):
+        if len(taken) == TWO_PIECE_CUTS:
+            break
+        if all(abs(x - t) >= CUT_SPACING * width for t in taken):
+            taken.append(x)
+    return taken[1:]
 
 
 def _cut_at(ink: np.ndarray, cuts: list[int], slant: float = 0.0) -> tuple[np.ndarray, ...] | None:
@@ -250,8 +281,9 @@ def _cut_at(ink: np.ndarray, cuts: list[int], slant: float = 0.0) -> tuple[np.nd
     return None if any(not (p > 0).any() for p in parts) else parts
 
 
-def _split(ink: np.ndarray, pieces: int, slant: float = 0.0) -> tuple[np.ndarray, ...] | None:
-    """``ink`` cut into ``pieces`` along the emptiest lines of the given slant."""
+def _split(ink: np.ndarray, pieces: int, slant: float = 0.0) -> list[tuple[np.ndarray, ...]]:
+    """``ink`` cut into ``pieces`` along the emptiest lines of the given slant: one way for
+    three pieces, up to TWO_PIECE_CUTS ways for two."""
     if slant == 0.0:
         sheared = ink
     else:
@@ -260,7 +292,10 @@ def _split(ink: np.ndarray, pieces: int, slant: float = 0.0) -> tuple[np.ndarray
         matrix = np.float32([[1, slant, -slant * height / 2.0], [0, 1, 0]])
         sheared = cv2.warpAffine((ink > 0).astype(np.uint8), matrix, (width, height), flags=cv2.INTER_NEAREST)
     cuts = _cut_candidates(sheared, pieces)
-    return _cut_at(ink, cuts, slant) if len(cuts) == pieces - 1 else None
+    if len(cuts) != pieces - 1:
+        return []
+    ways = [cuts] + ([[x] for x in _more_cuts(sheared, cuts[0])] if pieces == 2 else [])
+    return [parts for parts in (_cut_at(ink, way, slant) for way in ways) if parts is not None]
 
 
 def _frame_residue(c: _Component, shape: tuple[int, ...]) -> bool:
@@ -412,9 +447,7 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
                 if width > (0.35 + 0.45 * (pieces - 1)) * tall:
                     # Three touching digits are rare; upright cuts alone keep the crop count down.
                     for slant in CUT_SLANTS if pieces == 2 else (0.0,):
-                        parts = _split(crop, pieces, slant)
-                        if parts is not None:
-                            splits.append(parts)
+                        splits.extend(_split(crop, pieces, slant))
         glyphs.append(Glyph(box=(x0, y0, width, tall), ink=crop, splits=tuple(splits)))
     glyphs = _with_fragments(glyphs, fragments, labels, ink, tallest)
     # Groups are formed by overlap, so the pieces of a digit that parted side by side (a 4
