@@ -113,11 +113,14 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
         # The image's own top and bottom edges count too: a frame cut by the edge of a
         # tight crop has lost its top or bottom line there.
         near_h[:2] = near_h[-2:] = True
-        attached = [
-            i for i in range(1, count)
-            if near_h[vstats[i, 1] : vstats[i, 1] + 3, vstats[i, 0] : vstats[i, 0] + vstats[i, 2]].any()
-            and near_h[vstats[i, 1] + vstats[i, 3] - 3 : vstats[i, 1] + vstats[i, 3], vstats[i, 0] : vstats[i, 0] + vstats[i, 2]].any()
-        ]
+        # An end is its last rows, a sixth of the run at least: a faint security stripe
+        # that meets a frame side can carry the run on a few pixels past the corner.
+        attached = []
+        for i in range(1, count):
+            x, y, w, h = (int(v) for v in vstats[i, :4])
+            end = max(3, h // 6)
+            if near_h[y : y + end, x : x + w].any() and near_h[y + h - end : y + h, x : x + w].any():
+                attached.append(i)
         if one_field:
             attached = _printed_verticals(m, horizontal, vstats, attached)
         vertical = np.isin(vlabels, attached).astype(np.uint8)

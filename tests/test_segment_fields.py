@@ -66,6 +66,17 @@ def test_frame_is_removed_but_strokes_that_touch_it_survive_and_a_1_is_not_a_rul
     assert kept[10, 198:210].any()  # the crossing stroke keeps its pixels on the frame line (x ~ 203 there)
 
 
+def test_a_frame_side_carried_past_its_corner_by_a_faint_stripe_is_still_a_rule() -> None:
+    from docproc.segment import RULE_INK
+
+    field = np.full((120, 300), 240, np.uint8)
+    cv2.rectangle(field, (10, 10), (290, 90), 30, 2)
+    field[88:100, 289:292] = 165  # a security stripe, faint, runs on from the bottom corner
+    ink, mask = binarize(field)
+    kept, rules = remove_rules(mask, min_horizontal=120, min_vertical=55, faint=ink > RULE_INK, one_field=True)
+    assert rules[50, 290] and not kept[50, 290]  # not left behind to be read as a 1
+
+
 def test_a_tall_stroke_that_nearly_meets_a_frames_lines_is_ink_in_a_field() -> None:
     field = np.full((100, 300), 240, np.uint8)
     cv2.rectangle(field, (10, 10), (290, 90), 30, 2)
