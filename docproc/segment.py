@@ -94,8 +94,9 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
     that a pen stroke crosses (ink on both sides of the rule) are put back, so digits
     that touch a frame keep their strokes. ``faint``, a mask at a lower ink threshold,
     is where rules are looked for (defaults to ``mask``). ``one_field``: the image is one
-    field, so a vertical run inside its frame must also fit the frame's layout to count
-    as printed (see ``_printed_verticals``). Returns (mask without rules, rule mask).
+    field, so a horizontal run must span it and a vertical run inside its frame must fit
+    the frame's layout to count as printed (see ``_field_rules``, ``_printed_verticals``).
+    Returns (mask without rules, rule mask).
     """
     m = (mask if faint is None else (mask | faint)).astype(np.uint8)
     # Thin printed rules, blurred by the scan, binarize into dashes: bridge short gaps
@@ -104,6 +105,8 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
                                   cv2.MORPH_OPEN, np.ones((1, max(2, min_horizontal)), np.uint8))
     vertical = cv2.morphologyEx(cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8)),
                                 cv2.MORPH_OPEN, np.ones((max(2, min_vertical), 1), np.uint8))
+    if one_field:
+        horizontal = _field_rules(horizontal)
     # A vertical run counts as printed only where it meets a horizontal rule (a frame
     # side, a comb divider): an upright handwritten 1 is as tall and straight, but free.
     # Both ends must meet one: a tall 1 resting on an underline or frame bottom is free
@@ -136,6 +139,26 @@ def remove_rules(mask: np.ndarray, min_horizontal: int, min_vertical: int,
     across_v = cv2.morphologyEx(k, cv2.MORPH_CLOSE, np.ones((1, reach), np.uint8)).astype(bool)
     kept |= (horizontal.astype(bool) & across_h) | (vertical.astype(bool) & across_v)
     return kept, rules
+
+
+# In one field, a horizontal run shorter than this share of the longest is no rule.
+FIELD_RULE_SHARE = 0.6
+
+
+def _field_rules(horizontal: np.ndarray) -> np.ndarray:
+    """Of one field's horizontal runs, those long enough to be its printed lines.
+
+    A field's printed lines (a frame's top and bottom, a comb's, an underline) span it.
+    A shorter run is pen strokes that the closing chained together through a comb's
+    dividers: the bars of 7s written in neighbouring cells, each a few pixels from the
+    divider between them, make one long run, and removing it as a rule left each 7 a 1.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(horizontal, connectivity=8)
+    if count <= 2:
+        return horizontal
+    longest = stats[1:, cv2.CC_STAT_WIDTH].max()
+    spanning = [i for i in range(1, count) if stats[i, cv2.CC_STAT_WIDTH] >= FIELD_RULE_SHARE * longest]
+    return np.isin(labels, spanning).astype(np.uint8)
 
 
 def _longest_gap(m: np.ndarray, x: int, y: int, w: int, h: int) -> int:
@@ -433,9 +456,10 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
         crop = np.where(own, ink[y0:y1, x0:x1], 0.0).astype(np.float32)
         width, tall = x1 - x0, y1 - y0
         splits = []
-        # A glyph across a comb divider is two digits written into neighbouring cells.
+        # A glyph across comb dividers is digits written into neighbouring cells whose
+        # strokes cross the dividers: cut at each divider, one digit a cell.
         inside = [c - x0 for c in dividers if x0 + 0.15 * width < c < x1 - 0.15 * width]
-        if 0 < len(inside) <= 2:
+        if inside:
             parts = _cut_at(crop, inside)
             if parts is not None:
                 splits.append(parts)

@@ -103,6 +103,37 @@ def test_in_a_comb_a_stroke_off_the_dividers_grid_is_ink() -> None:
     assert all(rules[50, x] for x in range(10, 321, 62))  # every divider and side is a rule
 
 
+def _comb_with_sevens(cells: int, sevens: range, bar_reach: int) -> np.ndarray:
+    """A comb of 90 px cells with a 7 in each of the cells ``sevens``, its bar reaching
+    ``bar_reach`` px from each divider (negative: across it)."""
+    field = np.full((100, 20 + 90 * cells), 240, np.uint8)
+    cv2.rectangle(field, (10, 10), (10 + 90 * cells, 90), 30, 2)
+    for x in range(100, 10 + 90 * cells, 90):
+        cv2.line(field, (x, 10), (x, 90), 30, 2)
+    for x0 in range(10 + 90 * sevens.start, 10 + 90 * sevens.stop, 90):
+        cv2.line(field, (x0 + bar_reach + 2, 30), (x0 + 88 - bar_reach, 30), 30, 5)
+        cv2.line(field, (x0 + 70, 30), (x0 + 40, 80), 30, 5)
+    return field
+
+
+def test_in_a_field_pen_strokes_chained_through_comb_dividers_are_no_rule() -> None:
+    _, mask = binarize(_comb_with_sevens(4, range(1, 3), bar_reach=2))
+    # The closing chains the 7s' bars through the divider into one run as long as a rule.
+    kept, _ = remove_rules(mask, min_horizontal=120, min_vertical=55)
+    assert not kept[30, 120] and not kept[30, 210]
+    # In one field it does not span the field as its printed lines do: the bars stay.
+    kept, rules = remove_rules(mask, min_horizontal=120, min_vertical=55, one_field=True)
+    assert kept[30, 120] and kept[30, 210]
+    assert rules[10, 200] and rules[90, 200] and rules[50, 100]  # the comb itself goes
+
+
+def test_a_glyph_across_several_comb_dividers_is_offered_cut_at_each() -> None:
+    field = _comb_with_sevens(8, range(2, 6), bar_reach=-4)  # four 7s, bars across the dividers
+    glyphs = find_glyphs(field)
+    assert len(glyphs) == 1
+    assert any(len(option) == 4 for option in glyphs[0].splits)
+
+
 def test_touching_pair_gets_split_alternatives() -> None:
     test = data.load("test")
     one, two = (cv2.resize(test.images[i], (56, 56)) for i in (3, 1))  # a 0 and a 2
