@@ -213,6 +213,8 @@ def _printed_verticals(m: np.ndarray, horizontal: np.ndarray, vstats: np.ndarray
         return sides + solid
     grid = sorted(centre[i] for i in sides + solid)
     cell = float(np.median(np.diff(grid)))
+    if cell <= 0.0:
+        return sides + solid
     origin = grid[0]
     on_grid = [i for i in inner if abs((centre[i] - origin) / cell - round((centre[i] - origin) / cell)) <= GRID_SLACK]
     return sides + on_grid
