@@ -339,3 +339,38 @@ def test_a_stroke_along_a_comb_divider_does_not_make_it_two() -> None:
         rules[5:56, x : x + 2] = True
     rules[9:52, 128] = True  # a pen stroke laid straight along the divider at 134, taken for a rule
     assert _divider_columns(rules, 60) == list(range(10, 321, 31))
+
+
+def test_the_cuts_of_a_glyph_read_as_one_sure_digit_are_left_unread(shipped_classifier, mnist_test: data.Split) -> None:
+    from docproc.fields import FieldImage
+    from docproc.pipeline import _piece_owners, _read_needed, _readings
+    from docproc.prepare import prepare_field
+
+    def ink_of(index: int) -> np.ndarray:
+        big = cv2.resize(mnist_test.images[index], (56, 56))
+        rows, cols = np.flatnonzero(big.max(axis=1)), np.flatnonzero(big.max(axis=0))
+        return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    # A wide 0 alone (wide enough to be offered cuts), then two digits touching.
+    alone, left, right = ink_of(10), ink_of(100), ink_of(101)
+    ink = np.zeros((80, 60 + alone.shape[1] + left.shape[1] + right.shape[1]), np.uint8)
+    x = 20
+    for one, step in ((alone, alone.shape[1] + 20), (left, left.shape[1] - 4), (right, 0)):
+        np.maximum(ink[12 : 12 + one.shape[0], x : x + one.shape[1]], one, out=ink[12 : 12 + one.shape[0], x : x + one.shape[1]])
+        x += step
+    field = (235 - ink.astype(np.float32) / 255 * 200).astype(np.uint8)
+    prepared = prepare_field(FieldImage("f", field, (0, 0, field.shape[1], field.shape[0])))
+    assert len(prepared.splits) == 2 and all(prepared.splits)
+
+    owners = _piece_owners([prepared])
+    read = _read_needed(shipped_classifier, prepared.crops, owners)
+    unread = np.isnan(read.probabilities[:, 0])
+    zero_pieces = owners == 0
+    pair_pieces = (owners >= 0) & ~zero_pieces
+    assert zero_pieces.any() and unread[zero_pieces].all()  # the 0 is sure: not cut
+    assert pair_pieces.any() and not unread[pair_pieces].any()  # the pair is not: cut
+    # What is read reads as it does when every crop is read, and the field comes out right.
+    every = shipped_classifier.read(prepared.crops)
+    assert np.allclose(read.probabilities[~unread], every.probabilities[~unread], atol=1e-5)
+    text = decode_field(_readings(prepared, read.probabilities, read.singles), None, review_below=0.5).text
+    assert text == f"0{mnist_test.labels[100]}{mnist_test.labels[101]}"
