@@ -110,16 +110,14 @@ def _read_needed(classifier: DigitClassifier, crops: np.ndarray, owners: np.ndar
     count = len(crops)
     probabilities = np.full((count, 10), np.nan, np.float32)
     singles = np.full(count, np.nan, np.float32)
-    first = np.flatnonzero(owners < 0)
+    first, owned = np.flatnonzero(owners < 0), np.flatnonzero(owners >= 0)
     read = classifier.read(crops[first])
     probabilities[first] = read.probabilities
     if read.singles is None:
         # Without the check there is no telling a sure digit: every cut is read.
-        rest = np.flatnonzero(owners >= 0)
-        probabilities[rest] = classifier.read(crops[rest]).probabilities
+        probabilities[owned] = classifier.read(crops[owned]).probabilities
         return CropReadings(probabilities, None)
     singles[first] = read.singles
-    owned = np.flatnonzero(owners >= 0)
     whole = owners[owned]
     unsure = (probabilities[whole].max(axis=1) < SURE_DIGIT) | (singles[whole] < SURE_SINGLE)
     rest = owned[unsure]

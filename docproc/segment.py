@@ -284,10 +284,10 @@ COLUMNS_PER_CUT = 3
 CUT_SPACING = 0.1
 
 
-def _cut_candidates(ink: np.ndarray, pieces: int) -> list[list[int]]:
-    """For each of the ``pieces - 1`` cuts of a wide blob, the columns where it is most
-    likely two digits touching (see COLUMNS_PER_CUT), best first; [] if the blob is too
-    narrow to cut."""
+def _cut_candidates(ink: np.ndarray, pieces: int, per_cut: int) -> list[list[int]]:
+    """For each of the ``pieces - 1`` cuts of a wide blob, up to ``per_cut`` columns where
+    it is most likely two digits touching (see COLUMNS_PER_CUT), best first; [] if the
+    blob is too narrow to cut."""
     width = ink.shape[1]
     profile = _column_profile(ink)
     cuts = []
@@ -299,7 +299,7 @@ def _cut_candidates(ink: np.ndarray, pieces: int) -> list[list[int]]:
         taken = [low + int(np.argmin(profile[low:high]))]
         minima = [x for x in range(low, high) if profile[x] <= profile[x - 1] and profile[x] <= profile[x + 1]]
         for x in sorted(minima, key=lambda x: (profile[x], x)):
-            if len(taken) == COLUMNS_PER_CUT:
+            if len(taken) == per_cut:
                 break
             if all(abs(x - t) >= CUT_SPACING * width for t in taken):
                 taken.append(x)
@@ -334,11 +334,9 @@ def _split(ink: np.ndarray, pieces: int, slant: float = 0.0) -> list[tuple[np.nd
         height, width = ink.shape
         matrix = np.float32([[1, slant, -slant * height / 2.0], [0, 1, 0]])
         sheared = cv2.warpAffine((ink > 0).astype(np.uint8), matrix, (width, height), flags=cv2.INTER_NEAREST)
-    columns = _cut_candidates(sheared, pieces)
+    columns = _cut_candidates(sheared, pieces, COLUMNS_PER_CUT if slant == 0.0 else 1)
     if len(columns) != pieces - 1:
         return []
-    if slant != 0.0:
-        columns = [c[:1] for c in columns]  # see COLUMNS_PER_CUT
     ways = [list(way) for way in itertools.product(*columns) if list(way) == sorted(way)]
     return [parts for parts in (_cut_at(ink, way, slant) for way in ways) if parts is not None]
 

@@ -12,6 +12,13 @@ from docproc.templates import FieldSpec
 from training import data
 
 
+def _mnist_ink(split: data.Split, index: int) -> np.ndarray:
+    """MNIST digit ``index`` of ``split`` at twice its size, cropped to its ink (uint8, ink high)."""
+    big = cv2.resize(split.images[index], (56, 56))
+    rows, cols = np.flatnonzero(big.max(axis=1)), np.flatnonzero(big.max(axis=0))
+    return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
 def digit_stroke(canvas: np.ndarray, x: int, y: int, h: int) -> None:
     """A handwritten-like upright 1: a thick, slightly slanted stroke."""
     cv2.line(canvas, (x + 3, y), (x, y + h), 20, 6)
@@ -194,14 +201,9 @@ def _touching_runs_read_right(classifier, mnist_test: data.Split, firsts: range,
     from docproc.pipeline import _readings
     from docproc.prepare import prepare_field
 
-    def ink_of(index: int) -> np.ndarray:
-        big = cv2.resize(mnist_test.images[index], (56, 56))
-        rows, cols = np.flatnonzero(big.max(axis=1)), np.flatnonzero(big.max(axis=0))
-        return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
     right = total = 0
     for first in firsts:
-        inks = [ink_of(first + k) for k in range(digits)]
+        inks = [_mnist_ink(mnist_test, first + k) for k in range(digits)]
         ink = np.zeros((80, 40 + sum(one.shape[1] for one in inks)), np.uint8)
         x = 20
         for one in inks:
@@ -300,9 +302,7 @@ def test_a_digit_parted_in_two_is_read_whole_with_the_shipped_models(shipped_cla
 
     right = total = 0
     for index in range(80):
-        big = cv2.resize(mnist_test.images[index], (56, 56))
-        rows, cols = np.flatnonzero(big.max(axis=1)), np.flatnonzero(big.max(axis=0))
-        digit = big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        digit = _mnist_ink(mnist_test, index)
         height, width = digit.shape
         middle = width // 2
         ink = np.zeros((80, width + 46), np.uint8)  # the right half moves 6 px away from the left
@@ -346,13 +346,8 @@ def test_the_cuts_of_a_glyph_read_as_one_sure_digit_are_left_unread(shipped_clas
     from docproc.pipeline import _piece_owners, _read_needed, _readings
     from docproc.prepare import prepare_field
 
-    def ink_of(index: int) -> np.ndarray:
-        big = cv2.resize(mnist_test.images[index], (56, 56))
-        rows, cols = np.flatnonzero(big.max(axis=1)), np.flatnonzero(big.max(axis=0))
-        return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
     # A wide 0 alone (wide enough to be offered cuts), then two digits touching.
-    alone, left, right = ink_of(10), ink_of(100), ink_of(101)
+    alone, left, right = _mnist_ink(mnist_test, 10), _mnist_ink(mnist_test, 100), _mnist_ink(mnist_test, 101)
     ink = np.zeros((80, 60 + alone.shape[1] + left.shape[1] + right.shape[1]), np.uint8)
     x = 20
     for one, step in ((alone, alone.shape[1] + 20), (left, left.shape[1] - 4), (right, 0)):
