@@ -26,6 +26,33 @@ def machine_line() -> str:
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {memory} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def accelerator_line() -> str:
+    """The accelerators the Keras backend computes on, e.g. "1x NVIDIA H100 80GB HBM3 (jax)",
+    or "no accelerator: CPU only (tensorflow)". Imports the backend: call it from scripts
+    that load the model anyway."""
+    import keras
+
+    backend = keras.backend.backend()
+    names: list[str] = []
+    if backend == "jax":
+        import jax
+
+        names = [device.device_kind for device in jax.devices() if device.platform != "cpu"]
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        names = [tf.config.experimental.get_device_details(device).get("device_name", device.name)
+                 for device in tf.config.list_physical_devices("GPU")]
+    elif backend == "torch":
+        import torch
+
+        names = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    if not names:
+        return f"no accelerator: CPU only ({backend})"
+    counts = {name: names.count(name) for name in names}
+    return ", ".join(f"{count}x {name}" for name, count in counts.items()) + f" ({backend})"
+
+
 def write_section(name: str, body: str) -> Path:
     """Replace (or append) the section delimited by ``<!-- name -->`` markers."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -85,6 +85,21 @@ def tesseract_seconds(crops: list, workers: int) -> float:  # type: ignore[type-
         return time.perf_counter() - started
 
 
+def write_cheque_batch(out: Path, cheques: int, copies: int, seed: int) -> tuple[list, Path]:  # type: ignore[type-arg]
+    """Generate ``cheques`` PNG cheques (MNIST test digits) under ``out`` and lay each out
+    ``copies`` times in ``out/batch``: the files to read, and the cheque template's path."""
+    from docproc.inputs import discover
+    from samples.pages import write_set
+
+    write_set(out, cheques=cheques, forms=0, zips=0, seed=seed, formats=("png",))
+    batch = out / "batch"
+    batch.mkdir()
+    for copy in range(copies):
+        for path in sorted((out / "scans" / "cheques").glob("*.png")):
+            shutil.copy(path, batch / f"{copy}-{path.name}")
+    return discover([str(batch)], root=out), out / "templates" / "cheque.yaml"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cheques", type=int, default=300)
@@ -96,10 +111,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from docproc.classify import load_classifier
     from docproc.native_memory import keep_freed_memory
-    from docproc.inputs import discover
     from docproc.pipeline import RunOptions, default_jobs, run_all
     from docproc.templates import load_template
-    from samples.pages import write_set
 
     cores = default_jobs()
     docproc = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
@@ -108,14 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="docproc-throughput-") as tmp:
         out = Path(tmp)
-        write_set(out, cheques=args.cheques, forms=0, zips=0, seed=args.seed, formats=("png",))
-        template_path = out / "templates" / "cheque.yaml"
+        files, template_path = write_cheque_batch(out, args.cheques, args.copies, args.seed)
         batch = out / "batch"
-        batch.mkdir()
-        for copy in range(args.copies):
-            for path in sorted((out / "scans" / "cheques").glob("*.png")):
-                shutil.copy(path, batch / f"{copy}-{path.name}")
-        files = discover([str(batch)], root=out)
         options = RunOptions(template=load_template(template_path))
         rows = []
         for jobs in sorted({1, cores}):
