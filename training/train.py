@@ -13,15 +13,19 @@ choice and the temperature fit. The test split is only touched by training/evalu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import shlex
 import sys
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from training import augment, data
@@ -36,6 +40,19 @@ def epoch_data(images: np.ndarray, labels: np.ndarray, seed: int, epoch: int) ->
     order = np.random.default_rng([seed, epoch, 0]).permutation(len(images))
     x = augment.augment_batch(images[order], seed=[seed, epoch, 1])
     return x[..., None], labels[order]
+
+
+def exact_matmuls() -> contextlib.AbstractContextManager[object]:
+    """Full float32 convolutions and products while tracing under it. On a GPU, JAX
+    multiplies in TF32 by default, which moves the logits by about 0.01: more than the
+    folding check allows, and not what a CPU will compute from the saved file."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.default_matmul_precision("highest")
+    return contextlib.nullcontext()
 
 
 def split_validation(split: data.Split, val_size: int, seed: int) -> tuple[data.Split, data.Split]:
@@ -105,7 +122,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation loss")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--seed", type=int, default=20261122, help="seed of the weights, shuffling and augmentation")
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="seed of the validation hold-out (default: --seed); models that share it hold out the same digits")
+    parser.add_argument("--data-workers", type=int, default=1,
+                        help="processes preparing the next epochs' augmented data (more when the accelerator outruns one)")
     parser.add_argument("--val-size", type=int, default=5000, help="training digits held out for validation")
     parser.add_argument("--limit", type=int, default=0, help="train on only this many digits (smoke runs and tests)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the .keras model")
@@ -129,7 +150,8 @@ def main(argv: list[str] | None = None) -> Path:
     full = data.load("train")
     if args.limit:
         full = data.Split(full.images[: args.limit + args.val_size], full.labels[: args.limit + args.val_size])
-    train, val = split_validation(full, min(args.val_size, len(full.labels) // 5), args.seed)
+    split_seed = args.seed if args.split_seed is None else args.split_seed
+    train, val = split_validation(full, min(args.val_size, len(full.labels) // 5), split_seed)
     x_val = (val.images.astype(np.float32) / 255.0)[..., None]
     steps = -(-len(train.labels) // args.batch_size)
     print(f"training on {len(train.labels)} digits, validating on {len(val.labels)}; backend {keras.backend.backend()}", flush=True)
@@ -144,13 +166,20 @@ def main(argv: list[str] | None = None) -> Path:
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "seconds": []}
     best_loss, best_epoch, best_weights = float("inf"), -1, None
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(epoch_data, train.images, train.labels, args.seed, 0)
+    ahead = max(1, args.data_workers)
+    # Spawned, not forked: this process already runs the backend's threads. One OpenCV
+    # thread each: the augmentation works on 28x28 digits, too small to share out.
+    with ProcessPoolExecutor(max_workers=ahead, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+        # Each epoch's data is a pure function of (seed, epoch), so preparing several ahead
+        # in parallel gives the same data as one at a time.
+        pending = deque(pool.submit(epoch_data, train.images, train.labels, args.seed, e)
+                        for e in range(min(ahead, args.epochs)))
         for epoch in range(args.epochs):
             epoch_start = time.time()
-            x, y = pending.result()
-            if epoch + 1 < args.epochs:
-                pending = pool.submit(epoch_data, train.images, train.labels, args.seed, epoch + 1)
+            x, y = pending.popleft().result()
+            if epoch + ahead < args.epochs:
+                pending.append(pool.submit(epoch_data, train.images, train.labels, args.seed, epoch + ahead))
             fit = model.fit(x, y, batch_size=args.batch_size, epochs=1, shuffle=False, verbose=0)
             val_loss, val_acc = model.evaluate(x_val, val.labels, batch_size=1000, verbose=0)
             for key, value in (
@@ -175,10 +204,11 @@ def main(argv: list[str] | None = None) -> Path:
     assert best_weights is not None
     model.set_weights(best_weights)
 
-    val_logits = np.asarray(model.predict(x_val, batch_size=1000, verbose=0))
-    temperature = fit_temperature(val_logits, val.labels)
-    shipped = fold_for_inference(model, temperature)
-    folded_logits = np.asarray(logits_model(shipped).predict(x_val, batch_size=1000, verbose=0))
+    with exact_matmuls():
+        val_logits = np.asarray(model.predict(x_val, batch_size=1000, verbose=0))
+        temperature = fit_temperature(val_logits, val.labels)
+        shipped = fold_for_inference(model, temperature)
+        folded_logits = np.asarray(logits_model(shipped).predict(x_val, batch_size=1000, verbose=0))
     drift = float(np.abs(folded_logits - val_logits).max())
     if drift > 1e-3:
         raise RuntimeError(f"BatchNorm folding changed the logits by {drift}; refusing to save")
