@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docproc.classify import DigitClassifier, load_classifier, load_single_digit_check
+from docproc.classify import DigitClassifier, load_classifier, load_single_digit_check, peers_path
 from docproc.errors import ClusterError
 from docproc.inputs import InputFile
 from docproc.native_memory import keep_freed_memory
@@ -43,19 +43,23 @@ _LOADED: dict[str, DigitClassifier] = {}
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """The digit model and the single-digit check, as bytes, to load on a worker."""
+    """The digit model, the single-digit check and the digit model's peers (empty when it
+    has none), as bytes, to load on a worker."""
 
     digits: bytes
     check: bytes
     batch_size: int
-    key: str = ""  # identifies the pair on a worker that has loaded it before
+    key: str = ""  # identifies the set on a worker that has loaded it before
+    peers: bytes = b""
 
     @classmethod
     def read(cls, digits: Path, check: Path, batch_size: int) -> ModelFiles:
-        """The two model files' bytes, with their key."""
+        """The model files' bytes, with their key; the peers are those beside ``digits``."""
         digits_bytes, check_bytes = digits.read_bytes(), check.read_bytes()
-        key = hashlib.sha256(digits_bytes + b"\0" + check_bytes + str(batch_size).encode()).hexdigest()
-        return cls(digits_bytes, check_bytes, batch_size, key)
+        peers = peers_path(digits)
+        peers_bytes = peers.read_bytes() if peers.is_file() else b""
+        key = hashlib.sha256(b"\0".join([digits_bytes, check_bytes, peers_bytes, str(batch_size).encode()])).hexdigest()
+        return cls(digits_bytes, check_bytes, batch_size, key, peers_bytes)
 
 
 def _use_the_workers_threads() -> None:
@@ -95,6 +99,8 @@ def _classifier_here(models: ModelFiles) -> DigitClassifier:
             folder = Path(tmp)
             (folder / "digits.keras").write_bytes(models.digits)
             (folder / "check.keras").write_bytes(models.check)
+            if models.peers:  # where load_classifier looks for them
+                peers_path(folder / "digits.keras").write_bytes(models.peers)
             classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False)
             classifier.check = load_single_digit_check(folder / "check.keras", batch_size=models.batch_size)
         _LOADED[models.key] = classifier

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docproc.classify import DEFAULT_BATCH_SIZE, SHIPPED_CHECK, DigitClassifier, load_classifier
+from docproc.classify import DEFAULT_BATCH_SIZE, SHIPPED_CHECK, DigitClassifier, load_classifier, peers_path
 from docproc.errors import ModelError
 from docproc.inputs import InputFile
 from docproc.ledger import Fingerprint, InputRecord, Ledger
@@ -188,6 +188,12 @@ class Readers:
         """The classifier, loaded in this process."""
         return load_classifier(self.model_path, batch_size=self.batch_size)
 
+    def model_files(self) -> list[Path]:
+        """The files whose bytes decide the readings: the digit model, the check, and the
+        digit model's peers where it has them."""
+        peers = peers_path(self.model_path)
+        return [self.model_path, self.check_path, *([peers] if peers.is_file() else [])]
+
 
 def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output: Path, readers: Readers,
             force: bool = False, on_page: Callable[[InputFile, int], None] | None = None,
@@ -198,7 +204,7 @@ def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output:
     is loaded only when some file needs reading, and never for a Dask cluster, whose
     workers load their own."""
     started = time.perf_counter()
-    fingerprint = reading_fingerprint(options, [readers.model_path, readers.check_path])
+    fingerprint = reading_fingerprint(options, readers.model_files())
     steps = plan(files, ledger.records(), fingerprint, force)
     to_read = [s for s in steps if s.action == "read"]
     reasons = Counter(s.reason for s in to_read)

@@ -72,6 +72,16 @@ def test_a_dask_cluster_writes_the_same_csv_as_a_local_run(tmp_path: Path) -> No
                 process.kill()
 
 
+def test_workers_get_the_digit_models_peers(shipped_classifier) -> None:  # type: ignore[no-untyped-def]
+    from docproc.classify import SHIPPED_CHECK, peers_path
+    from docproc.cluster import ModelFiles, _classifier_here
+
+    models = ModelFiles.read(shipped_classifier.path, SHIPPED_CHECK, 256)
+    assert models.peers == peers_path(shipped_classifier.path).read_bytes()
+    on_worker = _classifier_here(models)  # as a worker loads them, from the bytes alone
+    assert on_worker.peers is not None and on_worker.peers.members == shipped_classifier.peers.members
+
+
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     write_set(tmp_path, cheques=1, forms=0, zips=0, seed=3132, formats=("png",))
     result = subprocess.run([DOCPROC, "run", str(tmp_path / "scans"), "-o", str(tmp_path / "r.csv"), "-q",

@@ -146,6 +146,22 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
         reading_fingerprint(RunOptions(review_below=0.9), [model]).options_hash
 
 
+def test_the_peers_beside_a_model_are_part_of_what_decides_readings(tmp_path: Path) -> None:
+    from docproc.classify import peers_path
+
+    model, check = tmp_path / "m.keras", tmp_path / "check.keras"
+    model.write_bytes(b"weights")
+    check.write_bytes(b"check")
+    readers = Readers(model, check)
+    alone = reading_fingerprint(RunOptions(), readers.model_files())
+    peers_path(model).write_bytes(b"peers")
+    assert readers.model_files() == [model, check, peers_path(model)]
+    with_peers = reading_fingerprint(RunOptions(), readers.model_files())
+    peers_path(model).write_bytes(b"other peers")
+    assert len({alone.model_hash, with_peers.model_hash,
+                reading_fingerprint(RunOptions(), readers.model_files()).model_hash}) == 3
+
+
 @pytest.mark.slow
 def test_reruns_keep_every_file_current_exactly_once(tmp_path: Path, shipped_classifier) -> None:  # type: ignore[no-untyped-def]
     write_set(tmp_path / "set", cheques=4, forms=0, zips=0, seed=515, formats=("png",))

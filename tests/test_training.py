@@ -54,3 +54,19 @@ def test_a_tiny_training_run_learns_and_writes_a_usable_model(tmp_path: Path) ->
     assert card["training"]["command"].startswith("python -m training.train --limit 800")
     classifier = load_classifier(out)
     assert classifier.predict(np.zeros((3, 28, 28), np.float32)).shape == (3, 10)
+
+
+def test_a_peer_bundle_outputs_the_mean_of_its_members(tmp_path: Path) -> None:
+    from docproc.classify import SHIPPED_MODEL, load_peers
+    from training.model import build_inference_model
+    from training.peers import bundle
+
+    other = tmp_path / "other.keras"
+    build_inference_model(temperature=2.0).save(other)  # random weights: another model
+    out = bundle([SHIPPED_MODEL, other], tmp_path / "m.peers.keras")
+    peers = load_peers(out)
+    assert peers.members == 2
+    digits = np.random.default_rng(3).random((5, 28, 28), dtype=np.float32)
+    shipped = load_classifier(SHIPPED_MODEL, check=False)
+    expected = (shipped.predict(digits) + load_classifier(other, check=False).predict(digits)) / 2
+    assert np.allclose(peers.predict(digits), expected, atol=1e-6)
