@@ -70,3 +70,22 @@ def test_a_peer_bundle_outputs_the_mean_of_its_members(tmp_path: Path) -> None:
     shipped = load_classifier(SHIPPED_MODEL, check=False)
     expected = (shipped.predict(digits) + load_classifier(other, check=False).predict(digits)) / 2
     assert np.allclose(peers.predict(digits), expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_peers_are_trained_bundled_and_carded_beside_their_model(tmp_path: Path) -> None:
+    from docproc.classify import SHIPPED_MODEL, card_path, peers_path
+    from training import peers
+
+    model = tmp_path / "mine.keras"
+    model.write_bytes(SHIPPED_MODEL.read_bytes())
+    out = peers.main(["--train", "--count", "2", "--limit", "600", "--epochs", "1", "--model", str(model)])
+    assert out == peers_path(model)
+    card = json.loads(card_path(out).read_text())
+    assert card["members"] == 2 and len(card["training"]["members"]) == 2
+    assert [m["arguments"]["seed"] for m in card["training"]["members"]] == [peers.SEED_BASE + 1, peers.SEED_BASE + 2]
+    assert {m["arguments"]["split_seed"] for m in card["training"]["members"]} == {peers.SEED_BASE}
+    classifier = load_classifier(model)
+    assert classifier.peers is not None and classifier.peers.members == 2
+    reads = card["test"]["as_docproc_reads"]
+    assert reads["without_peers"]["errors"] < 100  # the shipped model, whatever two tiny peers say

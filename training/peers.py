@@ -56,15 +56,16 @@ def bundle(member_paths: list[Path], out: Path) -> Path:
     return out
 
 
-def train_members(count: int, seed_base: int, folder: Path, data_workers: int) -> list[Path]:
-    """Train ``count`` peers with training.train into ``folder``."""
+def train_members(count: int, seed_base: int, folder: Path, train_args: list[str]) -> list[Path]:
+    """Train ``count`` peers with training.train into ``folder``; ``train_args`` go to
+    each run as they are (``--data-workers``, and ``--limit``/``--epochs`` for smoke runs)."""
     from training import train
 
     paths = []
     for index in range(1, count + 1):
         path = folder / f"peer{index}.keras"
         train.main(["--seed", str(seed_base + index), "--split-seed", str(seed_base),
-                    "--data-workers", str(data_workers), "--out", str(path), "--no-evaluate"])
+                    "--out", str(path), "--no-evaluate", *train_args])
         paths.append(path)
     return paths
 
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--count", type=int, default=DEFAULT_MEMBERS, help="peers to train")
     parser.add_argument("--seed", type=int, default=SEED_BASE, help="seed base: peer i trains from seed + i")
     parser.add_argument("--data-workers", type=int, default=1, help="passed to training.train")
+    parser.add_argument("--epochs", type=int, default=None, help="passed to training.train (default: its own)")
+    parser.add_argument("--limit", type=int, default=0, help="passed to training.train: smoke runs")
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the digit model these are peers of")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -142,7 +145,9 @@ def main(argv: list[str] | None = None) -> Path:
         members = json.loads(card_file.read_text())["training"]["members"] if card_file.is_file() else []
     else:
         with tempfile.TemporaryDirectory(prefix="docproc-peers-") as tmp:
-            paths = train_members(args.count, args.seed, Path(tmp), args.data_workers) if args.train else args.members
+            train_args = ["--data-workers", str(args.data_workers), "--limit", str(args.limit),
+                          *(["--epochs", str(args.epochs)] if args.epochs else [])]
+            paths = train_members(args.count, args.seed, Path(tmp), train_args) if args.train else args.members
             members = [_member_log(path) for path in paths]
             bundle(paths, out)
     result = card(out, args.model, command, members)
