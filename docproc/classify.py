@@ -1,12 +1,13 @@
-"""Load the digit model and the single-digit check; run them on normalized 28x28 crops
-in batches.
+"""Load the digit model, the single-digit check and the digit model's peers; run them on
+normalized 28x28 crops in batches.
 
 The model contract (DESIGN.md): input (N, 28, 28, 1) float32 in [0, 1], ink high; output
 (N, 10) calibrated probabilities. The single-digit check (training/single_digit.py) takes
 the same crops and returns (N, 1), the probability that a crop is exactly one whole digit,
-so the decoder can tell two touching digits, or half a digit, from one digit. Any Keras 3
-backend runs both; with JAX or TensorFlow on a machine that has a GPU, the backend puts
-the batches there by itself.
+so the decoder can tell two touching digits, or half a digit, from one digit. The peers
+(training/peers.py) follow the model contract too, and vote only on the crops the digit
+model is unsure of. Any Keras 3 backend runs them all; with JAX or TensorFlow on a
+machine that has a GPU, the backend puts the batches there by itself.
 """
 
 from __future__ import annotations
