@@ -105,16 +105,12 @@ def step_rates(classifier: Any, fields: list, batch_sizes: list[int], repeats: i
     import numpy as np
 
     from docproc import pipeline
-    from docproc.classify import DigitClassifier
 
     crops = np.concatenate([f.crops for f in fields])
     owners = pipeline._piece_owners(fields)
     rates = []
     for batch_size in batch_sizes:
-        check = classifier.check
-        if check is not None:
-            check = type(check)(check.model, check.path, batch_size)
-        runner = DigitClassifier(classifier.model, classifier.path, batch_size, check)
+        runner = classifier.with_batch_size(batch_size)
         readings = pipeline._read_needed(runner, crops, owners)  # warm-up
         best = float("inf")
         for _ in range(repeats):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,12 @@ class DigitClassifier:
                 readings += self.peers.members
             probabilities[again] = total / readings
         return CropReadings(probabilities, singles)
+
+    def with_batch_size(self, batch_size: int) -> DigitClassifier:
+        """The same models (check and peers included), classifying ``batch_size`` crops at a time."""
+        return replace(self, batch_size=batch_size,
+                       check=None if self.check is None else replace(self.check, batch_size=batch_size),
+                       peers=None if self.peers is None else replace(self.peers, batch_size=batch_size))
 
     def parameter_count(self) -> int:
         """Number of weights in the model."""

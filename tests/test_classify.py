@@ -40,6 +40,15 @@ def test_results_do_not_depend_on_the_batch_size(shipped_classifier, mnist_test:
         assert np.allclose(result, reference, atol=1e-5), batch_size
 
 
+def test_a_classifier_at_another_batch_size_keeps_its_check_and_peers(shipped_classifier, mnist_test: data.Split) -> None:
+    other = shipped_classifier.with_batch_size(64)
+    assert (other.batch_size, other.check.batch_size, other.peers.batch_size) == (64, 64, 64)
+    assert other.check.model is shipped_classifier.check.model and other.peers.model is shipped_classifier.peers.model
+    digits = mnist_test.images[:300].astype(np.float32) / 255.0
+    digits[::5] = np.roll(digits[::5], 5, axis=2)  # some unsure crops, so the peers vote
+    assert np.allclose(other.read(digits).probabilities, shipped_classifier.read(digits).probabilities, atol=1e-5)
+
+
 def test_unsure_crops_are_read_again_shifted_and_averaged(shipped_classifier, mnist_test: data.Split) -> None:
     from docproc.classify import NO_DIGIT_BELOW, SHIFTS, UNSURE_BELOW, _shifted
 

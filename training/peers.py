@@ -32,6 +32,7 @@ import numpy as np
 
 from docproc import metrics
 from docproc.classify import SHIPPED_MODEL, companion_path, load_classifier, peers_path
+from docproc.errors import ModelError
 from training import data
 from training.evaluate import ECE_BINS, card_header, library_versions
 
@@ -80,19 +81,21 @@ def _reading_errors(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, 
     }
 
 
-def card(bundle_path: Path, model_path: Path, command: str, members: list[dict[str, object]]) -> dict[str, object]:
-    """The bundle's card, measured on the MNIST test split."""
-    from docproc.classify import DigitClassifier, load_peers
+def card(model_path: Path, command: str, members: list[dict[str, object]]) -> dict[str, object]:
+    """The card of the peers beside ``model_path``, measured on the MNIST test split."""
+    from dataclasses import replace
 
-    peers = load_peers(bundle_path)
+    with_peers = load_classifier(model_path)
+    peers = with_peers.peers
+    if peers is None:
+        raise ModelError(f"No peers beside {model_path} (looked for {peers_path(model_path)}). Bundle them "
+                         "with `python -m training.peers --train` or `--from PEER.keras ...`.")
+    without = replace(with_peers, peers=None)
     test = data.load("test")
     x = test.images.astype(np.float32) / 255.0
     alone = peers.predict(x)
-    with_peers = load_classifier(model_path)
-    with_peers.peers = peers  # the bundle measured, whatever lies beside the model
-    without = DigitClassifier(with_peers.model, with_peers.path, with_peers.batch_size, with_peers.check)
     return {
-        **card_header(bundle_path, "(N, 10) mean of the members' calibrated class probabilities",
+        **card_header(peers.path, "(N, 10) mean of the members' calibrated class probabilities",
                       int(peers.model.count_params())),
         "members": peers.members,
         "peer_of": model_path.name,
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> Path:
             paths = train_members(args.count, args.seed, Path(tmp), train_args) if args.train else args.members
             members = [_member_log(path) for path in paths]
             bundle(paths, out)
-    result = card(out, args.model, command, members)
+    result = card(args.model, command, members)
     card_file.write_text(json.dumps(result, indent=2) + "\n")
     reads = result["test"]["as_docproc_reads"]  # type: ignore[index]
     print(f"{out.name}: {result['members']} peers; MNIST test errors as docproc reads "
