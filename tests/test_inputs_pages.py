@@ -119,6 +119,31 @@ def test_odd_modes_become_grey_on_white(tmp_path: Path) -> None:
     assert next(iter_pages(tmp_path / "cmyk.jpg", "jpeg")).image.max() < 30
 
 
+def test_colour_jpeg_greys_and_exif_orientation(tmp_path: Path) -> None:
+    # A colour scan with a dark mark at its top-left corner: blue ink on tinted paper.
+    rgb = np.zeros((60, 100, 3), np.uint8)
+    rgb[:] = (235, 225, 200)
+    rgb[5:15, 5:25] = (20, 30, 160)
+    upright = tmp_path / "upright.jpg"
+    Image.fromarray(rgb).save(upright, quality=95)
+    grey = next(iter_pages(upright, "jpeg")).image
+    with Image.open(upright) as decoded:
+        luma = np.asarray(decoded.convert("L")).astype(int)
+    assert grey.shape == (60, 100)
+    assert np.abs(grey.astype(int) - luma).max() <= 2
+    # Orientation 6: the camera was turned, so the stored pixels must turn 90 degrees
+    # clockwise to stand upright. Stored here is the page turned the other way.
+    stored = Image.fromarray(np.rot90(rgb).copy())
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = tmp_path / "turned.jpg"
+    stored.save(turned, quality=95, exif=exif)
+    page = next(iter_pages(turned, "jpeg")).image
+    assert page.shape == (60, 100)
+    assert np.abs(page.astype(int) - grey.astype(int)).mean() < 2
+    assert page[10, 15] < 100 < page[40, 80]
+
+
 def test_broken_files_raise_input_errors(tmp_path: Path) -> None:
     truncated = tmp_path / "t.png"
     page_image().save(truncated, format="PNG")
