@@ -72,7 +72,7 @@ def _log_to_file(path: Path) -> None:
 
 @main.command("model")
 @model_option
-@click.option("--json", "as_json", is_flag=True, help="Print the whole card as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the digit model's whole card as JSON (its peers' and the single-digit check's cards are the .json files beside them).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Instead, audit the model on the MNIST test split and write report.html, metrics.json and plots here.")
 @click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=0.001, show_default=True,
@@ -82,8 +82,9 @@ def _log_to_file(path: Path) -> None:
 @reports_errors
 def model_command(model_path: Path | None, as_json: bool, report_dir: Path | None, target_error: float,
                   gallery: int) -> None:
-    """Print the model card (test accuracy, calibration, per-digit scores, provenance), or
-    with --report, audit the model on the MNIST test split."""
+    """Print the model card (test accuracy, calibration, per-digit scores, provenance) and
+    what reads with the model (its peers, the single-digit check), or with --report, audit
+    the model on the MNIST test split."""
     if report_dir is not None:
         from docproc.audit.model_audit import audit_model
 
@@ -92,10 +93,10 @@ def model_command(model_path: Path | None, as_json: bool, report_dir: Path | Non
         click.echo(f"docproc: {overall['digits']} test digits, {overall['accuracy']:.2%} right "
                    f"({overall['errors']} errors) -> {page}", err=True)
         return
-    from docproc.model_card import format_card, read_card
+    from docproc.model_card import format_card, format_companions, read_card
 
     card = read_card(model_path)
-    click.echo(json.dumps(card, indent=2) if as_json else format_card(card))
+    click.echo(json.dumps(card, indent=2) if as_json else format_card(card) + "\n" + format_companions(model_path))
 
 
 def _expand_images(inputs: tuple[Path, ...]) -> list[Path]:

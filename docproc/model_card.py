@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from docproc.classify import card_path, default_model_path
+from docproc.classify import SHIPPED_CHECK, card_path, default_model_path, peers_path
 from docproc.errors import ModelError
 
 
@@ -55,4 +55,50 @@ def format_card(card: dict[str, Any]) -> str:
     lines += ["", "confusion matrix (rows: true digit, columns: predicted)", "      " + "".join(f"{d:>6}" for d in range(10))]
     for label, row in enumerate(test["confusion_matrix"]):
         lines.append(f"{label:>6}" + "".join(f"{n:>6}" for n in row))
+    return "\n".join(lines)
+
+
+def _optional_card(path: Path) -> dict[str, Any] | None:
+    """A companion model's card, or None when the model or its card is not there."""
+    card = card_path(path)
+    if not path.is_file() or not card.is_file():
+        return None
+    try:
+        loaded = json.loads(card.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"Model card {card} cannot be read ({exc}). Rewrite it with its --card-only command.") from exc
+    return loaded if isinstance(loaded, dict) else None
+
+
+def format_companions(model_path: Path | None = None) -> str:
+    """What reads the digits beside the digit model: its peers (when a bundle lies beside
+    it) and the single-digit check, a line or two each from their cards."""
+    model_path = Path(model_path) if model_path is not None else default_model_path()
+    lines = ["", "read with"]
+    peers_file = peers_path(model_path)
+    peers = _optional_card(peers_file)
+    if peers_file.is_file() and peers is None:
+        lines.append(f"  peers         {peers_file.name}: no card; write one with `python -m training.peers --card-only`")
+    elif peers is not None:
+        test = peers.get("test", {})
+        alone = test.get("bundle_alone", {})
+        reads = test.get("as_docproc_reads", {})
+        lines.append(f"  peers         {peers['file']}  (sha256 {peers['file_sha256'][:16]}...), "
+                     f"{peers.get('members', '?')} members, {peers.get('parameters', 0):,} parameters")
+        if alone:
+            lines.append(f"                bundle alone {alone['accuracy']:.2%} on the test digits ({alone['errors']} errors)")
+        if "with_peers" in reads and "without_peers" in reads:
+            lines.append(f"                as docproc reads: {reads['with_peers']['accuracy']:.2%} ({reads['with_peers']['errors']} errors) "
+                         f"with them, {reads['without_peers']['accuracy']:.2%} ({reads['without_peers']['errors']}) without")
+    else:
+        lines.append(f"  peers         none (no {peers_file.name} beside the model)")
+    check = _optional_card(SHIPPED_CHECK)
+    if check is None:
+        lines.append(f"  single-digit  {SHIPPED_CHECK.name}: missing, or without its card")
+    else:
+        test = check.get("test", {})
+        lines.append(f"  single-digit  {check['file']}  (sha256 {check['file_sha256'][:16]}...), {check.get('parameters', 0):,} parameters")
+        if "accuracy_at_0.5" in test:
+            lines.append(f"                {test['accuracy_at_0.5']:.2%} right at 0.5 on {test.get('composites', '?'):,} composites "
+                         f"of test digits (ROC AUC {test.get('roc_auc', float('nan')):.3f})")
     return "\n".join(lines)

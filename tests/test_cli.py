@@ -27,6 +27,21 @@ def test_model_prints_the_card() -> None:
     assert result.returncode == 0, result.stderr
     assert "test         accuracy" in result.stdout
     assert "confusion matrix" in result.stdout
+    # What reads beside it: the peer bundle and the single-digit check, from their cards.
+    assert "4 members" in result.stdout and "as docproc reads" in result.stdout
+    assert "single-digit  single-digit.keras" in result.stdout
+
+
+def test_model_names_missing_companions(tmp_path: Path) -> None:
+    from docproc.classify import SHIPPED_MODEL, card_path, peers_path
+    from docproc.model_card import format_companions
+
+    alone = tmp_path / "mine.keras"
+    shutil.copy(SHIPPED_MODEL, alone)
+    shutil.copy(card_path(SHIPPED_MODEL), card_path(alone))
+    assert "peers         none (no mine.peers.keras beside the model)" in format_companions(alone)
+    shutil.copy(peers_path(SHIPPED_MODEL), peers_path(alone))
+    assert "mine.peers.keras: no card; write one with `python -m training.peers --card-only`" in format_companions(alone)
 
 
 def test_model_with_a_missing_file_exits_5(tmp_path: Path) -> None:
