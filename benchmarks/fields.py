@@ -32,6 +32,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from scipy.stats import binomtest  # noqa: E402
 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.audit.scores import NO_DIGIT, aligned_digits, error_at_review_share  # noqa: E402
@@ -71,6 +72,14 @@ def scores(pairs: list[tuple[str, str, float]]) -> dict[str, float]:
     for share in (0.05, 0.10):
         out[f"error_at_{int(share * 100)}"] = error_at_review_share(confidence, right, share)
     return out
+
+
+def accuracy_interval(pairs: list[tuple[str, str, float]]) -> tuple[float, float]:
+    """The 95% Wilson score interval of the share of fields read right, counting the fields
+    as independent draws (they are not quite: a test digit can be written in several)."""
+    right = sum(1 for t, r, _ in pairs if t == r)
+    interval = binomtest(right, len(pairs)).proportion_ci(0.95, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def clean_readable(written_with: dict[tuple[str, int, str], tuple[int, ...]],
@@ -204,15 +213,25 @@ def main(argv: list[str] | None = None) -> None:
         f"| **all** | {int(overall['fields'])} | {pct(overall['field_accuracy'])} | {pct(overall['clean_ceiling'])} | "
         f"{pct(overall['digit_accuracy'])} | {pct(overall['error_at_5'])} | {pct(overall['error_at_10'])} | | | |"
     )
+    low, high = accuracy_interval(all_pairs)
+    lines += ["", f"All {len(all_pairs)} fields: {pct(overall['field_accuracy'])} read right, 95% interval "
+                  f"{pct(low)} to {pct(high)} (Wilson score interval, fields counted as independent; a test digit "
+                  "can be written in more than one field, so the true spread is a little wider)."]
     lines += ["", "The clean-digit ceiling is the share of fields whose every digit docproc's classifier reads right "
                   "as the clean MNIST image the field was written with: about what a perfect scan and segmentation "
                   "would give (a scanned digit is now and then read right where its clean image is not). " + decomposition]
     lines += ["", "By the printed furniture around the field:", "",
-              "| furniture | fields | field acc. | digit acc. | error, 10% reviewed |", "|---|---:|---:|---:|---:|"]
+              "| furniture | fields | field acc. | 95% interval | digit acc. | error, 10% reviewed |",
+              "|---|---:|---:|---:|---:|---:|"]
     for name in ("comb", "frame", "underline", "none"):
         s = scores(furniture_pairs[name])
         if s:
-            lines.append(f"| {name} | {int(s['fields'])} | {pct(s['field_accuracy'])} | {pct(s['digit_accuracy'])} | {pct(s['error_at_10'])} |")
+            low, high = accuracy_interval(furniture_pairs[name])
+            lines.append(f"| {name} | {int(s['fields'])} | {pct(s['field_accuracy'])} | {pct(low)} to {pct(high)} | "
+                         f"{pct(s['digit_accuracy'])} | {pct(s['error_at_10'])} |")
+    lines += ["", "The furniture goes with the kind of field: the underlined ones are mostly ten-digit phone numbers, "
+                  "the framed ones short amounts. A field's accuracy falls with its length, so digit accuracy compares "
+                  "the furniture more directly."]
     if not args.no_write:
         print(f"written to {write_section('fields', chr(10).join(lines))}")
     if args.out is None:
