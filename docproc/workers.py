@@ -122,8 +122,15 @@ class WorkerFeed:
         self.jobs, self.options, self.pool = jobs, options, pool
         self.queue: deque[_Part] = deque()  # in output order; the submitted ones first
 
-    def _submit(self, part: _Part) -> None:
-        part.future = self.pool.submit(prepare_part, part.file, self.options, part.first, part.last)
+    def _submit(self, part: _Part) -> bool:
+        """Send ``part`` to the pool; False, and the part left unsent, if the pool is broken."""
+        try:
+            part.future = self.pool.submit(prepare_part, part.file, self.options, part.first, part.last)
+        except BrokenProcessPool:
+            # A part in flight has killed its worker while this process was classifying.
+            # The part is sent again once __iter__ has found that one and started afresh.
+            return False
+        return True
 
     def start(self) -> None:
         """Keep 2 x jobs parts in flight, the earliest first."""
@@ -132,13 +139,35 @@ class WorkerFeed:
             if submitted >= 2 * self.jobs:
                 return
             if part.future is None:
-                self._submit(part)
+                if not self._submit(part):
+                    return
                 submitted += 1
         while submitted < 2 * self.jobs and (item := next(self.upcoming, None)) is not None:
             part = _first_part(item, self.options)
-            self._submit(part)
             self.queue.append(part)
+            if not self._submit(part):
+                return
             submitted += 1
+
+    def _prepared(self, part: _Part) -> PreparedPart:
+        """The part's prepared pages and error rows, from its worker; or, if the pool has
+        broken, read alone to learn whether it was the part that broke it, after which the
+        rest start afresh in a new pool."""
+        if part.future is None:  # start() sends from the left; this is for certainty
+            self._submit(part)
+        if part.future is not None:
+            try:
+                return part.future.result()
+            except BrokenProcessPool:
+                pass
+        # Also reached with the part unsent: the part that broke the pool may be one no
+        # longer waited on (a later part of a file an error had ended).
+        result = _read_alone(part, self.options)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = start_pool(self.jobs)
+        for waiting in self.queue:
+            waiting.future = None
+        return result
 
     def __iter__(self) -> Iterator[tuple[InputFile, list[PreparedPage | FieldResult], bool]]:
         queue = self.queue
@@ -146,19 +175,7 @@ class WorkerFeed:
             self.start()
             while queue:
                 part = queue.popleft()
-                if part.future is None:  # start() submits from the left; this is for certainty
-                    self._submit(part)
-                assert part.future is not None
-                try:
-                    result = part.future.result()
-                except BrokenProcessPool:
-                    # Some part in flight killed its worker, and the pool with it: read this
-                    # one alone to learn whether it was the one, then start afresh for the rest.
-                    result = _read_alone(part, self.options)
-                    self.pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = start_pool(self.jobs)
-                    for waiting in queue:
-                        waiting.future = None
+                result = self._prepared(part)
                 ended = any(isinstance(entry, FieldResult) for entry in result.entries)
                 final = part.final or ended
                 if ended:

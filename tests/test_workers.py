@@ -27,6 +27,23 @@ def crash_on_poison(item: InputFile, options: RunOptions, first: int = 1, last: 
     return REAL_PREPARE(item, options, first, last)
 
 
+def crash_on_poison_once_the_first_two_are_read(item: InputFile, options: RunOptions, first: int = 1,
+                                                 last: int | None = None) -> object:
+    """Runs in a worker process: each file read leaves a mark in $DOCPROC_TEST_MARKS; the
+    file named 'poison' waits until two files are read, marks its death and kills its
+    worker. The run's first two files are then done before the pool breaks."""
+    marks = Path(os.environ["DOCPROC_TEST_MARKS"])
+    if "poison" in item.name:
+        deadline = time.monotonic() + 60
+        while len(list(marks.glob("*.read"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (marks / "poison.died").touch()
+        os._exit(139)
+    part = REAL_PREPARE(item, options, first, last)
+    (marks / f"{item.name}.read").touch()
+    return part
+
+
 def hang_on_slow(item: InputFile, options: RunOptions, first: int = 1, last: int | None = None) -> object:
     """Runs in a worker process: the file named 'slow' hangs while its fields are found."""
     if "slow" in item.name:
@@ -74,22 +91,71 @@ def test_rows_do_not_depend_on_the_number_of_workers(scans: Path, shipped_classi
     assert [r.file for r in alone if r.page == 2][:1] == ["forms/form-0001.pdf"]
 
 
-def test_a_file_that_kills_its_worker_gets_an_error_row_and_the_rest_are_read(
-        scans: Path, tmp_path: Path, shipped_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    template = load_template(scans / "templates" / "cheque.yaml")
+def cheques_with_poison_third(scans: Path, tmp_path: Path, classifier) -> tuple[RunOptions, list[InputFile], list]:  # type: ignore[no-untyped-def,type-arg]
+    """The set's cheques with a copy named 'poison.png' third, and the rows of the
+    cheques alone, read in this process."""
+    options = RunOptions(template=load_template(scans / "templates" / "cheque.yaml"))
     cheques = sorted((scans / "scans" / "cheques").glob("*"))
     poison = tmp_path / "poison.png"
     poison.write_bytes(cheques[0].read_bytes())
     files = [InputFile(c, c.name) for c in cheques[:2]] + [InputFile(poison, "poison.png")] + \
         [InputFile(c, c.name) for c in cheques[2:]]
-    expected, _ = run_all([f for f in files if f.path != poison], shipped_classifier, RunOptions(template=template))
+    expected, _ = run_all([f for f in files if f.path != poison], classifier, options)
+    return options, files, expected
+
+
+def test_a_file_that_kills_its_worker_gets_an_error_row_and_the_rest_are_read(
+        scans: Path, tmp_path: Path, shipped_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    options, files, expected = cheques_with_poison_third(scans, tmp_path, shipped_classifier)
     monkeypatch.setattr(workers, "prepare_part", crash_on_poison)
-    rows, summary = run_all(files, shipped_classifier, RunOptions(template=template), jobs=2)
+    rows, summary = run_all(files, shipped_classifier, options, jobs=2)
     errors = [r for r in rows if r.status == "error"]
     assert [r.file for r in errors] == ["poison.png"]
     assert "worker process reading this file died" in errors[0].error and "--jobs 1" in errors[0].error
     assert [r for r in rows if r.status != "error"] == expected
     assert summary.failed_files == 1
+
+
+def test_a_worker_that_dies_while_this_process_is_busy_costs_only_its_file(
+        scans: Path, tmp_path: Path, shipped_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # The workers run ahead while this process classifies, so the pool can break between
+    # two results and be found broken when the next file is sent, not when a result is
+    # awaited. The run must go on all the same (CI once caught it failing here).
+    options, files, expected = cheques_with_poison_third(scans, tmp_path, shipped_classifier)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setenv("DOCPROC_TEST_MARKS", str(marks))
+    monkeypatch.setattr(workers, "prepare_part", crash_on_poison_once_the_first_two_are_read)
+
+    def busy_until_the_pool_breaks(item: InputFile, number: int) -> None:
+        if item is files[0]:
+            deadline = time.monotonic() + 60
+            while not (marks / "poison.died").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)  # for the pool's own thread to see the dead worker
+
+    rows, summary = run_all(files, shipped_classifier, options, on_page=busy_until_the_pool_breaks, jobs=2)
+    assert (marks / "poison.died").exists()
+    assert [(r.file, r.status) for r in rows if r.status == "error"] == [("poison.png", "error")]
+    assert [r for r in rows if r.status != "error"] == expected
+    assert summary.failed_files == 1
+
+
+def test_a_pool_broken_by_work_no_longer_waited_on_is_started_afresh(scans: Path) -> None:
+    # A later part of a file an error has ended is dropped, but may already be running and
+    # kill its worker: then nothing waited on reports the broken pool, and the next part
+    # cannot even be sent. Here the pool is broken before the feed sends anything.
+    from concurrent.futures.process import BrokenProcessPool
+
+    template = load_template(scans / "templates" / "cheque.yaml")
+    options = RunOptions(template=template)
+    cheques = [InputFile(c, c.name) for c in sorted((scans / "scans" / "cheques").glob("*"))[:3]]
+    pool = workers.start_pool(2)
+    assert isinstance(pool.submit(os._exit, 139).exception(timeout=60), BrokenProcessPool)
+    feed = workers.WorkerFeed(cheques, 2, options, pool)
+    read = [(item.name, [entry.number for entry in entries if isinstance(entry, prepare.PreparedPage)], done)
+            for item, entries, done in feed]
+    assert read == [(c.name, [1], True) for c in cheques]
 
 
 def test_the_file_time_limit_holds_in_a_worker(scans: Path, tmp_path: Path, shipped_classifier,
