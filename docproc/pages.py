@@ -1,8 +1,9 @@
 """Pages of a document, one at a time, as 8-bit grey images with their resolution.
 
-PDFs are rendered page by page through poppler (pdf2image), so a 500-page PDF never sits
-in memory whole; images (multi-page TIFF included) are decoded frame by frame by Pillow.
-Any mode Pillow reads (16-bit, CMYK, palette, alpha) comes out as grey on white.
+PDFs are read page by page, so a 500-page PDF never sits in memory whole: bare scanned
+pages straight from their JPEG, other pages rendered through poppler (pdf2image). Images
+(multi-page TIFF included) are decoded frame by frame by Pillow. Any mode Pillow reads
+(16-bit, CMYK, palette, alpha) comes out as grey on white.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from docproc.errors import InputFileError
+from docproc.pdf_scans import open_scanned_pdf
 
 DEFAULT_PDF_DPI = 200
 DEFAULT_IMAGE_DPI = 300.0
@@ -149,31 +151,45 @@ def _render(path: Path, dpi: int, first: int, last: int) -> list[Image.Image]:
         raise InputFileError(f"poppler could not render {where}: {exc}") from exc
 
 
+def _rendered_pages(path: Path, dpi: int, first: int, last: int) -> Iterator[Page]:
+    """Pages ``first`` to ``last`` rendered by poppler in one call."""
+    try:
+        rendered = _render(path, dpi, first, last)
+    except InputFileError:
+        rendered = []
+    if len(rendered) != last - first + 1:
+        # Something in this run of pages is damaged: one page at a time, the good pages
+        # before it are read and the error names the page at fault.
+        rendered = []
+        for number in range(first, last + 1):
+            single = _render(path, dpi, number, number)
+            if not single:
+                raise InputFileError(f"poppler rendered nothing for page {number}; the PDF is damaged: re-export it.")
+            yield Page(number=number, image=np.ascontiguousarray(_grey(single[0])), dpi=float(dpi))
+        return
+    for number in range(first, last + 1):
+        image = rendered.pop(0)  # let each rendered page go once it has been read
+        yield Page(number=number, image=np.ascontiguousarray(_grey(image)), dpi=float(dpi))
+
+
 def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
               first_page: int = 1, last_page: int | None = None) -> Iterator[Page]:
-    """Pages ``first_page`` to ``last_page`` (default: the end) of a PDF rendered in grey
-    at ``dpi``, a few pages per poppler call."""
+    """Pages ``first_page`` to ``last_page`` (default: the end) of a PDF in grey at
+    ``dpi``: bare scanned pages straight from their JPEG (docproc.pdf_scans), the others
+    rendered by poppler, a few pages per call."""
     count = pdf_page_count(path, dpi, max_pixels)
     end = count if last_page is None else min(count, last_page)
-    for first in range(first_page, end + 1, PDF_PAGES_PER_CALL):
-        last = min(end, first + PDF_PAGES_PER_CALL - 1)
-        try:
-            rendered = _render(path, dpi, first, last)
-        except InputFileError:
-            rendered = []
-        if len(rendered) != last - first + 1:
-            # Something in this run of pages is damaged: one page at a time, the good pages
-            # before it are read and the error names the page at fault.
-            rendered = []
-            for number in range(first, last + 1):
-                single = _render(path, dpi, number, number)
-                if not single:
-                    raise InputFileError(f"poppler rendered nothing for page {number}; the PDF is damaged: re-export it.")
-                yield Page(number=number, image=np.ascontiguousarray(_grey(single[0])), dpi=float(dpi))
-            continue
-        for number in range(first, last + 1):
-            image = rendered.pop(0)  # let each rendered page go once it has been read
-            yield Page(number=number, image=np.ascontiguousarray(_grey(image)), dpi=float(dpi))
+    with open_scanned_pdf(path) as scans:
+        number = first_page
+        while number <= end:
+            direct = scans.page_image(number, dpi, max_pixels) if scans is not None else None
+            if direct is not None:
+                yield Page(number=number, image=direct, dpi=float(dpi))
+                number += 1
+                continue
+            last = min(end, number + PDF_PAGES_PER_CALL - 1)
+            yield from _rendered_pages(path, dpi, number, last)
+            number = last + 1
 
 
 def iter_pages(path: Path, kind: str, pdf_dpi: int = DEFAULT_PDF_DPI, image_dpi: float = DEFAULT_IMAGE_DPI,

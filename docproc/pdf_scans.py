@@ -1,0 +1,168 @@
+"""Scanned PDF pages read straight out of the PDF, without rendering them.
+
+A scanner's PDF page is one JPEG drawn over the whole page and nothing else. Its pixels
+are the JPEG's: decoded to grey and scaled to the rendering resolution they are what
+poppler renders, to within a grey level or two, in about a tenth of the time (poppler
+starts a process per call, parses the PDF and resamples through its general imaging
+path). A page that is anything else (text, drawing, annotations, masks, rotation,
+another image encoding, a damaged file) is left to poppler: ``page_image`` returns None.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:
+    import pikepdf
+
+log = logging.getLogger("docproc")
+
+# Colour spaces whose JPEG decodes to the page's greys as poppler renders them: grey and
+# RGB, bare or with an ICC profile (scanners embed one; poppler's grey differs by a level
+# or two). CMYK, Lab, indexed and separations go to poppler.
+_GREY_OR_RGB = ("/DeviceGray", "/DeviceRGB")
+# Where the image must land: on the media box, to within this many points.
+_PLACEMENT_TOLERANCE_PT = 0.5
+# Content-stream operators a bare scan page may hold: save, restore, transform, draw.
+_SCAN_OPERATORS = {"q", "Q", "cm", "Do"}
+
+
+class ScannedPdf:
+    """An open PDF whose pages are read directly where they are bare scans. (pikepdf is
+    imported when a PDF is read, not with docproc: it takes a twentieth of a second.)"""
+
+    def __init__(self, pdf: pikepdf.Pdf) -> None:
+        self.pdf = pdf
+
+    def page_image(self, number: int, dpi: int, max_pixels: int) -> np.ndarray | None:
+        """Page ``number`` (from 1) in grey at ``dpi``, at poppler's size for that page,
+        when the page is a bare JPEG scan; None when poppler must render it (pages over
+        ``max_pixels``, in the JPEG or at ``dpi``, too: poppler's path has the checks)."""
+        import pikepdf
+
+        try:
+            found = _bare_scan(self.pdf.pages[number - 1])
+        except (pikepdf.PdfError, KeyError, AttributeError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            # An odd or damaged page is poppler's to render, or to report.
+            log.debug("page %d left to poppler: %s", number, exc)
+            return None
+        if found is None:
+            return None
+        jpeg, (width_px, height_px), (width_pt, height_pt) = found
+        # poppler's page size: the page in points at dpi, rounded up.
+        size = (math.ceil(round(width_pt * dpi / 72, 6)), math.ceil(round(height_pt * dpi / 72, 6)))
+        if max(width_px * height_px, size[0] * size[1]) > max_pixels:
+            return None
+        grey = _decode_grey(jpeg, (width_px, height_px))
+        if grey is None:
+            return None
+        if (grey.shape[1], grey.shape[0]) == size:
+            return grey
+        # Shrinking averages the pixels each output pixel covers; enlarging interpolates.
+        shrinking = size[0] < grey.shape[1]
+        return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+@contextmanager
+def open_scanned_pdf(path: Path) -> Iterator[ScannedPdf | None]:
+    """The PDF opened for direct page reads, or None when pikepdf cannot open it (it is
+    encrypted, damaged or not a PDF; poppler then renders it, and reports what it finds)."""
+    import pikepdf
+
+    try:
+        pdf = pikepdf.Pdf.open(path)
+    except (pikepdf.PdfError, OSError, ValueError) as exc:
+        log.debug("%s: pages left to poppler: %s", path, exc)
+        yield None
+        return
+    with pdf:
+        yield ScannedPdf(pdf)
+
+
+def _bare_scan(page: pikepdf.Page) -> tuple[bytes, tuple[int, int], tuple[float, float]] | None:
+    """The JPEG bytes, pixel size and page size in points of a page that is one JPEG
+    drawn over the whole media box and nothing else; None for any other page."""
+    import pikepdf
+
+    if page.rotation % 360 or page.obj.get("/Annots") or float(page.obj.get("/UserUnit", 1)) != 1:
+        return None
+    box = [float(v) for v in page.mediabox]
+    if [float(v) for v in page.cropbox] != box:
+        return None  # poppler clips to the crop box
+    x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
+    matrix = np.eye(3)
+    stack: list[np.ndarray] = []
+    drawn = None
+    for instruction in pikepdf.parse_content_stream(page):
+        operator = str(instruction.operator)
+        if operator not in _SCAN_OPERATORS:
+            return None
+        if operator == "q":
+            stack.append(matrix)
+        elif operator == "Q":
+            if not stack:
+                return None
+            matrix = stack.pop()
+        elif operator == "cm":
+            a, b, c, d, e, f = (float(v) for v in instruction.operands)
+            matrix = np.array([[a, b, 0.0], [c, d, 0.0], [e, f, 1.0]]) @ matrix
+        else:  # Do
+            if drawn is not None:
+                return None
+            drawn = (instruction.operands[0], matrix)
+    if drawn is None:
+        return None
+    name, matrix = drawn
+    (a, b, _), (c, d, _), (e, f, _) = matrix
+    # The unit square the image fills must land on the page upright and unmirrored.
+    if abs(b) > 1e-9 or abs(c) > 1e-9 or a <= 0 or d <= 0:
+        return None
+    if max(abs(e - x0), abs(f - y0), abs(e + a - x1), abs(f + d - y1)) > _PLACEMENT_TOLERANCE_PT:
+        return None
+    image = page.resources.XObject[name]
+    filters = image.get("/Filter")
+    if isinstance(filters, pikepdf.Array) and len(filters) == 1:
+        filters = filters[0]
+    if image.get("/Subtype") != "/Image" or filters != "/DCTDecode":
+        return None
+    # Masks, inverted decoding and explicit colour transforms change what is drawn.
+    if any(key in image for key in ("/SMask", "/Mask", "/Decode", "/ImageMask", "/DecodeParms")):
+        return None
+    if int(image.get("/BitsPerComponent", 0)) != 8 or not _grey_or_rgb(image.get("/ColorSpace")):
+        return None
+    return bytes(image.read_raw_bytes()), (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0)
+
+
+def _grey_or_rgb(space: object) -> bool:
+    import pikepdf
+
+    if isinstance(space, pikepdf.Name):
+        return str(space) in _GREY_OR_RGB
+    if isinstance(space, pikepdf.Array) and len(space) == 2 and space[0] == "/ICCBased":
+        return int(space[1].get("/N", 0)) in (1, 3)
+    return False
+
+
+def _decode_grey(jpeg: bytes, size: tuple[int, int]) -> np.ndarray | None:
+    """The JPEG's grey pixels (libjpeg's luma plane for colour), or None when it does not
+    decode to the size the PDF states (poppler then renders what it can of it)."""
+    try:
+        with Image.open(io.BytesIO(jpeg)) as image:
+            if image.format != "JPEG" or image.size != size or image.mode not in ("L", "RGB"):
+                return None
+            image.draft("L", image.size)
+            grey = image.convert("L") if image.mode != "L" else image
+            return np.asarray(grey)
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's ways of saying "corrupt"
+        log.debug("embedded JPEG left to poppler: %s", exc)
+        return None

@@ -1,0 +1,93 @@
+"""Scanned PDF pages read straight from their JPEG: the same page poppler renders, and
+every page that is more than a bare scan left to poppler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+from pdf2image import convert_from_path
+
+from docproc.pages import iter_pages
+from docproc.pdf_scans import open_scanned_pdf
+from samples.pages import write_set
+
+
+@pytest.fixture(scope="module")
+def form_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-page form of MNIST test digits, saved the way scanners save PDFs: a JPEG per page."""
+    out = tmp_path_factory.mktemp("form")
+    write_set(out, cheques=0, forms=1, zips=0, seed=3131)
+    return next((out / "scans" / "forms").glob("*.pdf"))
+
+
+def poppler(path: Path, dpi: int, number: int) -> np.ndarray:
+    return np.asarray(convert_from_path(str(path), dpi=dpi, grayscale=True, first_page=number, last_page=number)[0])
+
+
+def direct(path: Path, dpi: int, number: int) -> np.ndarray | None:
+    with open_scanned_pdf(path) as scans:
+        assert scans is not None
+        return scans.page_image(number, dpi, max_pixels=150_000_000)
+
+
+@pytest.mark.parametrize("dpi", [200, 150, 96])  # enlarged, as stored, shrunk (the form is stored at 150)
+def test_a_bare_scan_is_the_page_poppler_renders(form_pdf: Path, dpi: int) -> None:
+    for number in (1, 2):
+        mine, theirs = direct(form_pdf, dpi, number), poppler(form_pdf, dpi, number)
+        assert mine is not None and mine.dtype == np.uint8
+        assert mine.shape == theirs.shape
+        # JPEG decoders and resamplers differ by a grey level or two, at stroke edges.
+        assert float(np.abs(mine.astype(int) - theirs).mean()) < 2.5
+        assert float(np.abs(mine.astype(int) - theirs).max()) < 128
+
+
+def _rotated(pdf: pikepdf.Pdf) -> None:
+    pdf.pages[1].obj.Rotate = 90
+
+
+def _drawn_on(pdf: pikepdf.Pdf) -> None:
+    pdf.pages[1].contents_add(pikepdf.Stream(pdf, b"0 g 72 72 144 36 re f"), prepend=False)
+
+
+def _annotated(pdf: pikepdf.Pdf) -> None:
+    note = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square, Rect=[72, 72, 216, 108])
+    pdf.pages[1].obj.Annots = pdf.make_indirect(pikepdf.Array([note]))
+
+
+def _half_page(pdf: pikepdf.Pdf) -> None:
+    page = pdf.pages[1]
+    name = next(iter(page.resources.XObject.keys()))
+    page.obj.Contents = pdf.make_stream(f"q 306 0 0 396 0 0 cm {name} Do Q".encode())
+
+
+def _masked(pdf: pikepdf.Pdf) -> None:
+    page = pdf.pages[1]
+    image = next(iter(page.resources.XObject.values()))
+    image.Decode = [1, 0, 1, 0, 1, 0]  # drawn as a negative
+
+
+@pytest.mark.parametrize("change", [_rotated, _drawn_on, _annotated, _half_page, _masked],
+                         ids=["rotated", "drawn-on", "annotated", "half-page", "decode-array"])
+def test_any_other_page_is_rendered_by_poppler(form_pdf: Path, tmp_path: Path,
+                                               change: Callable[[pikepdf.Pdf], None]) -> None:
+    changed = tmp_path / "changed.pdf"
+    with pikepdf.Pdf.open(form_pdf) as pdf:
+        change(pdf)
+        pdf.save(changed)
+    assert direct(changed, 200, 1) is not None  # page 1 is still a bare scan
+    assert direct(changed, 200, 2) is None
+    pages = list(iter_pages(changed, "pdf", pdf_dpi=200))
+    assert [p.number for p in pages] == [1, 2]
+    assert np.array_equal(pages[1].image, poppler(changed, 200, 2))
+    assert np.array_equal(pages[0].image, direct(changed, 200, 1))
+
+
+def test_a_pdf_pikepdf_cannot_open_is_left_to_poppler(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 4)
+    with open_scanned_pdf(damaged) as scans:
+        assert scans is None
