@@ -14,7 +14,8 @@ a perfect scan and segmentation would give; the fields docproc gets wrong are co
 whether a digit of theirs is misread even clean. Tesseract 5 (digits
 whitelist, one text line) reads the very boxes docproc reported, where it is installed;
 it is run on at most ``--tesseract-fields`` fields per kind to bound the time, and its
-pages per second are computed from its time per field. Writes benchmarks/RESULTS.md.
+pages per second are computed from its time per field. The forms are read a second time
+with --direct-pdf-scans, and the two readings compared. Writes benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from docproc.inputs import read_kind  # noqa: E402
 from docproc.pages import iter_pages  # noqa: E402
 from docproc.results import FieldResult  # noqa: E402
 from samples.pages import write_set  # noqa: E402
-from samples.reading import read_generated_set  # noqa: E402
+from samples.reading import KindReading, read_generated_kind, read_generated_set  # noqa: E402
 from training import data  # noqa: E402
 
 FURNITURE = {
@@ -72,6 +73,38 @@ def scores(pairs: list[tuple[str, str, float]]) -> dict[str, float]:
     for share in (0.05, 0.10):
         out[f"error_at_{int(share * 100)}"] = error_at_review_share(confidence, right, share)
     return out
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def reading_pairs(reading: KindReading) -> list[tuple[str, str, float]]:
+    """(truth, text read, confidence) for each field the truth holds; a field no row
+    reported counts as read empty."""
+    pairs = [(expected, row.text, row.confidence) for row, expected in zip(reading.rows, reading.truths)
+             if expected is not None]  # a row without truth is an extra string, counted through ``missing``
+    return pairs + [(t, "", 0.0) for t in reading.missing]
+
+
+def direct_scans_comparison(work: Path, truth: dict[tuple[str, int, str], str], classifier: DigitClassifier,
+                            rendered: KindReading) -> str:
+    """The forms read again with --direct-pdf-scans, beside their reading rendered by
+    poppler: accuracy, review error, speed, and the fields read differently."""
+    direct = read_generated_kind(work, truth, classifier, "forms", direct_pdf_scans=True)
+    mine, theirs = scores(reading_pairs(direct)), scores(reading_pairs(rendered))
+    direct_texts = {(r.file, r.page, r.field): r.text for r in direct.rows}
+    rendered_texts = {(r.file, r.page, r.field): r.text for r in rendered.rows}
+    keys = [key for key in truth if key[0].startswith("forms/")]
+    differ = sum(direct_texts.get(key) != rendered_texts.get(key) for key in keys)
+    only_direct = sum(direct_texts.get(key) == truth[key] != rendered_texts.get(key) for key in keys)
+    only_rendered = sum(rendered_texts.get(key) == truth[key] != direct_texts.get(key) for key in keys)
+    return (f"The forms read again with `--direct-pdf-scans` (each page straight from its JPEG): "
+            f"{pct(mine['field_accuracy'])} of fields right against {pct(theirs['field_accuracy'])} rendered by "
+            f"poppler, error with 10% reviewed {pct(mine['error_at_10'])} against {pct(theirs['error_at_10'])}, "
+            f"{direct.summary.pages / direct.summary.seconds:.1f} pages/s against "
+            f"{rendered.summary.pages / rendered.summary.seconds:.1f}. {differ} of {len(keys)} fields read "
+            f"differently: {only_direct} right only read directly, {only_rendered} right only rendered.")
 
 
 def accuracy_interval(pairs: list[tuple[str, str, float]]) -> tuple[float, float]:
@@ -149,15 +182,13 @@ def main(argv: list[str] | None = None) -> None:
     has_tesseract = shutil.which("tesseract") is not None
 
     table, furniture_pairs, all_pairs = [], defaultdict(list), []
-    for reading in read_generated_set(work, truth, classifier):
+    kind_readings = read_generated_set(work, truth, classifier)
+    for reading in kind_readings:
         kind, rows, summary = reading.kind, reading.rows, reading.summary
-        pairs = []
         for row, expected in zip(rows, reading.truths):
-            if expected is None:
-                continue  # an extra string found: counted below through missing truth
-            pairs.append((expected, row.text, row.confidence))
-            furniture_pairs[furniture_of(kind, row.field, row.page)].append((expected, row.text, row.confidence))
-        pairs += [(t, "", 0.0) for t in reading.missing]
+            if expected is not None:
+                furniture_pairs[furniture_of(kind, row.field, row.page)].append((expected, row.text, row.confidence))
+        pairs = reading_pairs(reading)
         all_pairs += pairs
         kind_keys = [key for key in truth if key[0].startswith(kind + "/")]
         texts = {(r.file, r.page, r.field): r.text for r in rows}
@@ -186,9 +217,10 @@ def main(argv: list[str] | None = None) -> None:
         f"crop. {sum(1 for key in truth if not readable[key])} fields in all hold such a digit."
     )
     print(decomposition)
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1%}"
+    direct_line = None
+    if args.forms:
+        direct_line = direct_scans_comparison(work, truth, classifier, next(r for r in kind_readings if r.kind == "forms"))
+        print(direct_line)
 
     lines = [
         "## Field accuracy on held-out scans (`python -m benchmarks.fields`)",
@@ -220,6 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     lines += ["", "The clean-digit ceiling is the share of fields whose every digit docproc's classifier reads right "
                   "as the clean MNIST image the field was written with: about what a perfect scan and segmentation "
                   "would give (a scanned digit is now and then read right where its clean image is not). " + decomposition]
+    if direct_line:
+        lines += ["", direct_line]
     lines += ["", "By the printed furniture around the field:", "",
               "| furniture | fields | field acc. | 95% interval | digit acc. | error, 10% reviewed |",
               "|---|---:|---:|---:|---:|---:|"]

@@ -94,8 +94,12 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
         except OSError as exc:
             raise ModelError(f"Model file {path} cannot be read ({exc.strerror or exc}). Pass --model PATH to a "
                              ".keras file, or restore models/ from the repository.") from exc
-    options_hash = _text_sha256(json.dumps([options.pdf_dpi, options.image_dpi, options.force_image_dpi,
-                                            options.review_below, options.max_pixels]))
+    settings: list[object] = [options.pdf_dpi, options.image_dpi, options.force_image_dpi, options.review_below,
+                              options.max_pixels]
+    if options.direct_pdf_scans:
+        # Only when set, so the ledgers of runs from before the option keep their hash.
+        settings.append("direct-pdf-scans")
+    options_hash = _text_sha256(json.dumps(settings))
     return Fingerprint(template_hash, models.hexdigest(), options_hash)
 
 

@@ -1,7 +1,7 @@
 """Pages of a document, one at a time, as 8-bit grey images with their resolution.
 
-PDFs are read page by page, so a 500-page PDF never sits in memory whole: bare scanned
-pages straight from their JPEG, other pages rendered through poppler (pdf2image). Images
+PDFs are read page by page, so a 500-page PDF never sits in memory whole: rendered
+through poppler (pdf2image) or, on request, bare scanned pages straight from their JPEG. Images
 (multi-page TIFF included) are decoded frame by frame by Pillow. Any mode Pillow reads
 (16-bit, CMYK, palette, alpha) comes out as grey on white.
 """
@@ -9,6 +9,7 @@ pages straight from their JPEG, other pages rendered through poppler (pdf2image)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,13 +174,13 @@ def _rendered_pages(path: Path, dpi: int, first: int, last: int) -> Iterator[Pag
 
 
 def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
-              first_page: int = 1, last_page: int | None = None) -> Iterator[Page]:
+              first_page: int = 1, last_page: int | None = None, direct_scans: bool = False) -> Iterator[Page]:
     """Pages ``first_page`` to ``last_page`` (default: the end) of a PDF in grey at
-    ``dpi``: bare scanned pages straight from their JPEG (docproc.pdf_scans), the others
-    rendered by poppler, a few pages per call."""
+    ``dpi``, rendered by poppler a few pages per call; with ``direct_scans``, bare
+    scanned pages straight from their JPEG instead (docproc.pdf_scans)."""
     count = pdf_page_count(path, dpi, max_pixels)
     end = count if last_page is None else min(count, last_page)
-    with open_scanned_pdf(path) as scans:
+    with open_scanned_pdf(path) if direct_scans else nullcontext() as scans:
         number = first_page
         while number <= end:
             direct = scans.page_image(number, dpi, max_pixels) if scans is not None else None
@@ -194,10 +195,10 @@ def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_
 
 def iter_pages(path: Path, kind: str, pdf_dpi: int = DEFAULT_PDF_DPI, image_dpi: float = DEFAULT_IMAGE_DPI,
                force_image_dpi: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
-               first_page: int = 1, last_page: int | None = None) -> Iterator[Page]:
+               first_page: int = 1, last_page: int | None = None, direct_pdf_scans: bool = False) -> Iterator[Page]:
     """Pages ``first_page`` to ``last_page`` (default: all) of a document of the given sniffed ``kind``."""
     if kind == "pdf":
-        return pdf_pages(path, pdf_dpi, max_pixels, first_page, last_page)
+        return pdf_pages(path, pdf_dpi, max_pixels, first_page, last_page, direct_pdf_scans)
     frames = image_pages(path, image_dpi, force_image_dpi, max_pixels)
     if first_page == 1 and last_page is None:
         return frames

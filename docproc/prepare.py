@@ -39,6 +39,7 @@ class RunOptions:
     review_below: float = 0.9
     max_pixels: int = DEFAULT_MAX_PIXELS
     file_timeout: float | None = None  # seconds of work per file; None: no limit
+    direct_pdf_scans: bool = False  # bare scanned PDF pages straight from their JPEG (docproc.pdf_scans)
 
     @property
     def template_name(self) -> str:
@@ -120,7 +121,7 @@ def _pages_or_error(item: InputFile, options: RunOptions, first_page: int = 1,
                 raise InputFileError("empty file (0 bytes): the scan was not written; scan or copy it again.")
             raise InputFileError("not a PDF, PNG, JPEG, BMP or TIFF file (judged by its content).")
         for page in iter_pages(item.path, kind, options.pdf_dpi, options.image_dpi, options.force_image_dpi,
-                               options.max_pixels, first_page, last_page):
+                               options.max_pixels, first_page, last_page, options.direct_pdf_scans):
             yield page
             number = page.number + 1
     except FileNotFoundError:

@@ -28,16 +28,20 @@ class KindReading:
     summary: RunSummary
 
 
+def read_generated_kind(out: Path, truth: dict[tuple[str, int, str], str], classifier: DigitClassifier,
+                        kind: str, direct_pdf_scans: bool = False) -> KindReading:
+    """Run docproc over one kind under ``out/scans`` (with its template) and match the rows
+    with ``truth`` ((file, page, field) -> text, files relative to ``out/scans``)."""
+    template_name = dict(KINDS)[kind]
+    template = load_template(out / "templates" / f"{template_name}.yaml") if template_name else None
+    files = discover([str(out / "scans" / kind)], root=out / "scans")
+    rows, summary = run_all(files, classifier, RunOptions(template=template, direct_pdf_scans=direct_pdf_scans))
+    found = {(r.file, r.page, r.field) for r in rows}
+    missing = [t for k, t in truth.items() if k[0].startswith(kind + "/") and k not in found]
+    return KindReading(kind, rows, [truth.get((r.file, r.page, r.field)) for r in rows], missing, summary)
+
+
 def read_generated_set(out: Path, truth: dict[tuple[str, int, str], str], classifier: DigitClassifier,
                        ) -> list[KindReading]:
-    """Run docproc over each kind under ``out/scans`` and match the rows with ``truth``
-    ((file, page, field) -> text, files relative to ``out/scans``)."""
-    readings = []
-    for kind, template_name in KINDS:
-        template = load_template(out / "templates" / f"{template_name}.yaml") if template_name else None
-        files = discover([str(out / "scans" / kind)], root=out / "scans")
-        rows, summary = run_all(files, classifier, RunOptions(template=template))
-        found = {(r.file, r.page, r.field) for r in rows}
-        missing = [t for k, t in truth.items() if k[0].startswith(kind + "/") and k not in found]
-        readings.append(KindReading(kind, rows, [truth.get((r.file, r.page, r.field)) for r in rows], missing, summary))
-    return readings
+    """Each kind of the set under ``out`` read as ``read_generated_kind`` does."""
+    return [read_generated_kind(out, truth, classifier, kind) for kind, _ in KINDS]

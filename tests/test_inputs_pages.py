@@ -69,14 +69,11 @@ def test_multipage_tiff_and_pdf_stream_page_by_page(tmp_path: Path) -> None:
 def test_pdf_pages_rendered_in_runs_are_the_pages_rendered_one_by_one(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from docproc import pages as pages_module
-    from docproc.pdf_scans import ScannedPdf
 
     levels = list(range(20, 240, 20))  # 11 pages: a full run of 8 and a short one of 3
     pdf = tmp_path / "eleven.pdf"
     images = [page_image(v).convert("RGB") for v in levels]
     images[0].save(pdf, save_all=True, append_images=images[1:], resolution=100)
-    # Bare scans like these are read without poppler: this is about poppler's runs.
-    monkeypatch.setattr(ScannedPdf, "page_image", lambda self, number, dpi, max_pixels: None)
     in_runs = list(iter_pages(pdf, "pdf", pdf_dpi=100))
     monkeypatch.setattr(pages_module, "PDF_PAGES_PER_CALL", 1)
     one_by_one = list(iter_pages(pdf, "pdf", pdf_dpi=100))

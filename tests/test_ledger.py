@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import time
@@ -144,6 +146,12 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
     assert fingerprint("a.yaml").model_hash != before.model_hash
     assert reading_fingerprint(RunOptions(review_below=0.5), [model]).options_hash != \
         reading_fingerprint(RunOptions(review_below=0.9), [model]).options_hash
+    assert reading_fingerprint(RunOptions(direct_pdf_scans=True), [model]).options_hash != \
+        reading_fingerprint(RunOptions(), [model]).options_hash
+    # Options added since ledgers were first written leave the hash of a run without them
+    # as it was: an upgrade does not make every file read again.
+    before_the_option = hashlib.sha256(json.dumps([200, 300.0, False, 0.9, 150_000_000]).encode()).hexdigest()
+    assert reading_fingerprint(RunOptions(), [model]).options_hash == before_the_option
 
 
 def test_the_peers_beside_a_model_are_part_of_what_decides_readings(tmp_path: Path) -> None:

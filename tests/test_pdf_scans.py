@@ -1,5 +1,5 @@
-"""Scanned PDF pages read straight from their JPEG: the same page poppler renders, and
-every page that is more than a bare scan left to poppler."""
+"""Scanned PDF pages read straight from their JPEG (--direct-pdf-scans): the same page
+poppler renders, and every page that is more than a bare scan left to poppler."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import pikepdf
 import pytest
 from pdf2image import convert_from_path
 
+from docproc.inputs import InputFile
 from docproc.pages import iter_pages
 from docproc.pdf_scans import open_scanned_pdf
+from docproc.pipeline import RunOptions, run_all
+from docproc.templates import load_template
 from samples.pages import write_set
 
 
@@ -80,10 +83,30 @@ def test_any_other_page_is_rendered_by_poppler(form_pdf: Path, tmp_path: Path,
         pdf.save(changed)
     assert direct(changed, 200, 1) is not None  # page 1 is still a bare scan
     assert direct(changed, 200, 2) is None
-    pages = list(iter_pages(changed, "pdf", pdf_dpi=200))
+    pages = list(iter_pages(changed, "pdf", pdf_dpi=200, direct_pdf_scans=True))
     assert [p.number for p in pages] == [1, 2]
     assert np.array_equal(pages[1].image, poppler(changed, 200, 2))
     assert np.array_equal(pages[0].image, direct(changed, 200, 1))
+
+
+def test_poppler_renders_every_page_unless_asked_and_the_run_reads_the_same(
+        form_pdf: Path, shipped_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from docproc import pages as pages_module
+
+    rendered = list(iter_pages(form_pdf, "pdf", pdf_dpi=200))
+    assert all(np.array_equal(page.image, poppler(form_pdf, 200, page.number)) for page in rendered)
+
+    template = load_template(form_pdf.parent.parent.parent / "templates" / "form.yaml")
+    files = [InputFile(form_pdf, form_pdf.name)]
+    with_poppler, _ = run_all(files, shipped_classifier, RunOptions(template=template))
+
+    def no_poppler(*args: object) -> None:
+        raise AssertionError("poppler was asked to render a bare scan")
+
+    monkeypatch.setattr(pages_module, "_render", no_poppler)
+    direct_rows, summary = run_all(files, shipped_classifier, RunOptions(template=template, direct_pdf_scans=True))
+    assert summary.pages == 2 and len(direct_rows) == len(with_poppler) == 8
+    assert [r.text for r in direct_rows] == [r.text for r in with_poppler]
 
 
 def test_a_pdf_pikepdf_cannot_open_is_left_to_poppler(tmp_path: Path) -> None:
