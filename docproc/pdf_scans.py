@@ -73,12 +73,25 @@ class ScannedPdf:
         return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
+class _QpdfNotesToDebug(logging.Filter):
+    """qpdf's complaints about a damaged file, which pikepdf logs as errors, told at DEBUG:
+    this module only looks at the file, and poppler reports what is wrong with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().strip():
+            log.debug("pikepdf: %s", record.getMessage().strip())
+        return False
+
+
 @contextmanager
 def open_scanned_pdf(path: Path) -> Iterator[ScannedPdf | None]:
     """The PDF opened for direct page reads, or None when pikepdf cannot open it (it is
     encrypted, damaged or not a PDF; poppler then renders it, and reports what it finds)."""
     import pikepdf
 
+    qpdf_log = logging.getLogger("pikepdf._core")
+    if not any(isinstance(f, _QpdfNotesToDebug) for f in qpdf_log.filters):
+        qpdf_log.addFilter(_QpdfNotesToDebug())
     try:
         pdf = pikepdf.Pdf.open(path)
     except (pikepdf.PdfError, OSError, ValueError) as exc:

@@ -64,6 +64,28 @@ def test_real_images_cut_short_or_flipped(tmp_path: Path, fmt: str, width: int, 
 
 
 @FUZZ
+@given(st.integers(8, 64), st.integers(8, 64), st.data())
+def test_scanned_pdfs_cut_short_or_flipped_read_directly(tmp_path: Path, width: int, height: int,
+                                                         data: st.DataObject) -> None:
+    # --direct-pdf-scans parses the PDF with pikepdf and decodes the page's JPEG itself,
+    # before poppler: damage anywhere in either must still end in pages or InputFileError.
+    pixels = np.frombuffer(data.draw(st.binary(min_size=width * height * 3, max_size=width * height * 3)), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.reshape(height, width, 3)).save(buffer, format="PDF", resolution=72)
+    encoded = bytearray(buffer.getvalue())
+    cut = data.draw(st.integers(len(encoded) // 2, len(encoded)))
+    for at in data.draw(st.lists(st.integers(0, len(encoded) - 1), max_size=4)):
+        encoded[at] ^= 0xFF
+    path = tmp_path / "fuzz.pdf"
+    path.write_bytes(bytes(encoded[:cut]))
+    try:
+        for page in iter_pages(path, "pdf", pdf_dpi=96, max_pixels=4_000_000, direct_pdf_scans=True):
+            assert page.image.dtype == np.uint8 and page.image.ndim == 2
+    except InputFileError:
+        pass
+
+
+@FUZZ
 @given(st.integers(1, 120), st.integers(1, 300), st.data())
 def test_segmentation_of_random_fields_never_crashes(height: int, width: int, data: st.DataObject) -> None:
     kind = data.draw(st.sampled_from(["noise", "blocks", "lines", "flat"]))

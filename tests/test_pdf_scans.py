@@ -114,3 +114,20 @@ def test_a_pdf_pikepdf_cannot_open_is_left_to_poppler(tmp_path: Path) -> None:
     damaged.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 4)
     with open_scanned_pdf(damaged) as scans:
         assert scans is None
+
+
+def test_qpdf_complaints_about_a_damaged_pdf_are_told_at_debug_only(
+        form_pdf: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # pikepdf logs qpdf's complaints as errors; docproc only looks at the file with it, and
+    # poppler reports what matters, so they must not reach a cron job's stderr as errors.
+    damaged = tmp_path / "odd-page-tree.pdf"
+    data = form_pdf.read_bytes()
+    # A stray byte after the last page reference, and the file cut short in its trailer.
+    kids_end = data.index(b"]", data.index(b"/Kids ["))
+    data = data[:kids_end].rstrip() + b"\xdf" + data[kids_end:]
+    damaged.write_bytes(data[: data.rindex(b"startxref") + len(b"startxref\n") + 1])
+    with caplog.at_level("DEBUG"):
+        pages = list(iter_pages(damaged, "pdf", pdf_dpi=96, direct_pdf_scans=True))
+    assert [p.number for p in pages] == [1, 2]  # page 2 as poppler recovers it
+    assert not [r for r in caplog.records if r.levelno >= 30]
+    assert any(r.name == "docproc" and "pikepdf:" in r.getMessage() for r in caplog.records)
