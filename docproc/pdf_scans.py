@@ -1,11 +1,14 @@
-"""Scanned PDF pages read straight out of the PDF, without rendering them.
+"""Scanned PDF pages read straight out of the PDF, without rendering them (--direct-pdf-scans).
 
 A scanner's PDF page is one JPEG drawn over the whole page and nothing else. Its pixels
 are the JPEG's: decoded to grey and scaled to the rendering resolution they are what
-poppler renders, to within a grey level or two, in about a tenth of the time (poppler
-starts a process per call, parses the PDF and resamples through its general imaging
+poppler renders, to within a grey level or two on average, in about a tenth of the time
+(poppler starts a process per call, parses the PDF and resamples through its own imaging
 path). A page that is anything else (text, drawing, annotations, masks, rotation,
 another image encoding, a damaged file) is left to poppler: ``page_image`` returns None.
+
+It is an option, not the default: the small differences at stroke edges change a few
+readings either way, and ``benchmarks.fields`` measures the balance on its forms.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("docproc")
 
-# Colour spaces whose JPEG decodes to the page's greys as poppler renders them: grey and
-# RGB, bare or with an ICC profile (scanners embed one; poppler's grey differs by a level
-# or two). CMYK, Lab, indexed and separations go to poppler.
+# Colour spaces whose JPEG decodes straight to the page's greys: grey and RGB, bare or
+# with an ICC profile (scanners embed one, mostly sRGB, which poppler renders as it does
+# bare RGB; other profiles are not applied here). CMYK, Lab, indexed and separations go
+# to poppler.
 _GREY_OR_RGB = ("/DeviceGray", "/DeviceRGB")
 # Where the image must land: on the media box, to within this many points.
 _PLACEMENT_TOLERANCE_PT = 0.5

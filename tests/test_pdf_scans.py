@@ -48,6 +48,22 @@ def test_a_bare_scan_is_the_page_poppler_renders(form_pdf: Path, dpi: int) -> No
         assert float(np.abs(mine.astype(int) - theirs).max()) < 128
 
 
+def test_a_scan_with_an_srgb_profile_is_read_directly(form_pdf: Path, tmp_path: Path) -> None:
+    from PIL import ImageCms
+
+    tagged = tmp_path / "srgb.pdf"
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with pikepdf.Pdf.open(form_pdf) as pdf:
+        for page in pdf.pages:
+            icc = pdf.make_stream(profile)
+            icc.N = 3
+            next(iter(page.resources.XObject.values())).ColorSpace = pikepdf.Array([pikepdf.Name.ICCBased, icc])
+        pdf.save(tagged)
+    mine, theirs = direct(tagged, 200, 1), poppler(tagged, 200, 1)
+    assert mine is not None and mine.shape == theirs.shape
+    assert float(np.abs(mine.astype(int) - theirs).mean()) < 2.5
+
+
 def _rotated(pdf: pikepdf.Pdf) -> None:
     pdf.pages[1].obj.Rotate = 90
 
