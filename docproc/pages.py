@@ -8,16 +8,22 @@ through poppler (pdf2image) or, on request, bare scanned pages straight from the
 
 from __future__ import annotations
 
+import io
+import logging
+import math
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from docproc.errors import InputFileError
-from docproc.pdf_scans import open_scanned_pdf
+from docproc.pdf_scans import ScannedPdf, open_scanned_pdf
+
+log = logging.getLogger("docproc")
 
 DEFAULT_PDF_DPI = 200
 DEFAULT_IMAGE_DPI = 300.0
@@ -40,6 +46,13 @@ class Page:
     number: int
     image: np.ndarray
     dpi: float
+
+
+def _ask_for_luma(jpeg: Image.Image) -> None:
+    """Have libjpeg hand over a JPEG's luma plane instead of decoding colour and
+    converting it back: the same greys (JPEG's Y uses L's weights) in a third of the time
+    on a colour cheque scan."""
+    jpeg.draft("L", jpeg.size)
 
 
 def _grey(frame: Image.Image) -> np.ndarray:
@@ -89,10 +102,7 @@ def image_pages(path: Path, image_dpi: float = DEFAULT_IMAGE_DPI, force_dpi: boo
     try:
         with Image.open(path) as image:
             if image.format == "JPEG":
-                # Have libjpeg hand over its luma plane instead of decoding colour and
-                # converting it back: the same greys (JPEG's Y uses L's weights) in a
-                # third of the time on a colour cheque scan.
-                image.draft("L", image.size)
+                _ask_for_luma(image)
             for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
                 check_size(*frame.size, max_pixels)
                 if frame.format == "JPEG":
@@ -173,6 +183,35 @@ def _rendered_pages(path: Path, dpi: int, first: int, last: int) -> Iterator[Pag
         yield Page(number=number, image=np.ascontiguousarray(_grey(image)), dpi=float(dpi))
 
 
+def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int) -> np.ndarray | None:
+    """PDF page ``number`` in grey at ``dpi`` (poppler's size for it) from its JPEG, when it
+    is a bare scan; None when poppler must render it: any other page, one over
+    ``max_pixels`` (in the JPEG or at ``dpi``: poppler's path has the checks), or a JPEG
+    that does not decode to the size the PDF states (poppler renders what it can of it)."""
+    scan = scans.bare_scan(number)
+    if scan is None:
+        return None
+    width_pt, height_pt = scan.points
+    # poppler's page size: the page in points at dpi, rounded up.
+    size = (math.ceil(round(width_pt * dpi / 72, 6)), math.ceil(round(height_pt * dpi / 72, 6)))
+    if max(scan.pixels[0] * scan.pixels[1], size[0] * size[1]) > max_pixels:
+        return None
+    try:
+        with Image.open(io.BytesIO(scan.jpeg)) as jpeg:
+            if jpeg.format != "JPEG" or jpeg.size != scan.pixels or jpeg.mode not in ("L", "RGB"):
+                return None
+            _ask_for_luma(jpeg)
+            grey = _grey(jpeg)
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's ways of saying "corrupt", as in image_pages
+        log.debug("page %d's JPEG left to poppler: %s", number, exc)
+        return None
+    if (grey.shape[1], grey.shape[0]) == size:
+        return grey
+    # Shrinking averages the pixels each output pixel covers; enlarging interpolates.
+    shrinking = size[0] < grey.shape[1]
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
 def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
               first_page: int = 1, last_page: int | None = None, direct_scans: bool = False) -> Iterator[Page]:
     """Pages ``first_page`` to ``last_page`` (default: the end) of a PDF in grey at
@@ -183,7 +222,7 @@ def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_
     with open_scanned_pdf(path) if direct_scans else nullcontext() as scans:
         number = first_page
         while number <= end:
-            direct = scans.page_image(number, dpi, max_pixels) if scans is not None else None
+            direct = scan_page(scans, number, dpi, max_pixels) if scans is not None else None
             if direct is not None:
                 yield Page(number=number, image=direct, dpi=float(dpi))
                 number += 1

@@ -1,11 +1,12 @@
-"""Scanned PDF pages read straight out of the PDF, without rendering them (--direct-pdf-scans).
+"""Find the PDF pages that are bare scans, for reading without rendering (--direct-pdf-scans).
 
 A scanner's PDF page is one JPEG drawn over the whole page and nothing else. Its pixels
-are the JPEG's: decoded to grey and scaled to the rendering resolution they are what
-poppler renders, to within a grey level or two on average, in about a tenth of the time
-(poppler starts a process per call, parses the PDF and resamples through its own imaging
-path). A page that is anything else (text, drawing, annotations, masks, rotation,
-another image encoding, a damaged file) is left to poppler: ``page_image`` returns None.
+are the JPEG's: decoded to grey and scaled to the rendering resolution (docproc.pages
+does both) they are what poppler renders, to within a grey level or two on average, in
+about a tenth of the time (poppler starts a process per call, parses the PDF and
+resamples through its own imaging path). A page that is anything else (text, drawing,
+annotations, masks, rotation, another image encoding, a damaged file) is left to
+poppler: ``bare_scan`` returns None.
 
 It is an option, not the default: the small differences at stroke edges change a few
 readings either way, and ``benchmarks.fields`` measures the balance on its forms.
@@ -13,17 +14,14 @@ readings either way, and ``benchmarks.fields`` measures the balance on its forms
 
 from __future__ import annotations
 
-import io
 import logging
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
-from PIL import Image
 
 if TYPE_CHECKING:
     import pikepdf
@@ -41,40 +39,33 @@ _PLACEMENT_TOLERANCE_PT = 0.5
 _SCAN_OPERATORS = {"q", "Q", "cm", "Do"}
 
 
+@dataclass(frozen=True)
+class BareScan:
+    """A page that is one JPEG over the whole page: the JPEG's bytes, its size in pixels
+    as the PDF states it, and the page's size in points."""
+
+    jpeg: bytes
+    pixels: tuple[int, int]
+    points: tuple[float, float]
+
+
 class ScannedPdf:
-    """An open PDF whose pages are read directly where they are bare scans. (pikepdf is
+    """An open PDF whose bare scanned pages can be had without rendering. (pikepdf is
     imported when a PDF is read, not with docproc: it takes a twentieth of a second.)"""
 
     def __init__(self, pdf: pikepdf.Pdf) -> None:
         self.pdf = pdf
 
-    def page_image(self, number: int, dpi: int, max_pixels: int) -> np.ndarray | None:
-        """Page ``number`` (from 1) in grey at ``dpi``, at poppler's size for that page,
-        when the page is a bare JPEG scan; None when poppler must render it (pages over
-        ``max_pixels``, in the JPEG or at ``dpi``, too: poppler's path has the checks)."""
+    def bare_scan(self, number: int) -> BareScan | None:
+        """Page ``number`` (from 1) when it is a bare JPEG scan; None when poppler must render it."""
         import pikepdf
 
         try:
-            found = _bare_scan(self.pdf.pages[number - 1])
+            return _bare_scan(self.pdf.pages[number - 1])
         except (pikepdf.PdfError, KeyError, AttributeError, IndexError, TypeError, ValueError, RuntimeError) as exc:
             # An odd or damaged page is poppler's to render, or to report.
             log.debug("page %d left to poppler: %s", number, exc)
             return None
-        if found is None:
-            return None
-        jpeg, (width_px, height_px), (width_pt, height_pt) = found
-        # poppler's page size: the page in points at dpi, rounded up.
-        size = (math.ceil(round(width_pt * dpi / 72, 6)), math.ceil(round(height_pt * dpi / 72, 6)))
-        if max(width_px * height_px, size[0] * size[1]) > max_pixels:
-            return None
-        grey = _decode_grey(jpeg, (width_px, height_px))
-        if grey is None:
-            return None
-        if (grey.shape[1], grey.shape[0]) == size:
-            return grey
-        # Shrinking averages the pixels each output pixel covers; enlarging interpolates.
-        shrinking = size[0] < grey.shape[1]
-        return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 class _QpdfNotesToDebug(logging.Filter):
@@ -106,9 +97,9 @@ def open_scanned_pdf(path: Path) -> Iterator[ScannedPdf | None]:
         yield ScannedPdf(pdf)
 
 
-def _bare_scan(page: pikepdf.Page) -> tuple[bytes, tuple[int, int], tuple[float, float]] | None:
-    """The JPEG bytes, pixel size and page size in points of a page that is one JPEG
-    drawn over the whole media box and nothing else; None for any other page."""
+def _bare_scan(page: pikepdf.Page) -> BareScan | None:
+    """The page as a BareScan when it is one JPEG drawn over the whole media box and
+    nothing else; None for any other page."""
     import pikepdf
 
     if page.rotation % 360 or page.obj.get("/Annots") or float(page.obj.get("/UserUnit", 1)) != 1:
@@ -157,7 +148,7 @@ def _bare_scan(page: pikepdf.Page) -> tuple[bytes, tuple[int, int], tuple[float,
         return None
     if int(image.get("/BitsPerComponent", 0)) != 8 or not _grey_or_rgb(image.get("/ColorSpace")):
         return None
-    return bytes(image.read_raw_bytes()), (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0)
+    return BareScan(bytes(image.read_raw_bytes()), (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0))
 
 
 def _grey_or_rgb(space: object) -> bool:
@@ -168,18 +159,3 @@ def _grey_or_rgb(space: object) -> bool:
     if isinstance(space, pikepdf.Array) and len(space) == 2 and space[0] == "/ICCBased":
         return int(space[1].get("/N", 0)) in (1, 3)
     return False
-
-
-def _decode_grey(jpeg: bytes, size: tuple[int, int]) -> np.ndarray | None:
-    """The JPEG's grey pixels (libjpeg's luma plane for colour), or None when it does not
-    decode to the size the PDF states (poppler then renders what it can of it)."""
-    try:
-        with Image.open(io.BytesIO(jpeg)) as image:
-            if image.format != "JPEG" or image.size != size or image.mode not in ("L", "RGB"):
-                return None
-            image.draft("L", image.size)
-            grey = image.convert("L") if image.mode != "L" else image
-            return np.asarray(grey)
-    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's ways of saying "corrupt"
-        log.debug("embedded JPEG left to poppler: %s", exc)
-        return None

@@ -12,7 +12,7 @@ import pytest
 from pdf2image import convert_from_path
 
 from docproc.inputs import InputFile
-from docproc.pages import iter_pages
+from docproc.pages import iter_pages, scan_page
 from docproc.pdf_scans import open_scanned_pdf
 from docproc.pipeline import RunOptions, run_all
 from docproc.templates import load_template
@@ -34,7 +34,7 @@ def poppler(path: Path, dpi: int, number: int) -> np.ndarray:
 def direct(path: Path, dpi: int, number: int) -> np.ndarray | None:
     with open_scanned_pdf(path) as scans:
         assert scans is not None
-        return scans.page_image(number, dpi, max_pixels=150_000_000)
+        return scan_page(scans, number, dpi, max_pixels=150_000_000)
 
 
 @pytest.mark.parametrize("dpi", [200, 150, 96])  # enlarged, as stored, shrunk (the form is stored at 150)
