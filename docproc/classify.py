@@ -255,6 +255,12 @@ def peers_path(model_path: Path) -> Path:
     return companion_path(model_path, "peers.keras")
 
 
+def peers_beside(model_path: Path) -> Path | None:
+    """The peer bundle beside a digit model, or None when it has none."""
+    path = peers_path(model_path)
+    return path if path.is_file() else None
+
+
 def load_peers(path: Path, batch_size: int = DEFAULT_BATCH_SIZE) -> PeerModels:
     """Load a peer bundle (training/peers.py); ModelError when it is unreadable or of the
     wrong shape."""
@@ -282,7 +288,8 @@ def load_classifier(path: Path | None = None, batch_size: int = DEFAULT_BATCH_SI
     model = _load_keras(path, f"Pass --model PATH (or set {MODEL_ENV}) to a .keras file, "
                               "or train one with `python -m training.train`.")
     _check_shapes(model, path, 10, "probabilities")
-    peers = load_peers(peers_path(path), batch_size) if peers_path(path).is_file() else None
+    peers_file = peers_beside(path)
+    peers = load_peers(peers_file, batch_size) if peers_file is not None else None
     classifier = DigitClassifier(model=model, path=path, batch_size=batch_size,
                                  check=load_single_digit_check(batch_size=batch_size) if check else None,
                                  peers=peers)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docproc.classify import DigitClassifier, load_classifier, load_single_digit_check, peers_path
+from docproc.classify import DigitClassifier, load_classifier, load_single_digit_check, peers_beside, peers_path
 from docproc.errors import ClusterError
 from docproc.inputs import InputFile
 from docproc.native_memory import keep_freed_memory
@@ -56,8 +56,8 @@ class ModelFiles:
     def read(cls, digits: Path, check: Path, batch_size: int) -> ModelFiles:
         """The model files' bytes, with their key; the peers are those beside ``digits``."""
         digits_bytes, check_bytes = digits.read_bytes(), check.read_bytes()
-        peers = peers_path(digits)
-        peers_bytes = peers.read_bytes() if peers.is_file() else b""
+        peers = peers_beside(digits)
+        peers_bytes = peers.read_bytes() if peers is not None else b""
         key = hashlib.sha256(b"\0".join([digits_bytes, check_bytes, peers_bytes, str(batch_size).encode()])).hexdigest()
         return cls(digits_bytes, check_bytes, batch_size, key, peers_bytes)
 

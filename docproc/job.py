@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docproc.classify import DEFAULT_BATCH_SIZE, SHIPPED_CHECK, DigitClassifier, load_classifier, peers_path
+from docproc.classify import DEFAULT_BATCH_SIZE, SHIPPED_CHECK, DigitClassifier, load_classifier, peers_beside
 from docproc.errors import ModelError
 from docproc.inputs import InputFile
 from docproc.ledger import Fingerprint, InputRecord, Ledger
@@ -195,8 +195,8 @@ class Readers:
     def model_files(self) -> list[Path]:
         """The files whose bytes decide the readings: the digit model, the check, and the
         digit model's peers where it has them."""
-        peers = peers_path(self.model_path)
-        return [self.model_path, self.check_path, *([peers] if peers.is_file() else [])]
+        peers = peers_beside(self.model_path)
+        return [self.model_path, self.check_path, *([peers] if peers is not None else [])]
 
 
 def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output: Path, readers: Readers,
