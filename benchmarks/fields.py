@@ -79,6 +79,11 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def texts_by_field(rows: list[FieldResult]) -> dict[tuple[str, int, str], str]:
+    """Each row's text by (file, page, field), the truth's key."""
+    return {(r.file, r.page, r.field): r.text for r in rows}
+
+
 def reading_pairs(reading: KindReading) -> list[tuple[str, str, float]]:
     """(truth, text read, confidence) for each field the truth holds; a field no row
     reported counts as read empty."""
@@ -93,8 +98,7 @@ def direct_scans_comparison(work: Path, truth: dict[tuple[str, int, str], str], 
     poppler: accuracy, review error, speed, and the fields read differently."""
     direct = read_generated_kind(work, truth, classifier, "forms", direct_pdf_scans=True)
     mine, theirs = scores(reading_pairs(direct)), scores(reading_pairs(rendered))
-    direct_texts = {(r.file, r.page, r.field): r.text for r in direct.rows}
-    rendered_texts = {(r.file, r.page, r.field): r.text for r in rendered.rows}
+    direct_texts, rendered_texts = texts_by_field(direct.rows), texts_by_field(rendered.rows)
     keys = [key for key in truth if key[0].startswith("forms/")]
     differ = sum(direct_texts.get(key) != rendered_texts.get(key) for key in keys)
     only_direct = sum(direct_texts.get(key) == truth[key] != rendered_texts.get(key) for key in keys)
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs = reading_pairs(reading)
         all_pairs += pairs
         kind_keys = [key for key in truth if key[0].startswith(kind + "/")]
-        texts = {(r.file, r.page, r.field): r.text for r in rows}
+        texts = texts_by_field(rows)
         read_right.update((key, texts.get(key) == truth[key]) for key in kind_keys)
         result = {"kind": kind, **scores(pairs), "pages_per_s": summary.pages / summary.seconds, "pages": summary.pages,
                   "clean_ceiling": float(np.mean([readable[key] for key in kind_keys]))}
