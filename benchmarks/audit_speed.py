@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.results_file import machine_line, write_section
 from docproc.audit import audit_results
-from docproc.results import COLUMNS
+from docproc.output.results import COLUMNS
 
 
 def write_case(folder: Path, count: int, seed: int) -> tuple[Path, Path]:

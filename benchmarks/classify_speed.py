@@ -20,8 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
-from docproc.classify import DigitClassifier, load_classifier  # noqa: E402
-from training import data  # noqa: E402
+from docproc.datasets import mnist  # noqa: E402
+from docproc.recognize.classifier import DigitClassifier  # noqa: E402
+from docproc.recognize.loading import load_classifier  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     classifier = load_classifier(args.model)
-    test = data.load("test")
+    test = mnist.load("test")
     reps = -(-args.digits // len(test.labels))
     digits = np.tile(test.images.astype(np.float32) / 255.0, (reps, 1, 1))[: args.digits]
     rows = []

@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from distributed import Client, LocalCluster
 
-    from docproc.classify import SHIPPED_CHECK, default_model_path
-    from docproc.cluster import FILES_PER_TASK, read_with_client
-    from docproc.inputs import discover
-    from docproc.pipeline import RunOptions
-    from docproc.templates import load_template
+    from docproc.config import RunOptions
+    from docproc.ingest.inputs import discover
+    from docproc.layout.templates import load_template
+    from docproc.recognize.model_files import SHIPPED_CHECK, default_model_path
+    from docproc.run.cluster import FILES_PER_TASK, read_with_client
     from samples.pages import write_set
 
     logging.getLogger("distributed").setLevel(logging.WARNING)

@@ -37,14 +37,15 @@ from scipy.stats import binomtest  # noqa: E402
 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.audit.scores import NO_DIGIT, aligned_digits, error_at_review_share  # noqa: E402
-from docproc.classify import DigitClassifier, load_classifier  # noqa: E402
-from docproc.native_memory import keep_freed_memory  # noqa: E402
-from docproc.inputs import read_kind  # noqa: E402
-from docproc.pages import iter_pages  # noqa: E402
-from docproc.results import FieldResult  # noqa: E402
+from docproc.datasets import mnist  # noqa: E402
+from docproc.ingest.inputs import read_kind  # noqa: E402
+from docproc.ingest.pages import iter_pages  # noqa: E402
+from docproc.output.results import FieldResult  # noqa: E402
+from docproc.recognize.classifier import DigitClassifier  # noqa: E402
+from docproc.recognize.loading import load_classifier  # noqa: E402
+from docproc.run.native_memory import keep_freed_memory  # noqa: E402
 from samples.pages import write_set  # noqa: E402
 from samples.reading import KindReading, read_generated_kind, read_generated_set  # noqa: E402
-from training import data  # noqa: E402
 
 FURNITURE = {
     ("cheques", "date"): "comb", ("cheques", "amount"): "frame",
@@ -123,7 +124,7 @@ def clean_readable(written_with: dict[tuple[str, int, str], tuple[int, ...]],
                    classifier: DigitClassifier) -> dict[tuple[str, int, str], bool]:
     """For each field, whether docproc's classifier reads every one of its digits right
     as the clean MNIST test image the field was written with."""
-    test = data.load("test")
+    test = mnist.load("test")
     read = classifier.read(test.images.astype(np.float32) / 255.0).probabilities.argmax(axis=1)
     right = read == test.labels
     return {key: bool(right[list(indices)].all()) for key, indices in written_with.items()}

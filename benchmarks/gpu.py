@@ -8,7 +8,7 @@ shipped model runs on Keras's JAX backend); on a CPU it runs too and says so. Th
 1. The digit model alone (``DigitClassifier.predict``) on MNIST test digits, by batch
    size, after one warm-up pass per size (a backend compiles each shape once).
 2. The run's whole classification step (digit model, single-digit check, shifted
-   re-reads of unsure crops: what ``pipeline._read_needed`` does) on the crops of real
+   re-reads of unsure crops: what ``field_reading.read_needed`` does) on the crops of real
    cheque pages, by batch size.
 3. End to end: PNG cheques (MNIST test digits) read with the cheque template at
    ``--jobs`` 1, 2, 4, ... up to every core, batch size ``--batch-size``, in this process
@@ -58,10 +58,10 @@ def model_rates(classifier: Any, digit_count: int, batch_sizes: list[int], repea
     """Digits per second of the digit model alone on MNIST test digits, per batch size."""
     import numpy as np
 
-    from docproc.classify import DigitClassifier
-    from training import data
+    from docproc.datasets import mnist
+    from docproc.recognize.classifier import DigitClassifier
 
-    test = data.load("test")
+    test = mnist.load("test")
     reps = -(-digit_count // len(test.labels))
     digits = np.tile(test.images.astype(np.float32) / 255.0, (reps, 1, 1))[:digit_count]
     rates = []
@@ -81,8 +81,7 @@ def model_rates(classifier: Any, digit_count: int, batch_sizes: list[int], repea
 def cpu_stages_alone(files: list, options: Any, jobs: int) -> tuple[float, int, list]:  # type: ignore[type-arg]
     """Seconds for ``jobs`` worker processes to prepare every page with nothing classified
     (pool start-up included, as in a run); the page count and the prepared fields."""
-    from docproc.results import FieldResult
-    from docproc.workers import WorkerFeed, start_pool
+    from docproc.run.workers import WorkerFeed, start_pool
 
     started = time.perf_counter()
     pool = start_pool(jobs)
@@ -90,11 +89,10 @@ def cpu_stages_alone(files: list, options: Any, jobs: int) -> tuple[float, int, 
     try:
         feed = WorkerFeed(files, jobs, options, pool)
         feed.start()
-        for _item, entries, _done in feed:
-            for entry in entries:
-                if not isinstance(entry, FieldResult):
-                    pages += 1
-                    fields.extend(entry.fields)
+        for part in feed:
+            for page in part.pages:
+                pages += 1
+                fields.extend(page.fields)
     finally:
         pool.shutdown(wait=True)
     return time.perf_counter() - started, pages, fields
@@ -104,18 +102,18 @@ def step_rates(classifier: Any, fields: list, batch_sizes: list[int], repeats: i
     """The run's classification step on real crops, per batch size: (batch, crops/s, share read)."""
     import numpy as np
 
-    from docproc import pipeline
+    from docproc.recognize.field_reading import piece_owners, read_needed
 
     crops = np.concatenate([f.crops for f in fields])
-    owners = pipeline._piece_owners(fields)
+    owners = piece_owners([f.layout for f in fields])
     rates = []
     for batch_size in batch_sizes:
         runner = classifier.with_batch_size(batch_size)
-        readings = pipeline._read_needed(runner, crops, owners)  # warm-up
+        readings = read_needed(runner, crops, owners)  # warm-up
         best = float("inf")
         for _ in range(repeats):
             started = time.perf_counter()
-            pipeline._read_needed(runner, crops, owners)
+            read_needed(runner, crops, owners)
             best = min(best, time.perf_counter() - started)
         read_share = float(np.mean(~np.isnan(readings.probabilities[:, 0])))
         rates.append((batch_size, len(crops) / best, read_share))
@@ -138,11 +136,12 @@ def main(argv: list[str] | None = None) -> None:
 
     import keras
 
-    from docproc import pipeline
-    from docproc.classify import load_classifier
-    from docproc.native_memory import keep_freed_memory
-    from docproc.pipeline import RunOptions, default_jobs, run_all
-    from docproc.templates import load_template
+    from docproc.config import RunOptions, default_jobs
+    from docproc.layout.templates import load_template
+    from docproc.recognize.loading import load_classifier
+    from docproc.run import pipeline
+    from docproc.run.native_memory import keep_freed_memory
+    from docproc.run.pipeline import run_all
 
     accelerator = accelerator_line()
     print(f"Keras backend {keras.backend.backend()}; {accelerator}", flush=True)
@@ -165,19 +164,19 @@ def main(argv: list[str] | None = None) -> None:
         crops_per_page = sum(len(f.crops) for f in fields) / cpu_pages
 
         classify_clock, decode_clock = Stopwatch(), Stopwatch()
-        read_needed, decode_field = pipeline._read_needed, pipeline.decode_field
+        read_needed, decode_field = pipeline.read_needed, pipeline.decode_field
         for jobs in job_counts:
             best, best_clocks = float("inf"), (0.0, 0.0)
             for _ in range(2 if jobs == cores else 1):
                 classify_clock.seconds = decode_clock.seconds = 0.0
-                pipeline._read_needed = classify_clock.wrap(read_needed)
+                pipeline.read_needed = classify_clock.wrap(read_needed)
                 pipeline.decode_field = decode_clock.wrap(decode_field)
                 try:
                     started = time.perf_counter()
                     rows, summary = run_all(files, classifier, options, jobs=jobs)
                     seconds = time.perf_counter() - started
                 finally:
-                    pipeline._read_needed, pipeline.decode_field = read_needed, decode_field
+                    pipeline.read_needed, pipeline.decode_field = read_needed, decode_field
                 if seconds < best:
                     best, best_clocks = seconds, (classify_clock.seconds, decode_clock.seconds)
             runs.append((jobs, summary.pages / best, best_clocks[0] / best, best_clocks[1] / best))

@@ -70,17 +70,19 @@ class StageClock:
 
 def instrument(clock: StageClock, classifier: Any) -> None:
     """Wrap the stage functions where the pipeline looks them up."""
-    from docproc import fields, pipeline, prepare, segment
+    from docproc.glyphs import crop_layout, segment
+    from docproc.layout import page_fields, register
+    from docproc.run import pipeline, prepare
 
     prepare.iter_pages = clock.wrap_iterator("rasterize", prepare.iter_pages)
-    prepare.template_fields = clock.wrap("deskew+register", prepare.template_fields)
-    prepare.find_strings = clock.wrap("deskew+register", prepare.find_strings)
+    page_fields.template_fields = clock.wrap("deskew+register", page_fields.template_fields)
+    page_fields.find_strings = clock.wrap("deskew+register", page_fields.find_strings)
     prepare.find_glyphs = clock.wrap("segment", prepare.find_glyphs)
     segment.binarize = clock.wrap("binarize", segment.binarize)
-    fields.binarize = clock.wrap("binarize", fields.binarize)  # the page's, for deskew and registration
+    register.binarize = clock.wrap("binarize", register.binarize)  # the page's, for deskew and registration
     segment.grow_strokes = clock.wrap("binarize", segment.grow_strokes)
     segment.remove_rules = clock.wrap("rules", segment.remove_rules)
-    prepare.normalize_glyph = clock.wrap("normalize", prepare.normalize_glyph)
+    crop_layout.normalize_glyph = clock.wrap("normalize", crop_layout.normalize_glyph)
     pipeline.decode_field = clock.wrap("decode", pipeline.decode_field)
     classifier.predict = clock.wrap("classify", classifier.predict)
     classifier.check.predict = clock.wrap("classify", classifier.check.predict)
@@ -94,12 +96,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
 
-    from docproc.classify import load_classifier
-    from docproc.native_memory import keep_freed_memory
-    from docproc.inputs import discover
-    from docproc.pipeline import RunOptions, run_all
-    from docproc.results import write_csv
-    from docproc.templates import load_template
+    from docproc.config import RunOptions
+    from docproc.ingest.inputs import discover
+    from docproc.layout.templates import load_template
+    from docproc.output.results import write_csv
+    from docproc.recognize.loading import load_classifier
+    from docproc.run.native_memory import keep_freed_memory
+    from docproc.run.pipeline import run_all
     from samples.pages import write_set
 
     keep_freed_memory()  # as the docproc command does before its model loads

@@ -88,7 +88,7 @@ def tesseract_seconds(crops: list, workers: int) -> float:  # type: ignore[type-
 def write_cheque_batch(out: Path, cheques: int, copies: int, seed: int) -> tuple[list, Path]:  # type: ignore[type-arg]
     """Generate ``cheques`` PNG cheques (MNIST test digits) under ``out`` and lay each out
     ``copies`` times in ``out/batch``: the files to read, and the cheque template's path."""
-    from docproc.inputs import discover
+    from docproc.ingest.inputs import discover
     from samples.pages import write_set
 
     write_set(out, cheques=cheques, forms=0, zips=0, seed=seed, formats=("png",))
@@ -109,10 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
 
-    from docproc.classify import load_classifier
-    from docproc.native_memory import keep_freed_memory
-    from docproc.pipeline import RunOptions, default_jobs, run_all
-    from docproc.templates import load_template
+    from docproc.config import RunOptions, default_jobs
+    from docproc.layout.templates import load_template
+    from docproc.recognize.loading import load_classifier
+    from docproc.run.native_memory import keep_freed_memory
+    from docproc.run.pipeline import run_all
 
     cores = default_jobs()
     docproc = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"

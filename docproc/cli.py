@@ -8,14 +8,18 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from docproc import __version__
+from docproc import __version__, config
 from docproc.errors import DocprocError, InputFileError, OutputError
-from docproc.inputs import IMAGE_SUFFIXES
-from docproc.native_memory import keep_freed_memory
+from docproc.ingest.inputs import IMAGE_SUFFIXES
+from docproc.run.native_memory import keep_freed_memory
+
+if TYPE_CHECKING:
+    from docproc.ingest.inputs import InputFile
+    from docproc.run.plan import Step
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,9 +79,9 @@ def _log_to_file(path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the digit model's whole card as JSON (its peers' and the single-digit check's cards are the .json files beside them).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Instead, audit the model on the MNIST test split and write report.html, metrics.json and plots here.")
-@click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=0.001, show_default=True,
+@click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=config.TARGET_ERROR, show_default=True,
               help="With --report: error rate among accepted digits to find the review threshold for.")
-@click.option("--gallery", type=click.IntRange(min=0), default=24, show_default=True,
+@click.option("--gallery", type=click.IntRange(min=0), default=config.GALLERY, show_default=True,
               help="With --report: how many of the most confident mistakes to show.")
 @reports_errors
 def model_command(model_path: Path | None, as_json: bool, report_dir: Path | None, target_error: float,
@@ -93,7 +97,7 @@ def model_command(model_path: Path | None, as_json: bool, report_dir: Path | Non
         click.echo(f"docproc: {overall['digits']} test digits, {overall['accuracy']:.2%} right "
                    f"({overall['errors']} errors) -> {page}", err=True)
         return
-    from docproc.model_card import format_card, format_companions, read_card
+    from docproc.recognize.cards import format_card, format_companions, read_card
 
     card = read_card(model_path)
     click.echo(json.dumps(card, indent=2) if as_json else format_card(card) + "\n" + format_companions(model_path))
@@ -116,7 +120,7 @@ def _expand_images(inputs: tuple[Path, ...]) -> list[Path]:
 @main.command("classify")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @model_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=config.BATCH_SIZE, show_default=True)
 @reports_errors
 def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_size: int) -> None:
     """Classify single-digit crop images (files or folders); prints file, digit, confidence.
@@ -126,9 +130,9 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
     """
     import numpy as np
 
-    from docproc.classify import load_classifier
-    from docproc.crops import ink_from_grey, load_grey
-    from docproc.normalize import normalize_glyph
+    from docproc.glyphs.normalize import normalize_glyph
+    from docproc.ingest.crop_files import ink_from_grey, load_grey
+    from docproc.recognize.loading import load_classifier
 
     files = _expand_images(inputs)
     classifier = load_classifier(model_path, batch_size=batch_size)
@@ -157,19 +161,17 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @model_option
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Name files in the CSV relative to this folder (default: each input's own folder).")
-@click.option("--pdf-dpi", type=click.IntRange(50, 600), default=200, show_default=True, help="Resolution to render PDF pages at.")
+@click.option("--pdf-dpi", type=click.IntRange(50, 600), default=config.PDF_DPI, show_default=True,
+              help="Resolution to render PDF pages at.")
 @click.option("--direct-pdf-scans", is_flag=True,
               help="Take PDF pages that are bare scans (one JPEG over the whole page) straight from their JPEG "
                    "instead of rendering them: about twice as fast on scanned PDFs, with pixels that differ from "
                    "poppler's by a grey level or two (see the README).")
-@click.option("--image-dpi", type=click.FloatRange(50, 2400), default=300.0, show_default=True,
-              help="Resolution assumed for images without plausible DPI metadata.")
-@click.option("--force-image-dpi", is_flag=True, help="Use --image-dpi even where an image states its own.")
 @click.option("--file-timeout", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
               help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on.")
-@click.option("--max-pixels", type=click.FloatRange(min=0.01), default=150.0, show_default=True,
+@click.option("--max-pixels", type=click.FloatRange(min=0.01), default=config.MAX_PIXELS / 1e6, show_default=True,
               help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=config.BATCH_SIZE, show_default=True,
               help="Digits classified together (larger is faster on a GPU); results do not depend on it.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the CPU stages (default: the cores this process may use); "
@@ -177,7 +179,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Read on a Dask cluster: its scheduler's address (tcp://HOST:8786), or 'local' for a cluster of "
                    "--jobs processes here. Workers must see the scans at the same paths.")
-@click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
+@click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=config.REVIEW_BELOW, show_default=True,
               help="Fields whose confidence is under this are marked 'review'.")
 @click.option("--ledger", "ledger_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="SQLite run ledger: what each file gave, so a rerun reads only new and changed files "
@@ -190,7 +192,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
               help="Write the run's counts, time and exit status as JSON here (for monitoring).")
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
-                root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, image_dpi: float, force_image_dpi: bool,
+                root: Path | None, pdf_dpi: int, direct_pdf_scans: bool,
                 file_timeout: float, max_pixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
                 review_below: float, ledger_path: Path | None, force: bool,
                 quiet: bool, log_file: Path | None, summary_json: Path | None) -> None:
@@ -203,14 +205,14 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
     why), and the codes in the README for errors that stop the run before it starts.
     """
-    from docproc.classify import default_model_path
-    from docproc.inputs import discover
-    from docproc.job import Readers, run_job
-    from docproc.ledger import Ledger, default_ledger_path
-    from docproc.pipeline import RunOptions, default_jobs
-    from docproc.results import check_writable
-    from docproc.run_lock import exclusive_run
-    from docproc.templates import load_template
+    from docproc.ingest.inputs import discover
+    from docproc.layout.templates import load_template
+    from docproc.output.results import check_writable
+    from docproc.recognize.model_files import default_model_path
+    from docproc.run.job import Readers, run_job
+    from docproc.run.ledger import Ledger, default_ledger_path
+    from docproc.run.run_lock import exclusive_run
+    from docproc.run.summary import write_summary_json
 
     template = load_template(template_path) if template_path else None
     ledger_path = ledger_path or default_ledger_path(output)
@@ -219,43 +221,53 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
             check_writable(path)
     if log_file is not None:
         _log_to_file(log_file)
+    options = config.RunOptions(template=template, pdf_dpi=pdf_dpi, review_below=review_below,
+                                max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
+                                direct_pdf_scans=direct_pdf_scans)
+    readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
+                      scheduler=scheduler)
     # From here to the CSV, this run owns the output and the ledger: a second run exits at once.
     with exclusive_run(output, ledger_path), Ledger(ledger_path) as ledger:
         files = discover(list(inputs), root)
-        options = RunOptions(template=template, pdf_dpi=pdf_dpi, image_dpi=image_dpi,
-                             force_image_dpi=force_image_dpi, review_below=review_below,
-                             max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
-                             direct_pdf_scans=direct_pdf_scans)
-        model = model_path or default_model_path()
-        show_progress = not quiet and sys.stderr.isatty()
-        with click.progressbar(length=len(files), label="reading", file=sys.stderr,
-                               hidden=not show_progress, item_show_func=lambda name: name) as bar:
-            current: list[str] = []
-
-            def on_plan(steps: list[Any]) -> None:
-                bar.update(sum(step.action == "skip" for step in steps))
-
-            def on_page(item: Any, number: int) -> None:
-                if not current or current[-1] != item.name:
-                    if current:
-                        bar.update(1)
-                    current.append(item.name)
-                bar.update(0, f"{item.name} p{number}")
-
-            readers = Readers(model, batch_size=batch_size, jobs=jobs or default_jobs(), scheduler=scheduler)
-            summary = run_job(files, options, ledger, output, readers, force, on_page, on_plan)
-            bar.update(len(files) - bar.pos)
+        with _Progress(len(files), shown=not quiet and sys.stderr.isatty()) as progress:
+            summary = run_job(files, options, ledger, output, readers, force, progress.page_read, progress.planned)
     logging.getLogger("docproc").info("%s -> %s", summary.line(), output)
     if not quiet:
         click.echo(f"docproc: {summary.line()} -> {output}", err=True)
     exit_code = InputFileError.exit_code if summary.failed_files else 0
     if summary_json is not None:
-        from docproc.atomic import write_atomically
-
-        report = {"version": __version__, "output": str(output), "exit_code": exit_code, **summary.as_dict()}
-        write_atomically(summary_json, (json.dumps(report, indent=2) + "\n").encode())
+        write_summary_json(summary_json, summary, output, exit_code)
     if exit_code:
         sys.exit(exit_code)
+
+
+class _Progress:
+    """The progress bar on stderr: a step per file, skipped files at once, the page being read."""
+
+    def __init__(self, files: int, shown: bool) -> None:
+        self.bar = click.progressbar(length=files, label="reading", file=sys.stderr, hidden=not shown,
+                                     item_show_func=lambda name: name)
+        self.files = files
+        self.current: str | None = None
+
+    def __enter__(self) -> _Progress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.bar.update(self.files - self.bar.pos)
+        self.bar.__exit__(*exc)
+
+    def planned(self, steps: list[Step]) -> None:
+        self.bar.update(sum(step.action == "skip" for step in steps))
+
+    def page_read(self, item: InputFile, number: int) -> None:
+        if self.current != item.name:
+            if self.current is not None:
+                self.bar.update(1)
+            self.current = item.name
+        self.bar.update(0, f"{item.name} p{number}")
 
 
 @main.command("audit")
@@ -264,11 +276,11 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
               help="Hand-keyed truth CSV with columns file,page,field,text.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), default=Path("report"),
               show_default=True, help="Folder for report.html, metrics.json and the plots.")
-@click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=0.001, show_default=True,
+@click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=config.TARGET_ERROR, show_default=True,
               help="Error rate among accepted fields to find the review threshold for.")
 @click.option("--scans", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Folder the results' file names are relative to (the run's --root): crops for the gallery.")
-@click.option("--gallery", type=click.IntRange(min=0), default=24, show_default=True,
+@click.option("--gallery", type=click.IntRange(min=0), default=config.GALLERY, show_default=True,
               help="How many of the worst errors to show.")
 @reports_errors
 def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_error: float, scans: Path | None,
@@ -300,7 +312,7 @@ def template_group() -> None:
 @reports_errors
 def template_check_command(template_path: Path, scan: Path | None, output: Path) -> None:
     """Validate a template; with --overlay, show where its boxes land on a scan."""
-    from docproc.templates import load_template
+    from docproc.layout.templates import load_template
 
     template = load_template(template_path)
     click.echo(f"{template_path}: template '{template.name}' is valid, {len(template.fields)} fields")
@@ -309,7 +321,7 @@ def template_check_command(template_path: Path, scan: Path | None, output: Path)
         pattern = f", pattern {spec.pattern.pattern}" if spec.pattern else ""
         click.echo(f"  {spec.name}: box {list(spec.box)}, {length} digits{pattern}")
     if scan is not None:
-        from docproc.overlay import draw_overlay
+        from docproc.layout.overlay import draw_overlay
 
         angle, shift = draw_overlay(scan, template, output)
         click.echo(f"overlay of {scan} (skew {angle:.2f} deg, shift {shift[0]},{shift[1]} px) written to {output}")

@@ -1,6 +1,6 @@
 """Typed failures. Each carries the process exit code and a message that says how to fix it.
 
-The README lists these codes in its exit-code table; tests/test_errors.py keeps the two in step.
+docs/exit-codes.md lists these codes (and 2, click's own for bad usage); tests/test_errors.py keeps the two in step.
 """
 
 from __future__ import annotations
@@ -17,12 +17,6 @@ class DocprocError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-class UsageError(DocprocError):
-    """Bad command-line arguments or option values."""
-
-    exit_code = 2
 
 
 class InputFileError(DocprocError):

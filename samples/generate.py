@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training import data
+from docproc.datasets import mnist
 
 SAMPLES = Path(__file__).resolve().parent
 
@@ -38,7 +38,7 @@ def render_digit_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 6
 
 def write_digit_crops(out_dir: Path, count: int, seed: int) -> list[tuple[str, int]]:
     """Write ``count`` crops of MNIST test digits to ``out_dir``; returns (file name, label) pairs."""
-    test = data.load("test")
+    test = mnist.load("test")
     rng = np.random.default_rng(seed)
     indices = rng.choice(len(test.labels), size=count, replace=False)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from training import data
+from docproc.datasets import mnist
 
 PRINT_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -105,7 +105,7 @@ class DigitSource:
     split unless ``split`` is given (training draws from the training digits)."""
 
     rng: np.random.Generator
-    split: data.Split | None = None
+    split: mnist.Split | None = None
     _by_label: list[np.ndarray] | None = None
     # Indices into the split of the digits each field was written with, field by field in
     # the order they were written, so a benchmark can ask how the classifier reads the
@@ -116,7 +116,7 @@ class DigitSource:
     def image(self, label: int) -> np.ndarray:
         """A random digit of ``label`` from the split (uint8, 28x28, ink high)."""
         if self.split is None:
-            self.split = data.load("test")
+            self.split = mnist.load("test")
         if self._by_label is None:
             self._by_label = [np.flatnonzero(self.split.labels == d) for d in range(10)]
         index = int(self.rng.choice(self._by_label[label]))

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from docproc.datasets import mnist
 from samples.layouts import DigitSource, Layout, cheque_layout, form_layout, render_page, zip_layout
-from training import data
 
 
 def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | None = None) -> None:
@@ -35,7 +35,7 @@ def _save(pages: list[np.ndarray], path: Path, dpi: int, jpeg_quality: int | Non
 
 def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
               form_pages: int = 2, formats: tuple[str, ...] = ("png", "jpg"),
-              split: data.Split | None = None,
+              split: mnist.Split | None = None,
               written_with: dict[tuple[str, int, str], tuple[int, ...]] | None = None,
               ) -> list[tuple[str, int, str, str]]:
     """Write cheques (one page each, PNG and JPEG), forms (``form_pages``-page PDFs) and

@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from docproc.classify import DigitClassifier
-from docproc.inputs import discover
-from docproc.pipeline import RunOptions, RunSummary, run_all
-from docproc.results import FieldResult
-from docproc.templates import load_template
+from docproc.config import RunOptions
+from docproc.ingest.inputs import discover
+from docproc.layout.templates import load_template
+from docproc.output.results import FieldResult
+from docproc.recognize.classifier import DigitClassifier
+from docproc.run.pipeline import run_all
+from docproc.run.summary import RunSummary
 
 # Each kind of generated scan, and the template it is read with (zip crops have none).
 KINDS = (("cheques", "cheque"), ("forms", "form"), ("zips", None))

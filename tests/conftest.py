@@ -8,24 +8,24 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from training import data  # noqa: E402
+from docproc.datasets import mnist  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def mnist_test() -> data.Split:
+def mnist_test() -> mnist.Split:
     """The MNIST test split: the only digits tests may measure recognition on."""
-    return data.load("test")
+    return mnist.load("test")
 
 
 @pytest.fixture(scope="session")
-def mnist_train() -> data.Split:
+def mnist_train() -> mnist.Split:
     """The MNIST training split, for training tests only."""
-    return data.load("train")
+    return mnist.load("train")
 
 
 @pytest.fixture(scope="session")
 def shipped_classifier():
     """The shipped model, loaded through the package's own loading code."""
-    from docproc.classify import load_classifier
+    from docproc.recognize.loading import load_classifier
 
     return load_classifier()

@@ -187,7 +187,7 @@ def test_the_model_audit_agrees_with_the_model_card(shipped_classifier, tmp_path
     import json
 
     from docproc.audit.model_audit import audit_model
-    from docproc.classify import card_path
+    from docproc.recognize.model_files import card_path
 
     page, figures = audit_model(shipped_classifier.path, tmp_path / "model", target_error=0.001, gallery=5)
     card = json.loads(card_path(shipped_classifier.path).read_text())

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from docproc.normalize import centre_of_mass
-from training import augment, data
+from docproc.datasets import mnist
+from docproc.glyphs.normalize import centre_of_mass
+from training import augment
 
 
-def test_shapes_ranges_and_dtype(mnist_train: data.Split) -> None:
+def test_shapes_ranges_and_dtype(mnist_train: mnist.Split) -> None:
     out = augment.augment_batch(mnist_train.images[:300], seed=1)
     assert out.shape == (300, 28, 28) and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
     assert np.all(out.reshape(300, -1).max(axis=1) > 0.3)  # no digit was wiped out
 
 
-def test_same_seed_same_batch_other_seed_other_batch(mnist_train: data.Split) -> None:
+def test_same_seed_same_batch_other_seed_other_batch(mnist_train: mnist.Split) -> None:
     images = mnist_train.images[:100]
     first = augment.augment_batch(images, seed=[5, 0])
     assert np.array_equal(first, augment.augment_batch(images, seed=[5, 0]))
     assert not np.array_equal(first, augment.augment_batch(images, seed=[5, 1]))
 
 
-def test_augmented_digits_stay_centred_like_mnist(mnist_train: data.Split) -> None:
+def test_augmented_digits_stay_centred_like_mnist(mnist_train: mnist.Split) -> None:
     out = augment.augment_batch(mnist_train.images[:500], seed=3)
     offsets = np.abs(centre_of_mass(out) - 14.0)
     # Recentred by the recipe, then shifted at most offset_px (plus rounding).
@@ -30,7 +31,7 @@ def test_augmented_digits_stay_centred_like_mnist(mnist_train: data.Split) -> No
     assert np.median(offsets) < 0.6
 
 
-def test_every_distortion_changes_the_digit(mnist_train: data.Split) -> None:
+def test_every_distortion_changes_the_digit(mnist_train: mnist.Split) -> None:
     image = mnist_train.images[0]
     plain = augment.AugmentConfig(keep_original=0.0, rotate_deg=0.0, shear=0.0, scale_x=(1, 1), scale_y=(1, 1),
                                   elastic=0.0, thicken=0.0, thin=0.0, break_strokes=0.0, blur=0.0, small_box=0.0,

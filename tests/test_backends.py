@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import data
+from docproc.datasets import mnist
 
 PREDICT_UNDER_JAX = """
 import sys, numpy as np
 import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
-from docproc.classify import load_classifier
-from training import data
-digits = data.load("test").images[:2000].astype(np.float32) / 255.0
+from docproc.recognize.loading import load_classifier
+from docproc.datasets import mnist
+digits = mnist.load("test").images[:2000].astype(np.float32) / 255.0
 classifier = load_classifier()
 np.save(sys.argv[1], classifier.predict(digits))
 np.save(sys.argv[2], classifier.check.predict(digits))
@@ -30,7 +30,7 @@ np.save(sys.argv[2], classifier.check.predict(digits))
 
 
 @pytest.mark.slow
-def test_jax_backend_matches_tensorflow(shipped_classifier, mnist_test: data.Split, tmp_path: Path) -> None:
+def test_jax_backend_matches_tensorflow(shipped_classifier, mnist_test: mnist.Split, tmp_path: Path) -> None:
     out, check_out = tmp_path / "jax.npy", tmp_path / "jax-check.npy"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, "-c", PREDICT_UNDER_JAX, str(out), str(check_out)], env=env,

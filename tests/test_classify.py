@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docproc import metrics
-from docproc.classify import SHIPPED_CHECK, card_path, load_classifier, load_single_digit_check
+from docproc.audit import metrics
+from docproc.datasets import mnist
 from docproc.errors import ModelError
-from training import data
+from docproc.recognize.loading import load_classifier, load_single_digit_check
+from docproc.recognize.model_files import SHIPPED_CHECK, card_path
 
 
-def test_the_shipped_model_reproduces_its_card(shipped_classifier, mnist_test: data.Split) -> None:
+def test_the_shipped_model_reproduces_its_card(shipped_classifier, mnist_test: mnist.Split) -> None:
     card = json.loads(card_path(shipped_classifier.path).read_text())
     probabilities = shipped_classifier.predict(mnist_test.images.astype(np.float32) / 255.0)
     predicted = probabilities.argmax(axis=1)
@@ -25,11 +26,11 @@ def test_the_shipped_model_reproduces_its_card(shipped_classifier, mnist_test: d
     ece = metrics.expected_calibration_error(probabilities.max(axis=1), correct, card["calibration"]["bins"])
     assert ece == pytest.approx(card["calibration"]["ece_after"], abs=1e-4)
     assert card["parameters"] == shipped_classifier.parameter_count() <= 500_000
-    assert card["data"]["sha256"] == data.SHA256
+    assert card["data"]["sha256"] == mnist.SHA256
 
 
-def test_results_do_not_depend_on_the_batch_size(shipped_classifier, mnist_test: data.Split) -> None:
-    from docproc.classify import DigitClassifier
+def test_results_do_not_depend_on_the_batch_size(shipped_classifier, mnist_test: mnist.Split) -> None:
+    from docproc.recognize.classifier import DigitClassifier
 
     digits = mnist_test.images[:300].astype(np.float32) / 255.0
     reference = shipped_classifier.predict(digits)
@@ -40,7 +41,7 @@ def test_results_do_not_depend_on_the_batch_size(shipped_classifier, mnist_test:
         assert np.allclose(result, reference, atol=1e-5), batch_size
 
 
-def test_a_classifier_at_another_batch_size_keeps_its_check_and_peers(shipped_classifier, mnist_test: data.Split) -> None:
+def test_a_classifier_at_another_batch_size_keeps_its_check_and_peers(shipped_classifier, mnist_test: mnist.Split) -> None:
     other = shipped_classifier.with_batch_size(64)
     assert (other.batch_size, other.check.batch_size, other.peers.batch_size) == (64, 64, 64)
     assert other.check.model is shipped_classifier.check.model and other.peers.model is shipped_classifier.peers.model
@@ -49,8 +50,8 @@ def test_a_classifier_at_another_batch_size_keeps_its_check_and_peers(shipped_cl
     assert np.allclose(other.read(digits).probabilities, shipped_classifier.read(digits).probabilities, atol=1e-5)
 
 
-def test_unsure_crops_are_read_again_shifted_and_averaged(shipped_classifier, mnist_test: data.Split) -> None:
-    from docproc.classify import NO_DIGIT_BELOW, SHIFTS, UNSURE_BELOW, _shifted
+def test_unsure_crops_are_read_again_shifted_and_averaged(shipped_classifier, mnist_test: mnist.Split) -> None:
+    from docproc.recognize.classifier import NO_DIGIT_BELOW, SHIFTS, UNSURE_BELOW, shift_crops
 
     digits = mnist_test.images[:2000].astype(np.float32) / 255.0
     digits[::7] = np.roll(digits[::7], 5, axis=2)  # pushed off centre: the model is unsure of some
@@ -65,14 +66,15 @@ def test_unsure_crops_are_read_again_shifted_and_averaged(shipped_classifier, mn
     crops = digits[again]
     peers = shipped_classifier.peers
     assert peers is not None and peers.members == 4
-    expected = (once[again] + sum(shipped_classifier.predict(_shifted(crops, dx, dy)) for dx, dy in SHIFTS)
+    expected = (once[again] + sum(shipped_classifier.predict(shift_crops(crops, dx, dy)) for dx, dy in SHIFTS)
                 + peers.members * peers.predict(crops)) / (len(SHIFTS) + 1 + peers.members)
     assert np.allclose(read.probabilities[again], expected, atol=1e-6)
     assert np.allclose(read.probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_the_shipped_peers_reproduce_their_card(shipped_classifier, mnist_test: data.Split) -> None:
-    from docproc.classify import DigitClassifier, peers_path
+def test_the_shipped_peers_reproduce_their_card(shipped_classifier, mnist_test: mnist.Split) -> None:
+    from docproc.recognize.classifier import DigitClassifier
+    from docproc.recognize.model_files import peers_path
 
     card = json.loads(card_path(peers_path(shipped_classifier.path)).read_text())
     digits = mnist_test.images.astype(np.float32) / 255.0
@@ -89,7 +91,7 @@ def test_the_shipped_peers_reproduce_their_card(shipped_classifier, mnist_test: 
 
 
 def test_a_model_without_peers_reads_alone(shipped_classifier, tmp_path: Path) -> None:
-    from docproc.classify import SHIFTS, UNSURE_BELOW, _shifted
+    from docproc.recognize.classifier import SHIFTS, UNSURE_BELOW, shift_crops
 
     model = tmp_path / "mine.keras"
     model.write_bytes(shipped_classifier.path.read_bytes())
@@ -100,12 +102,12 @@ def test_a_model_without_peers_reads_alone(shipped_classifier, tmp_path: Path) -
     crop[0, 6:9, 9:20] = 1.0  # a T: neither a 1 nor a 7
     once = alone.predict(crop)
     assert once.max() < UNSURE_BELOW
-    expected = (once + sum(alone.predict(_shifted(crop, dx, dy)) for dx, dy in SHIFTS)) / (len(SHIFTS) + 1)
+    expected = (once + sum(alone.predict(shift_crops(crop, dx, dy)) for dx, dy in SHIFTS)) / (len(SHIFTS) + 1)
     assert np.allclose(alone.read(crop).probabilities, expected, atol=1e-6)
 
 
 def test_peers_of_the_wrong_shape_are_refused(tmp_path: Path) -> None:
-    from docproc.classify import SHIPPED_MODEL, peers_path
+    from docproc.recognize.model_files import SHIPPED_MODEL, peers_path
 
     model = tmp_path / "mine.keras"
     model.write_bytes(SHIPPED_MODEL.read_bytes())
@@ -137,7 +139,7 @@ def test_a_model_with_the_wrong_contract_is_refused(tmp_path: Path) -> None:
         load_classifier(path)
 
 
-def test_the_shipped_single_digit_check_reproduces_its_card(shipped_classifier, mnist_test: data.Split) -> None:
+def test_the_shipped_single_digit_check_reproduces_its_card(shipped_classifier, mnist_test: mnist.Split) -> None:
     from training import field_crops
     from training.single_digit import CARD_PAGES, KINDS, composite_set
 

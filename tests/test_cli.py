@@ -33,8 +33,8 @@ def test_model_prints_the_card() -> None:
 
 
 def test_model_names_missing_companions(tmp_path: Path) -> None:
-    from docproc.classify import SHIPPED_MODEL, card_path, peers_path
-    from docproc.model_card import format_companions
+    from docproc.recognize.cards import format_companions
+    from docproc.recognize.model_files import SHIPPED_MODEL, card_path, peers_path
 
     alone = tmp_path / "mine.keras"
     shutil.copy(SHIPPED_MODEL, alone)
@@ -85,7 +85,7 @@ def test_classify_a_missing_input_exits_3(tmp_path: Path) -> None:
 
 
 def test_ink_from_grey_handles_light_on_dark() -> None:
-    from docproc.crops import ink_from_grey
+    from docproc.ingest.crop_files import ink_from_grey
 
     grey = np.full((40, 40), 230, np.uint8)
     grey[10:30, 18:22] = 30

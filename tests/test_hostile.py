@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from docproc.results import read_csv
+from docproc.output.results import read_csv
 from samples.pages import write_set
 
 DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
@@ -117,9 +117,10 @@ def test_a_file_over_its_time_limit_gets_an_error_row_and_the_run_goes_on(monkey
                                                                           tmp_path: Path) -> None:
     import time
 
-    from docproc import pipeline, prepare
-    from docproc.classify import load_classifier
-    from docproc.inputs import discover
+    from docproc.config import RunOptions
+    from docproc.ingest.inputs import discover
+    from docproc.recognize.loading import load_classifier
+    from docproc.run import pipeline, prepare
 
     write_set(tmp_path, cheques=3, forms=0, zips=0, seed=778, formats=("png",))
     files = discover([str(tmp_path / "scans" / "cheques")], root=tmp_path / "scans")
@@ -133,9 +134,9 @@ def test_a_file_over_its_time_limit_gets_an_error_row_and_the_run_goes_on(monkey
 
     slow_on_the_second.calls = 0
     monkeypatch.setattr(prepare, "page_fields", slow_on_the_second)
-    from docproc.templates import load_template
+    from docproc.layout.templates import load_template
 
-    options = pipeline.RunOptions(template=load_template(tmp_path / "templates" / "cheque.yaml"), file_timeout=1.0)
+    options = RunOptions(template=load_template(tmp_path / "templates" / "cheque.yaml"), file_timeout=1.0)
     rows, _ = pipeline.run_all(files, load_classifier(), options)
     # The second file sleeps 5 s in a 1 s limit: it ends as an error row, the others are read.
     assert [r.file for r in rows if r.status == "error"] == ["cheques/cheque-0002.png"]

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from docproc.config import IMAGE_DPI
 from docproc.errors import InputFileError
-from docproc.inputs import discover, read_kind, sniff_kind
-from docproc.pages import iter_pages
+from docproc.ingest.inputs import discover, read_kind, sniff_kind
+from docproc.ingest.pages import iter_pages
 
 
 def page_image(value: int = 200, size: tuple[int, int] = (120, 80)) -> Image.Image:
@@ -68,7 +69,7 @@ def test_multipage_tiff_and_pdf_stream_page_by_page(tmp_path: Path) -> None:
 
 def test_pdf_pages_rendered_in_runs_are_the_pages_rendered_one_by_one(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from docproc import pages as pages_module
+    from docproc.ingest import pages as pages_module
 
     levels = list(range(20, 240, 20))  # 11 pages: a full run of 8 and a short one of 3
     pdf = tmp_path / "eleven.pdf"
@@ -101,10 +102,9 @@ def test_pdf_pages_rendered_in_runs_are_the_pages_rendered_one_by_one(tmp_path: 
 def test_implausible_dpi_metadata_falls_back(tmp_path: Path) -> None:
     path = tmp_path / "a.png"
     page_image().save(path, format="PNG", dpi=(72, 72))
-    assert next(iter_pages(path, "png", image_dpi=250)).dpi == 250
+    assert next(iter_pages(path, "png")).dpi == IMAGE_DPI
     page_image().save(path, format="PNG", dpi=(200, 200))
-    assert next(iter_pages(path, "png", image_dpi=250)).dpi == pytest.approx(200, abs=1)
-    assert next(iter_pages(path, "png", image_dpi=250, force_image_dpi=True)).dpi == 250
+    assert next(iter_pages(path, "png")).dpi == pytest.approx(200, abs=1)
 
 
 def test_odd_modes_become_grey_on_white(tmp_path: Path) -> None:
@@ -157,8 +157,10 @@ def test_broken_files_raise_input_errors(tmp_path: Path) -> None:
 
 
 def test_an_oversized_page_is_refused_before_decoding(tmp_path: Path) -> None:
-    from docproc.inputs import InputFile
-    from docproc.prepare import RunOptions, _pages_or_error
+    from docproc.config import RunOptions
+    from docproc.ingest.inputs import InputFile
+    from docproc.run.failures import FileReadFailed
+    from docproc.run.prepare import file_pages
 
     # A 1-bit PNG of 4000 x 3000 pixels is a few kB on disk and 12 megapixels decoded.
     bomb = tmp_path / "bomb.png"
@@ -167,9 +169,10 @@ def test_an_oversized_page_is_refused_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match=r"4000 x 3000 pixels \(12 megapixels\), over the limit of 10"):
         list(iter_pages(bomb, "png", max_pixels=10_000_000))
     assert len(list(iter_pages(bomb, "png", max_pixels=13_000_000))) == 1
-    # In a run it is an error row that says what to do, and the run goes on.
-    rows = list(_pages_or_error(InputFile(bomb, "bomb.png"), RunOptions(max_pixels=10_000_000)))
-    assert len(rows) == 1 and rows[0].status == "error" and "raise --max-pixels" in rows[0].error
+    # In a run it is a failure at page 1 that says what to do (its error row; the run goes on).
+    with pytest.raises(FileReadFailed) as failed:
+        list(file_pages(InputFile(bomb, "bomb.png"), RunOptions(max_pixels=10_000_000)))
+    assert failed.value.failure.page == 1 and "raise --max-pixels" in failed.value.failure.message
     # A PDF page is judged by its size at the rendering resolution, before poppler renders it.
     pdf = tmp_path / "poster.pdf"
     Image.new("L", (200, 100), 255).save(pdf, resolution=2.0)  # 100 x 50 inches
@@ -178,10 +181,13 @@ def test_an_oversized_page_is_refused_before_decoding(tmp_path: Path) -> None:
 
 
 def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
-    from docproc.inputs import InputFile
-    from docproc.prepare import RunOptions, _pages_or_error
+    from docproc.config import RunOptions
+    from docproc.ingest.inputs import InputFile
+    from docproc.run.failures import FileReadFailed
+    from docproc.run.prepare import file_pages
 
     empty = tmp_path / "scan.png"
     empty.write_bytes(b"")
-    (row,) = _pages_or_error(InputFile(empty, "scan.png"), RunOptions())
-    assert row.status == "error" and row.error.startswith("empty file (0 bytes)")
+    with pytest.raises(FileReadFailed) as failed:
+        list(file_pages(InputFile(empty, "scan.png"), RunOptions()))
+    assert failed.value.failure.message.startswith("empty file (0 bytes)")

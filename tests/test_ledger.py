@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from docproc.config import RunOptions
 from docproc.errors import LedgerError
-from docproc.inputs import InputFile, discover
-from docproc.job import Readers, plan, reading_fingerprint, run_job
-from docproc.ledger import Fingerprint, InputRecord, Ledger, default_ledger_path
-from docproc.pipeline import RunOptions
-from docproc.results import FieldResult
-from docproc.templates import load_template
+from docproc.ingest.inputs import InputFile, discover
+from docproc.layout.templates import load_template
+from docproc.output.results import FieldResult
+from docproc.run.fingerprint import reading_fingerprint
+from docproc.run.job import Readers, run_job
+from docproc.run.ledger import Fingerprint, InputRecord, Ledger, default_ledger_path
+from docproc.run.plan import plan
 from samples.pages import write_set
 
 FP = Fingerprint("template", "model", "options")
@@ -155,7 +157,7 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
 
 
 def test_the_peers_beside_a_model_are_part_of_what_decides_readings(tmp_path: Path) -> None:
-    from docproc.classify import peers_path
+    from docproc.recognize.model_files import peers_path
 
     model, check = tmp_path / "m.keras", tmp_path / "check.keras"
     model.write_bytes(b"weights")

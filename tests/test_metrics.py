@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docproc import metrics
+from docproc.audit import metrics
 from training.calibration import fit_temperature
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from docproc.normalize import CENTRE, centre_of_mass, normalize_glyph
-from training import data
+from docproc.datasets import mnist
+from docproc.glyphs.normalize import CENTRE, centre_of_mass, normalize_glyph
 
 
 def ink_box(image: np.ndarray) -> tuple[int, int]:
@@ -39,7 +39,7 @@ def test_an_empty_crop_gives_zeros() -> None:
     assert not normalize_glyph(np.zeros((30, 30))).any()
 
 
-def test_renormalizing_mnist_test_digits_leaves_them_nearly_unchanged(mnist_test: data.Split) -> None:
+def test_renormalizing_mnist_test_digits_leaves_them_nearly_unchanged(mnist_test: mnist.Split) -> None:
     digits = mnist_test.images[:1000]
     again = np.stack([normalize_glyph(d) for d in digits])
     assert float(np.abs(again - digits / 255.0).mean()) < 1e-3

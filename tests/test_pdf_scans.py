@@ -11,11 +11,12 @@ import pikepdf
 import pytest
 from pdf2image import convert_from_path
 
-from docproc.inputs import InputFile
-from docproc.pages import iter_pages, scan_page
-from docproc.pdf_scans import open_scanned_pdf
-from docproc.pipeline import RunOptions, run_all
-from docproc.templates import load_template
+from docproc.config import RunOptions
+from docproc.ingest.inputs import InputFile
+from docproc.ingest.pages import iter_pages, scan_page
+from docproc.ingest.pdf_scans import open_scanned_pdf
+from docproc.layout.templates import load_template
+from docproc.run.pipeline import run_all
 from samples.pages import write_set
 
 
@@ -107,7 +108,7 @@ def test_any_other_page_is_rendered_by_poppler(form_pdf: Path, tmp_path: Path,
 
 def test_poppler_renders_every_page_unless_asked_and_the_run_reads_the_same(
         form_pdf: Path, shipped_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from docproc import pages as pages_module
+    from docproc.ingest import pages as pages_module
 
     rendered = list(iter_pages(form_pdf, "pdf", pdf_dpi=200))
     assert all(np.array_equal(page.image, poppler(form_pdf, 200, page.number)) for page in rendered)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from docproc.results import COLUMNS, read_csv
+from docproc.output.results import COLUMNS, read_csv
 from samples.pages import write_set
 
 DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from docproc.run_lock import lock_path
+from docproc.run.run_lock import lock_path
 from samples.pages import write_set
 
 DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from docproc.datasets import mnist
 from samples.layouts import DigitSource, FieldDraw, Layout, render_page
 from samples.pages import write_set
-from training import data
 
 
-def test_each_field_records_the_digits_it_was_written_with(tmp_path: Path, mnist_test: data.Split) -> None:
+def test_each_field_records_the_digits_it_was_written_with(tmp_path: Path, mnist_test: mnist.Split) -> None:
     written: dict[tuple[str, int, str], tuple[int, ...]] = {}
     truth = write_set(tmp_path, cheques=2, forms=1, zips=2, seed=61, written_with=written)
     assert set(written) == {(f, p, n) for f, p, n, _ in truth}

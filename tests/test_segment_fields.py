@@ -5,14 +5,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from docproc.decode import Reading, decode_field
-from docproc.fields import estimate_skew, find_strings, register_shift
-from docproc.segment import binarize, find_glyphs, grow_strokes, remove_rules
-from docproc.templates import FieldSpec
-from training import data
+from docproc.datasets import mnist
+from docproc.glyphs.binarize import binarize, grow_strokes
+from docproc.glyphs.rules import remove_rules
+from docproc.glyphs.segment import find_glyphs
+from docproc.layout.deskew import estimate_skew
+from docproc.layout.register import register_shift
+from docproc.layout.strings import find_strings
+from docproc.layout.templates import FieldSpec
+from docproc.recognize.decode import Reading, decode_field
 
 
-def _mnist_ink(split: data.Split, index: int) -> np.ndarray:
+def _mnist_ink(split: mnist.Split, index: int) -> np.ndarray:
     """MNIST digit ``index`` of ``split`` at twice its size, cropped to its ink (uint8, ink high)."""
     big = cv2.resize(split.images[index], (56, 56))
     rows, cols = np.flatnonzero(big.max(axis=1)), np.flatnonzero(big.max(axis=0))
@@ -74,7 +78,7 @@ def test_frame_is_removed_but_strokes_that_touch_it_survive_and_a_1_is_not_a_rul
 
 
 def test_a_frame_side_carried_past_its_corner_by_a_faint_stripe_is_still_a_rule() -> None:
-    from docproc.segment import RULE_INK
+    from docproc.glyphs.rules import RULE_INK
 
     field = np.full((120, 300), 240, np.uint8)
     cv2.rectangle(field, (10, 10), (290, 90), 30, 2)
@@ -142,7 +146,7 @@ def test_a_glyph_across_several_comb_dividers_is_offered_cut_at_each() -> None:
 
 
 def test_touching_pair_gets_split_alternatives() -> None:
-    test = data.load("test")
+    test = mnist.load("test")
     one, two = (cv2.resize(test.images[i], (56, 56)) for i in (3, 1))  # a 0 and a 2
     field = np.full((80, 160), 235, np.uint8)
     ink = np.zeros_like(field)
@@ -192,14 +196,14 @@ def test_decoder_weighs_each_crop_by_the_single_digit_check() -> None:
     assert single.text == "6"
 
 
-def _touching_runs_read_right(classifier, mnist_test: data.Split, firsts: range, digits: int,
+def _touching_runs_read_right(classifier, mnist_test: mnist.Split, firsts: range, digits: int,
                               overlap: int) -> tuple[int, int]:
     """Runs of ``digits`` MNIST test digits (``first``, ``first + 1``, ...) written each
     with its ink starting ``overlap`` px inside the previous one's, read as free-length
     fields: how many of how many come out as the digits written."""
-    from docproc.fields import FieldImage
-    from docproc.pipeline import _readings
-    from docproc.prepare import prepare_field
+    from docproc.layout.field_image import FieldImage
+    from docproc.recognize.field_reading import field_readings
+    from docproc.run.prepare import prepare_field
 
     right = total = 0
     for first in firsts:
@@ -213,20 +217,20 @@ def _touching_runs_read_right(classifier, mnist_test: data.Split, firsts: range,
         field = (235 - ink.astype(np.float32) / 255 * 200).astype(np.uint8)
         prepared = prepare_field(FieldImage("run", field, (0, 0, field.shape[1], field.shape[0])))
         crops = prepared.crops
-        readings = _readings(prepared, classifier.predict(crops), classifier.check.predict(crops))
+        readings = field_readings(prepared.layout, classifier.predict(crops), classifier.check.predict(crops))
         total += 1
         written = "".join(str(mnist_test.labels[first + k]) for k in range(digits))
         right += decode_field(readings, None, review_below=0.5).text == written
     return right, total
 
 
-def test_touching_digits_are_read_as_two_with_the_shipped_models(shipped_classifier, mnist_test: data.Split) -> None:
+def test_touching_digits_are_read_as_two_with_the_shipped_models(shipped_classifier, mnist_test: mnist.Split) -> None:
     right, total = _touching_runs_read_right(shipped_classifier, mnist_test, range(100, 180, 2), 2, overlap=4)
     assert right >= 0.75 * total, f"{right} of {total} touching pairs read right"
 
 
 def test_digits_pressed_together_are_cut_where_they_meet_not_at_the_emptiest_column(
-        shipped_classifier, mnist_test: data.Split) -> None:
+        shipped_classifier, mnist_test: mnist.Split) -> None:
     # 8 px of overlap: the emptiest column is often inside a digit (the hollow of a 0).
     # Cut only there, 54 of these 100 pairs read right; with the next emptiest upright
     # columns tried too, 64.
@@ -234,7 +238,7 @@ def test_digits_pressed_together_are_cut_where_they_meet_not_at_the_emptiest_col
     assert right >= 0.6 * total, f"{right} of {total} pairs pressed together read right"
 
 
-def test_three_digits_pressed_together_are_read_as_three(shipped_classifier, mnist_test: data.Split) -> None:
+def test_three_digits_pressed_together_are_read_as_three(shipped_classifier, mnist_test: mnist.Split) -> None:
     # Each upright cut of a three-piece split tried at several columns too: 43 of these
     # 100 read right with one column per cut, 67 with three.
     right, total = _touching_runs_read_right(shipped_classifier, mnist_test, range(300, 600, 3), 3, overlap=6)
@@ -295,10 +299,10 @@ def test_decoder_joins_two_glyphs_that_are_halves_of_one_digit() -> None:
     assert decode_field(last, None, review_below=0.5).text == "7"
 
 
-def test_a_digit_parted_in_two_is_read_whole_with_the_shipped_models(shipped_classifier, mnist_test: data.Split) -> None:
-    from docproc.fields import FieldImage
-    from docproc.pipeline import _readings
-    from docproc.prepare import prepare_field
+def test_a_digit_parted_in_two_is_read_whole_with_the_shipped_models(shipped_classifier, mnist_test: mnist.Split) -> None:
+    from docproc.layout.field_image import FieldImage
+    from docproc.recognize.field_reading import field_readings
+    from docproc.run.prepare import prepare_field
 
     right = total = 0
     for index in range(80):
@@ -311,7 +315,7 @@ def test_a_digit_parted_in_two_is_read_whole_with_the_shipped_models(shipped_cla
         field = (235 - ink.astype(np.float32) / 255 * 200).astype(np.uint8)
         prepared = prepare_field(FieldImage("parted", field, (0, 0, field.shape[1], field.shape[0])))
         read = shipped_classifier.read(prepared.crops)
-        readings = _readings(prepared, read.probabilities, read.singles)
+        readings = field_readings(prepared.layout, read.probabilities, read.singles)
         total += 1
         right += decode_field(readings, None, review_below=0.5).text == str(mnist_test.labels[index])
     # Without joined alternatives, 7 of these 80 came out right (two glyphs, two digits).
@@ -331,20 +335,20 @@ def test_a_detached_bar_is_offered_with_its_digit() -> None:
 
 
 def test_a_stroke_along_a_comb_divider_does_not_make_it_two() -> None:
-    from docproc.segment import _divider_columns
+    from docproc.glyphs.rules import divider_columns
 
     rules = np.zeros((60, 330), bool)
     rules[[5, 55], 10:321] = True
     for x in range(10, 321, 31):
         rules[5:56, x : x + 2] = True
     rules[9:52, 128] = True  # a pen stroke laid straight along the divider at 134, taken for a rule
-    assert _divider_columns(rules, 60) == list(range(10, 321, 31))
+    assert divider_columns(rules, 60) == list(range(10, 321, 31))
 
 
-def test_the_cuts_of_a_glyph_read_as_one_sure_digit_are_left_unread(shipped_classifier, mnist_test: data.Split) -> None:
-    from docproc.fields import FieldImage
-    from docproc.pipeline import _piece_owners, _read_needed, _readings
-    from docproc.prepare import prepare_field
+def test_the_cuts_of_a_glyph_read_as_one_sure_digit_are_left_unread(shipped_classifier, mnist_test: mnist.Split) -> None:
+    from docproc.layout.field_image import FieldImage
+    from docproc.recognize.field_reading import field_readings, piece_owners, read_needed
+    from docproc.run.prepare import prepare_field
 
     # A wide 0 alone (wide enough to be offered cuts), then two digits touching.
     alone, left, right = _mnist_ink(mnist_test, 10), _mnist_ink(mnist_test, 100), _mnist_ink(mnist_test, 101)
@@ -355,10 +359,10 @@ def test_the_cuts_of_a_glyph_read_as_one_sure_digit_are_left_unread(shipped_clas
         x += step
     field = (235 - ink.astype(np.float32) / 255 * 200).astype(np.uint8)
     prepared = prepare_field(FieldImage("f", field, (0, 0, field.shape[1], field.shape[0])))
-    assert len(prepared.splits) == 2 and all(prepared.splits)
+    assert len(prepared.layout.splits) == 2 and all(prepared.layout.splits)
 
-    owners = _piece_owners([prepared])
-    read = _read_needed(shipped_classifier, prepared.crops, owners)
+    owners = piece_owners([prepared.layout])
+    read = read_needed(shipped_classifier, prepared.crops, owners)
     unread = np.isnan(read.probabilities[:, 0])
     zero_pieces = owners == 0
     pair_pieces = (owners >= 0) & ~zero_pieces
@@ -367,5 +371,5 @@ def test_the_cuts_of_a_glyph_read_as_one_sure_digit_are_left_unread(shipped_clas
     # What is read reads as it does when every crop is read, and the field comes out right.
     every = shipped_classifier.read(prepared.crops)
     assert np.allclose(read.probabilities[~unread], every.probabilities[~unread], atol=1e-5)
-    text = decode_field(_readings(prepared, read.probabilities, read.singles), None, review_below=0.5).text
+    text = decode_field(field_readings(prepared.layout, read.probabilities, read.singles), None, review_below=0.5).text
     assert text == f"0{mnist_test.labels[100]}{mnist_test.labels[101]}"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from docproc.errors import OutputError, TemplateError
-from docproc.results import COLUMNS, FieldResult, check_writable, read_csv, write_csv
-from docproc.templates import load_template
+from docproc.layout.templates import load_template
+from docproc.output.results import COLUMNS, FieldResult, check_writable, read_csv, write_csv
 
 GOOD = """
 name: cheque
@@ -90,7 +90,7 @@ def test_unwritable_outputs_are_caught_before_work(tmp_path: Path) -> None:
 def test_a_full_disk_is_refused_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    from docproc import results
+    from docproc.output import results
 
     real = shutil.disk_usage
     monkeypatch.setattr(results.shutil, "disk_usage", lambda folder: real(folder)._replace(free=12 * 1024))
@@ -101,7 +101,7 @@ def test_a_full_disk_is_refused_before_any_work(tmp_path: Path, monkeypatch: pyt
 def test_a_full_disk_while_writing_leaves_the_old_results_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from docproc import atomic
+    from docproc.output import atomic
 
     out = tmp_path / "results.csv"
     out.write_text("the previous run's results\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docproc.classify import load_classifier
+from docproc.recognize.loading import load_classifier
 
 
 def test_folded_model_matches_the_training_model() -> None:
@@ -57,7 +57,8 @@ def test_a_tiny_training_run_learns_and_writes_a_usable_model(tmp_path: Path) ->
 
 
 def test_a_peer_bundle_outputs_the_mean_of_its_members(tmp_path: Path) -> None:
-    from docproc.classify import SHIPPED_MODEL, load_peers
+    from docproc.recognize.loading import load_peers
+    from docproc.recognize.model_files import SHIPPED_MODEL
     from training.model import build_inference_model
     from training.peers import bundle
 
@@ -74,7 +75,7 @@ def test_a_peer_bundle_outputs_the_mean_of_its_members(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_peers_are_trained_bundled_and_carded_beside_their_model(tmp_path: Path) -> None:
-    from docproc.classify import SHIPPED_MODEL, card_path, peers_path
+    from docproc.recognize.model_files import SHIPPED_MODEL, card_path, peers_path
     from training import peers
 
     model = tmp_path / "mine.keras"

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from docproc import pipeline, prepare, workers
-from docproc.inputs import InputFile, discover
-from docproc.pipeline import RunOptions, run_all
-from docproc.templates import load_template
+from docproc.config import RunOptions
+from docproc.ingest.inputs import InputFile, discover
+from docproc.layout.templates import load_template
+from docproc.run import parts, pipeline, prepare, workers
+from docproc.run.failures import FileFailure
+from docproc.run.pipeline import run_all
 from samples.pages import write_set
 
 pytestmark = pytest.mark.slow
-REAL_PREPARE = prepare.prepare_part
+REAL_PREPARE = parts.prepare_part
 
 
 def crash_on_poison(item: InputFile, options: RunOptions, first: int = 1, last: int | None = None) -> object:
@@ -59,11 +61,10 @@ def hang_on_slow(item: InputFile, options: RunOptions, first: int = 1, last: int
 
 def page_seven_is_damaged(item: InputFile, options: RunOptions, first: int = 1, last: int | None = None) -> object:
     """Runs in a worker process: page 7 of a PDF cannot be read."""
-    part = REAL_PREPARE(item, options, first, min(last, 6) if first <= 7 <= (last or 7) else last)
     if first <= 7 <= (last or 7):
-        part.entries.append(prepare.FieldResult(item.name, 7, options.template_name, "", status="error",
-                                                error="poppler could not render page 7"))
-    return part
+        part = REAL_PREPARE(item, options, first, min(last or 6, 6))
+        return parts.PreparedPart(part.pages, FileFailure(7, "poppler could not render page 7"))
+    return REAL_PREPARE(item, options, first, last)
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +154,7 @@ def test_a_pool_broken_by_work_no_longer_waited_on_is_started_afresh(scans: Path
     pool = workers.start_pool(2)
     assert isinstance(pool.submit(os._exit, 139).exception(timeout=60), BrokenProcessPool)
     feed = workers.WorkerFeed(cheques, 2, options, pool)
-    read = [(item.name, [entry.number for entry in entries if isinstance(entry, prepare.PreparedPage)], done)
-            for item, entries, done in feed]
+    read = [(part.file.name, [page.number for page in part.pages], part.file_done) for part in feed]
     assert read == [(c.name, [1], True) for c in cheques]
 
 
@@ -196,9 +196,9 @@ def test_a_long_pdf_is_shared_among_the_workers_in_parts(tmp_path: Path, shipped
     files = discover([str(tmp_path / "scans")], root=tmp_path / "scans")
     alone, _ = run_all(files, shipped_classifier, RunOptions(template=template), jobs=1)
     # Parts of 4 pages: 1-4, 5-8, 9-10, read by two workers and put back in page order.
-    monkeypatch.setattr(workers, "PAGES_PER_PART", 4)
-    parts, summary = run_all(files * 1, shipped_classifier, RunOptions(template=template), jobs=2)
-    assert parts == alone and summary.pages == 10 and max(r.page for r in parts) == 10
+    monkeypatch.setattr(parts, "PAGES_PER_PART", 4)
+    in_parts, summary = run_all(files * 1, shipped_classifier, RunOptions(template=template), jobs=2)
+    assert in_parts == alone and summary.pages == 10 and max(r.page for r in in_parts) == 10
 
     # A page that cannot be read ends the file there, as it does read in one piece: the
     # pages after it, read by another worker, are dropped.
@@ -215,7 +215,7 @@ def test_a_worker_whose_run_is_gone_leaves_even_if_it_was_still_starting() -> No
 
     # The worker is told its run's pid; a run killed before the worker started watching
     # is already gone, so the worker finds itself with another parent and leaves at once.
-    gone = subprocess.run([sys.executable, "-c", "from docproc.workers import _watch_parent; _watch_parent(1)"],
+    gone = subprocess.run([sys.executable, "-c", "from docproc.run.workers import watch_parent; watch_parent(1)"],
                           timeout=60)
     assert gone.returncode == 1
 
@@ -225,7 +225,7 @@ def _malloc_setting() -> str | None:
 
 
 def test_workers_start_with_malloc_set_to_keep_freed_memory() -> None:
-    from docproc.native_memory import malloc_environment
+    from docproc.run.native_memory import malloc_environment
 
     pool = workers.start_pool(1)
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from docproc.normalize import SIZE, normalize_glyph
+from docproc.glyphs.normalize import SIZE, normalize_glyph
 
 _UPSCALE = 2
 _PAD = 20  # canvas margin, in 2x pixels, so rotation and shear never clip the digit

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from docproc import metrics
-from docproc.classify import card_path, companion_path, load_classifier
-from training import data
+from docproc.audit import metrics
+from docproc.datasets import mnist
+from docproc.recognize.loading import load_classifier
+from docproc.recognize.model_files import card_path, companion_path
 from training.model import logits_model, temperature_of
 
 ECE_BINS = 15
@@ -61,7 +62,7 @@ def evaluate(model_path: Path, command: str) -> dict[str, object]:
     """Compute the card for one model file on the MNIST test split; ``command`` is recorded
     as the command that evaluated it."""
     classifier = load_classifier(model_path)
-    test = data.load("test")
+    test = mnist.load("test")
     x = test.images.astype(np.float32) / 255.0
     probabilities = classifier.predict(x)
     predicted = probabilities.argmax(axis=1)
@@ -101,7 +102,7 @@ def evaluate(model_path: Path, command: str) -> dict[str, object]:
             "nll_before": metrics.negative_log_likelihood(raw, test.labels),
             "nll_after": metrics.negative_log_likelihood(probabilities.astype(np.float64), test.labels),
         },
-        "data": {"source": f"npm {data.NPM_PACKAGE}", "sha256": data.SHA256},
+        "data": {"source": f"npm {mnist.NPM_PACKAGE}", "sha256": mnist.SHA256},
         "training": training,
         "libraries": library_versions(),
         "evaluation": {

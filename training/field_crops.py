@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from docproc.inputs import discover, read_kind
-from docproc.normalize import normalize_glyph
-from docproc.pages import iter_pages
-from docproc.prepare import page_fields
-from docproc.segment import find_glyphs
-from docproc.templates import load_template
+from docproc.datasets import mnist
+from docproc.glyphs.normalize import normalize_glyph
+from docproc.glyphs.segment import find_glyphs
+from docproc.ingest.inputs import discover, read_kind
+from docproc.ingest.pages import iter_pages
+from docproc.layout.page_fields import page_fields
+from docproc.layout.templates import load_template
 from samples.pages import write_set
 from samples.reading import KINDS
-from training import data
 
 
 def _paired_fields(scans: Path, templates: Path, truth: dict[tuple[str, int, str], str],
@@ -47,7 +47,7 @@ def _paired_fields(scans: Path, templates: Path, truth: dict[tuple[str, int, str
                         yield [normalize_glyph(g.ink) for g in glyphs], text
 
 
-def harvest(split: data.Split, cheques: int, forms: int, zips: int, seed: int) -> data.Split:
+def harvest(split: mnist.Split, cheques: int, forms: int, zips: int, seed: int) -> mnist.Split:
     """Write a generated set from ``split``'s digits in a temporary folder, read it with
     docproc's fields and segmentation, and return the crops (uint8, ink high) and labels
     of the fields that paired up."""
@@ -62,5 +62,5 @@ def harvest(split: data.Split, cheques: int, forms: int, zips: int, seed: int) -
             images.extend(np.round(c * 255).astype(np.uint8) for c in crops)
             labels.extend(int(ch) for ch in text)
     if not images:
-        return data.Split(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
-    return data.Split(np.stack(images), np.asarray(labels, np.uint8))
+        return mnist.Split(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
+    return mnist.Split(np.stack(images), np.asarray(labels, np.uint8))

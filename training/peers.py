@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from docproc import metrics
-from docproc.classify import SHIPPED_MODEL, companion_path, load_classifier, peers_path
+from docproc.audit import metrics
+from docproc.datasets import mnist
 from docproc.errors import ModelError
-from training import data
+from docproc.recognize.loading import load_classifier
+from docproc.recognize.model_files import SHIPPED_MODEL, companion_path, peers_path
 from training.evaluate import ECE_BINS, card_header, library_versions
 
 DEFAULT_MEMBERS = 4
@@ -91,7 +92,7 @@ def card(model_path: Path, command: str, members: list[dict[str, object]]) -> di
         raise ModelError(f"No peers beside {model_path} (looked for {peers_path(model_path)}). Bundle them "
                          "with `python -m training.peers --train` or `--from PEER.keras ...`.")
     without = replace(with_peers, peers=None)
-    test = data.load("test")
+    test = mnist.load("test")
     x = test.images.astype(np.float32) / 255.0
     alone = peers.predict(x)
     return {
@@ -110,7 +111,7 @@ def card(model_path: Path, command: str, members: list[dict[str, object]]) -> di
                 "with_peers": _reading_errors(with_peers.read(x).probabilities, test.labels),
             },
         },
-        "data": {"source": f"npm {data.NPM_PACKAGE}", "sha256": data.SHA256},
+        "data": {"source": f"npm {mnist.NPM_PACKAGE}", "sha256": mnist.SHA256},
         "training": {"members": members},
         "libraries": library_versions(),
         "evaluation": {"command": command, "date": dt.date.today().isoformat()},

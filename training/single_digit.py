@@ -34,9 +34,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from docproc import metrics
-from docproc.normalize import normalize_glyph
-from training import augment, data, field_crops
+from docproc.audit import metrics
+from docproc.datasets import mnist
+from docproc.glyphs.normalize import normalize_glyph
+from training import augment, field_crops
 from training.evaluate import card_header, library_versions
 from training.train import machine_description, split_validation
 
@@ -151,10 +152,10 @@ def build_model(dropout: float = 0.2):  # -> keras.Model
 def card(model_path: Path, test_count: int, seed: int, command: str, training: dict[str, object]) -> dict[str, object]:
     """The check's card, measured on composites of MNIST test digits and on the pipeline's
     crops of scanned test digits."""
-    from docproc.classify import load_single_digit_check
+    from docproc.recognize.loading import load_single_digit_check
 
     check = load_single_digit_check(model_path)
-    test = data.load("test")
+    test = mnist.load("test")
     scanned = field_crops.harvest(test, *CARD_PAGES, seed=seed + 1)
     scanned_accepted = check.predict(scanned.images.astype(np.float32) / 255.0) >= 0.5
     x, single, kinds = composite_set(test.images, test_count, [seed, 2])
@@ -182,7 +183,7 @@ def card(model_path: Path, test_count: int, seed: int, command: str, training: d
                 "accepted": float(scanned_accepted.mean()) if len(scanned.labels) else float("nan"),
             },
         },
-        "data": {"source": f"npm {data.NPM_PACKAGE}", "sha256": data.SHA256},
+        "data": {"source": f"npm {mnist.NPM_PACKAGE}", "sha256": mnist.SHA256},
         "training": training,
         "libraries": library_versions(),
         "evaluation": {"command": command, "date": dt.date.today().isoformat()},
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> Path:
         return args.out
     started = time.time()
     keras.utils.set_random_seed(args.seed)
-    full = data.load("train")
+    full = mnist.load("train")
     train, val = split_validation(full, min(args.val_size, len(full.labels) // 5), args.seed)
     scanned = field_crops.harvest(train, *args.scanned, seed=args.seed)
     print(f"cut {len(scanned.labels)} single-digit crops from generated scans in {time.time() - started:.0f}s", flush=True)

@@ -28,7 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training import augment, data
+from docproc.datasets import mnist
+from training import augment
 from training.calibration import fit_temperature
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,11 +56,11 @@ def exact_matmuls() -> contextlib.AbstractContextManager[object]:
     return contextlib.nullcontext()
 
 
-def split_validation(split: data.Split, val_size: int, seed: int) -> tuple[data.Split, data.Split]:
+def split_validation(split: mnist.Split, val_size: int, seed: int) -> tuple[mnist.Split, mnist.Split]:
     """Hold out ``val_size`` random training digits for validation."""
     order = np.random.default_rng([seed, 999]).permutation(len(split.labels))
     val, train = order[:val_size], order[val_size:]
-    return data.Split(split.images[train], split.labels[train]), data.Split(split.images[val], split.labels[val])
+    return mnist.Split(split.images[train], split.labels[train]), mnist.Split(split.images[val], split.labels[val])
 
 
 def machine_description() -> dict[str, object]:
@@ -140,16 +141,15 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     import keras
 
-    from docproc.classify import companion_path
+    from docproc.recognize.model_files import companion_path
     from training.evaluate import library_versions
-
     from training.model import batchnorm_momentum, build_training_model, fold_for_inference, logits_model
 
     started = time.time()
     keras.utils.set_random_seed(args.seed)
-    full = data.load("train")
+    full = mnist.load("train")
     if args.limit:
-        full = data.Split(full.images[: args.limit + args.val_size], full.labels[: args.limit + args.val_size])
+        full = mnist.Split(full.images[: args.limit + args.val_size], full.labels[: args.limit + args.val_size])
     split_seed = args.seed if args.split_seed is None else args.split_seed
     train, val = split_validation(full, min(args.val_size, len(full.labels) // 5), split_seed)
     x_val = (val.images.astype(np.float32) / 255.0)[..., None]

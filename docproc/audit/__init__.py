@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TARGET_ERROR = 0.001
-DEFAULT_GALLERY = 24
+from docproc.config import GALLERY, TARGET_ERROR
 
 
-def audit_results(results: list[Path], truth: Path, out: Path, target_error: float = DEFAULT_TARGET_ERROR,
-                  scans: Path | None = None, gallery: int = DEFAULT_GALLERY) -> tuple[Path, dict[str, Any]]:
+def audit_results(results: list[Path], truth: Path, out: Path, target_error: float = TARGET_ERROR,
+                  scans: Path | None = None, gallery: int = GALLERY) -> tuple[Path, dict[str, Any]]:
     """Audit results CSVs (one per run) against a truth CSV and write the report into ``out``.
 
     Returns report.html's path and the figures (what metrics.json holds; its

@@ -11,8 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from docproc import metrics
-from docproc.audit import report, scores
+from docproc.audit import metrics, report, scores
 
 CARD_BINS = 15  # the model card's ECE uses 15 bins; the report agrees with the card
 MNIST_TEST = "MNIST t10k (10,000 digits, writers disjoint from training)"
@@ -59,11 +58,11 @@ def worst_mistakes(images: np.ndarray, labels: np.ndarray, probabilities: np.nda
 def audit_model(model_path: Path | None, out: Path, target_error: float, gallery: int) -> tuple[Path, dict[str, Any]]:
     """Run the digit model (the shipped one by default) on the MNIST test split and write
     the report into ``out``; returns report.html's path and the figures."""
-    from docproc.classify import load_classifier
-    from training import data
+    from docproc.datasets import mnist
+    from docproc.recognize.loading import load_classifier
 
     classifier = load_classifier(model_path, check=False)
-    test = data.load("test")
+    test = mnist.load("test")
     probabilities = classifier.predict(test.images.astype(np.float32) / 255.0)
     figures = model_figures(probabilities, test.labels, target_error)
     sources = {"model": str(classifier.path), "data": MNIST_TEST, "date": dt.date.today().isoformat()}

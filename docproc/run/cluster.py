@@ -23,13 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docproc.classify import DigitClassifier, load_classifier, load_single_digit_check, peers_beside, peers_path
+from docproc.config import RunOptions
 from docproc.errors import ClusterError
-from docproc.inputs import InputFile
-from docproc.native_memory import keep_freed_memory
-from docproc.native_stderr import captured_native_stderr
-from docproc.pipeline import FileRows, RunOptions, run_files
-from docproc.results import FieldResult
+from docproc.ingest.inputs import InputFile
+from docproc.recognize.classifier import DigitClassifier
+from docproc.recognize.loading import load_classifier, load_single_digit_check
+from docproc.recognize.model_files import peers_beside, peers_path
+from docproc.recognize.native_stderr import captured_native_stderr
+from docproc.run.failures import dask_workers_died, not_on_dask_worker
+from docproc.run.native_memory import keep_freed_memory
+from docproc.run.pipeline import FileRows, run_files
 
 log = logging.getLogger("docproc")
 
@@ -86,7 +89,7 @@ def _use_the_workers_threads() -> None:
             log.debug("TensorFlow had already started in this worker; its thread pools stay as they are")
 
 
-def _classifier_here(models: ModelFiles) -> DigitClassifier:
+def classifier_on_worker(models: ModelFiles) -> DigitClassifier:
     """The worker's loaded classifier for ``models``, loading it the first time."""
     if models.key not in _LOADED:
         if not _LOADED:
@@ -114,17 +117,9 @@ def read_files_on_worker(items: list[InputFile], options: RunOptions, models: Mo
     readable = [item for item in items if item.path.exists() or item.path.is_symlink()]
     # The timeout is the client's to report; the worker's thread cannot set an alarm.
     local_options = dataclasses.replace(options, file_timeout=None)
-    done = {id(d.file): d for d in run_files(readable, _classifier_here(models), local_options)} if readable else {}
-    return [done.get(id(item)) or FileRows(item, [FieldResult(
-        item.name, 1, options.template_name, "", status="error",
-        error=f"file not found on Dask worker {host}; if it exists where docproc was started, the workers must "
-              "see the scans at the same paths (shared storage)")], 0) for item in items]
-
-
-def _died_row(item: InputFile, options: RunOptions, exc: BaseException) -> FieldResult:
-    return FieldResult(item.name, 1, options.template_name, "", status="error",
-                       error=f"the Dask workers reading this file died ({type(exc).__name__}); check the file, "
-                             "or read it locally without --scheduler")
+    done = {id(d.file): d for d in run_files(readable, classifier_on_worker(models), local_options)} if readable else {}
+    missing = not_on_dask_worker(host)
+    return [done.get(id(item)) or FileRows(item, [missing.row(item, options.template_name)], 0) for item in items]
 
 
 def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler: str, model_paths: list[Path],
@@ -189,7 +184,7 @@ def read_with_client(client: Any, files: list[InputFile], options: RunOptions, m
                 try:
                     outcomes.extend(submit([item]).result())
                 except KilledWorker as exc:
-                    outcomes.append(FileRows(item, [_died_row(item, options, exc)], 0))
+                    outcomes.append(FileRows(item, [dask_workers_died(type(exc).__name__).row(item, options.template_name)], 0))
         top_up()
         for item, done in zip(chunk, outcomes):
             if on_page is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docproc.errors import LedgerError, OutputError
-from docproc.results import FieldResult
+from docproc.output.results import FieldResult
 
 SCHEMA_VERSION = 1
 _SCHEMA = """

@@ -1,4 +1,4 @@
-"""Field results and the results CSV (contract in DESIGN.md), written atomically."""
+"""Field results and the results CSV (contract: docs/results-csv.md), written atomically."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docproc.atomic import write_atomically
 from docproc.errors import OutputError
+from docproc.output.atomic import write_atomically
 
 if TYPE_CHECKING:
     import pandas

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docproc.templates import FieldSpec
+from docproc.layout.templates import FieldSpec
+
 
 @dataclass(frozen=True)
 class Reading:

@@ -1,0 +1,51 @@
+"""How a run reads, and every default: the one place the command line, the library and
+the tests take them from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from docproc.layout.templates import Template
+
+# Resolution PDF pages are rendered at (--pdf-dpi).
+PDF_DPI = 200
+# The resolution an image is taken to have when it states none plausible. No stage reads
+# a page's resolution (every size is relative to the field), so this only labels pages.
+IMAGE_DPI = 300.0
+# The largest page decoded (--max-pixels, given in megapixels): a letter page at 1200 dpi
+# is 135 megapixels, A3 at 600 dpi 70. Anything bigger is refused before its pixels are
+# decoded (a decompression bomb can claim 30,000 x 30,000 pixels in a 100 kB file).
+MAX_PIXELS = 150_000_000
+# Fields whose confidence is under this are marked review (--review-below).
+REVIEW_BELOW = 0.9
+# Crops classified together (--batch-size); the results do not depend on it.
+BATCH_SIZE = 1024
+# `docproc audit`: the error rate among accepted fields to find a threshold for, and how
+# many of the worst errors the gallery shows.
+TARGET_ERROR = 0.001
+GALLERY = 24
+
+
+def default_jobs() -> int:
+    """Worker processes for the CPU stages (--jobs): the cores this process may use (its
+    CPU affinity, which containers and taskset set)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to read: template (or None to find strings), PDF resolution, page size limit,
+    review threshold, time limit per file, and whether bare PDF scans skip poppler."""
+
+    template: Template | None = None
+    pdf_dpi: int = PDF_DPI
+    review_below: float = REVIEW_BELOW
+    max_pixels: int = MAX_PIXELS
+    file_timeout: float | None = None  # seconds of work per file; None: no limit
+    direct_pdf_scans: bool = False  # bare scanned PDF pages straight from their JPEG (docproc.ingest.pdf_scans)
+
+    @property
+    def template_name(self) -> str:
+        """What the CSV 'template' column says: the template's name, empty without one."""
+        return self.template.name if self.template else ""

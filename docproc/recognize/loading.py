@@ -1,0 +1,114 @@
+"""Load the digit model, its peers and the single-digit check from Keras files, and
+check each follows its contract (docs/model.md)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docproc.config import BATCH_SIZE
+from docproc.errors import ModelError
+from docproc.recognize.classifier import DigitClassifier, PeerModels, SingleDigitCheck
+from docproc.recognize.model_files import MODEL_ENV, SHIPPED_CHECK, default_model_path, peers_beside
+from docproc.recognize.native_stderr import captured_native_stderr
+
+
+class _RetracingHint(logging.Filter):
+    """Drops TensorFlow's hint that a function was traced again for a new input shape.
+    The shapes are few on purpose (powers of two up to the batch size, see ``_bucket``)
+    and each is traced once, but the first batches of a run meet several of them in a row
+    for each model, which TensorFlow reports as a WARNING that would end up in every cron
+    log; there is nothing a user could do about it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+_RETRACING_HINT = _RetracingHint()
+
+
+def _load_keras(path: Path, missing_hint: str) -> Any:
+    """A Keras model file loaded without compiling, or ModelError saying what to do."""
+    if not path.is_file():
+        raise ModelError(f"Model file {path} not found. {missing_hint}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").addFilter(_RETRACING_HINT)  # adding it again is a no-op
+    with captured_native_stderr() as native:
+        try:
+            import keras
+
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises many types for a bad file; all mean the same to the user.
+            failure: Exception | None = exc
+        else:
+            failure = None
+    if failure is not None:
+        detail = f"\n{native.text.strip()[-2000:]}" if native.text.strip() else ""
+        raise ModelError(
+            f"Could not load model {path}: {type(failure).__name__}: {failure}. "
+            f"The file is corrupt or not a Keras 3 model; restore it from the repository or retrain it.{detail}"
+        ) from failure
+    return model
+
+
+def _check_shapes(model: Any, path: Path, outputs: int, meaning: str) -> None:
+    input_shape = tuple(model.input_shape)
+    output_shape = tuple(model.output_shape)
+    if input_shape[1:] != (28, 28, 1) or output_shape[1:] != (outputs,):
+        raise ModelError(
+            f"Model {path} takes {input_shape} and returns {output_shape}, but docproc needs "
+            f"(N, 28, 28, 1) in and (N, {outputs}) {meaning} out (see the model contract in docs/model.md)."
+        )
+
+
+def load_single_digit_check(path: Path | None = None, batch_size: int = BATCH_SIZE) -> SingleDigitCheck:
+    """Load the single-digit check (the shipped one by default); ModelError when it is
+    missing, unreadable or of the wrong shape."""
+    path = Path(path) if path is not None else SHIPPED_CHECK
+    model = _load_keras(path, "Restore models/single-digit.keras from the repository, "
+                              "or train it with `python -m training.single_digit`.")
+    _check_shapes(model, path, 1, "single-digit probabilities")
+    return SingleDigitCheck(model=model, path=path, batch_size=batch_size)
+
+
+def load_peers(path: Path, batch_size: int = BATCH_SIZE) -> PeerModels:
+    """Load a peer bundle (training/peers.py); ModelError when it is unreadable or of the
+    wrong shape."""
+    model = _load_keras(path, "Restore it from the repository, bundle new peers with "
+                              "`python -m training.peers`, or remove it to read with the digit model alone.")
+    _check_shapes(model, path, 10, "peer probabilities")
+    # A bundle holds each member as a nested model; a plain model file is one member.
+    members = sum(1 for layer in model.layers if hasattr(layer, "layers")) or 1
+    return PeerModels(model=model, path=path, members=members, batch_size=batch_size)
+
+
+def load_classifier(path: Path | None = None, batch_size: int = BATCH_SIZE,
+                    check: bool = True) -> DigitClassifier:
+    """Load a digit model file and check it follows the model contract; with ``check``,
+    the shipped single-digit check too. Peers are loaded from ``peers_path(path)`` when
+    that file exists (the shipped model has them; another model reads alone unless a
+    bundle is put beside it).
+
+    Raises ModelError with what to do when a file is missing, unreadable or has the
+    wrong input or output shape.
+    """
+    path = Path(path) if path is not None else default_model_path()
+    if batch_size < 1:
+        raise ModelError(f"batch size must be at least 1, got {batch_size}")
+    model = _load_keras(path, f"Pass --model PATH (or set {MODEL_ENV}) to a .keras file, "
+                              "or train one with `python -m training.train`.")
+    _check_shapes(model, path, 10, "probabilities")
+    peers_file = peers_beside(path)
+    peers = load_peers(peers_file, batch_size) if peers_file is not None else None
+    classifier = DigitClassifier(model=model, path=path, batch_size=batch_size,
+                                 check=load_single_digit_check(batch_size=batch_size) if check else None,
+                                 peers=peers)
+    # The first prediction probes devices (and on a CPU-only TensorFlow build, fails a CUDA
+    # probe out loud); do it here, under capture, on one blank digit.
+    with captured_native_stderr():
+        classifier.predict(np.zeros((1, 28, 28), np.float32))
+    return classifier

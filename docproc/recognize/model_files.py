@@ -1,0 +1,38 @@
+"""Where the models are and what travels with them: the shipped files, the
+``DOCPROC_MODEL`` override, and the names of a model's card, curves and peers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODEL_ENV = "DOCPROC_MODEL"
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "models" / "digits-cnn.keras"
+SHIPPED_CHECK = SHIPPED_MODEL.with_name("single-digit.keras")
+
+
+def default_model_path() -> Path:
+    """``$DOCPROC_MODEL`` when set, else the shipped ``models/digits-cnn.keras``."""
+    return Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
+
+
+def card_path(model_path: Path) -> Path:
+    """The model card that belongs to a model file: same name, ``.json``."""
+    return model_path.with_suffix(".json")
+
+
+def companion_path(model_path: Path, kind: str) -> Path:
+    """A file that travels with a model, e.g. ``companion_path(m, "curves.png")`` is
+    ``digits-cnn.curves.png`` beside ``digits-cnn.keras``."""
+    return model_path.with_name(f"{model_path.stem}.{kind}")
+
+
+def peers_path(model_path: Path) -> Path:
+    """Where a digit model's peers live: ``digits-cnn.peers.keras`` beside ``digits-cnn.keras``."""
+    return companion_path(model_path, "peers.keras")
+
+
+def peers_beside(model_path: Path) -> Path | None:
+    """The peer bundle beside a digit model, or None when it has none."""
+    path = peers_path(model_path)
+    return path if path.is_file() else None

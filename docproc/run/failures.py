@@ -1,0 +1,58 @@
+"""Why reading a file stopped, as plain data, and the one place it becomes an error row.
+
+A stage that cannot read a file on raises ``FileReadFailed``; the drivers (this process,
+the worker pool, the Dask workers) catch it, or meet a time limit or a dead worker, and
+hand a ``FileFailure`` on beside the pages that were read. ``FileFailure.row`` is the
+file's error row in the results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docproc.ingest.inputs import InputFile
+from docproc.output.results import FieldResult
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """What ended the reading of a file: the page it happened on, and what to tell the user."""
+
+    page: int
+    message: str
+
+    def row(self, item: InputFile, template_name: str) -> FieldResult:
+        """The file's error row."""
+        return FieldResult(item.name, self.page, template_name, "", status="error", error=self.message)
+
+
+class FileReadFailed(Exception):
+    """Raised by a stage when a file cannot be read on; carries the ``FileFailure``."""
+
+    def __init__(self, failure: FileFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+def timed_out(page: int, seconds: float | None) -> FileFailure:
+    """A file stopped by --file-timeout at ``page``."""
+    return FileFailure(page, f"stopped after {seconds or 0:g} s (--file-timeout): the file hangs or reads "
+                             "too slowly; check it, or raise the limit")
+
+
+def worker_died(page: int) -> FileFailure:
+    """A file whose worker process died while reading it (from ``page`` on)."""
+    return FileFailure(page, "the worker process reading this file died (out of memory, or a crash in a decoder); "
+                             "check the file, or run it alone with --jobs 1")
+
+
+def dask_workers_died(kind: str) -> FileFailure:
+    """A file whose Dask workers died reading it (``kind``: the exception's name)."""
+    return FileFailure(1, f"the Dask workers reading this file died ({kind}); check the file, "
+                          "or read it locally without --scheduler")
+
+
+def not_on_dask_worker(host: str) -> FileFailure:
+    """A file that a Dask worker on ``host`` cannot see."""
+    return FileFailure(1, f"file not found on Dask worker {host}; if it exists where docproc was started, the workers "
+                          "must see the scans at the same paths (shared storage)")

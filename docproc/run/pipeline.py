@@ -1,0 +1,221 @@
+"""The run: files -> prepared pages (prepare.py) -> classify in batches -> decode -> rows.
+
+The CPU stages of each file run here one page at a time, or with ``jobs`` > 1 in a pool
+of worker processes (workers.py) while this process classifies their crops in batches
+gathered across fields, pages and files. Either way files come out complete and in
+input order, with the same rows: the rows do not depend on the batch size or the number
+of workers. A file that cannot be read on gets an ``error`` row (failures.py) and the
+run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from docproc.config import RunOptions
+from docproc.glyphs.normalize import SIZE
+from docproc.ingest.inputs import InputFile
+from docproc.output.results import FieldResult
+from docproc.recognize.classifier import DigitClassifier
+from docproc.recognize.decode import decode_field
+from docproc.recognize.field_reading import field_readings, piece_owners, read_needed
+from docproc.run.failures import FileFailure, FileReadFailed, timed_out
+from docproc.run.native_memory import keep_freed_memory
+from docproc.run.parts import long_pdf
+from docproc.run.prepare import PreparedPage, prepare_file
+from docproc.run.summary import RunSummary
+from docproc.run.time_limit import FileTimer, TimeLimitExceeded
+from docproc.run.workers import WorkerFeed, start_pool
+
+log = logging.getLogger("docproc")
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """Everything one file gave: its rows in page order, and how many pages were read."""
+
+    file: InputFile
+    rows: list[FieldResult]
+    pages: int
+
+
+@dataclass(frozen=True)
+class _PageWork:
+    file: InputFile
+    page: PreparedPage
+    first_crop: int
+
+
+@dataclass(frozen=True)
+class _FileEnd:
+    # Marks, in the pending list, where a file's last page was queued, and what ended it early.
+    file: InputFile
+    pages: int
+    failure: FileFailure | None
+
+
+class _Batcher:
+    """Gathers prepared pages until a batch of crops is full, then classifies and decodes
+    them; hands each file's rows out once the file's end has been decoded."""
+
+    def __init__(self, classifier: DigitClassifier, options: RunOptions) -> None:
+        self.classifier, self.options = classifier, options
+        self.pending: list[_PageWork | _FileEnd] = []
+        self.crops: list[np.ndarray] = []
+        self.crop_count = 0
+        self.open_rows: list[FieldResult] = []  # the file whose end is not flushed yet; it spans flushes
+        self.open_pages = 0  # pages added since the last file's end
+
+    @property
+    def full(self) -> bool:
+        return self.crop_count >= self.classifier.batch_size
+
+    def add_page(self, item: InputFile, page: PreparedPage) -> None:
+        self.pending.append(_PageWork(item, page, self.crop_count))
+        self.open_pages += 1
+        for prepared in page.fields:
+            self.crops.append(prepared.crops)
+            self.crop_count += len(prepared.crops)
+
+    def end_file(self, item: InputFile, failure: FileFailure | None) -> None:
+        self.pending.append(_FileEnd(item, self.open_pages, failure))
+        self.open_pages = 0
+
+    def flush(self) -> Iterator[FileRows]:
+        batch = np.concatenate(self.crops) if self.crops else np.empty((0, SIZE, SIZE), np.float32)
+        layouts = [prepared.layout for entry in self.pending if isinstance(entry, _PageWork)
+                   for prepared in entry.page.fields]
+        readings = read_needed(self.classifier, batch, piece_owners(layouts))
+        for entry in self.pending:
+            if isinstance(entry, _FileEnd):
+                if entry.failure is not None:
+                    self.open_rows.append(entry.failure.row(entry.file, self.options.template_name))
+                yield FileRows(entry.file, list(self.open_rows), entry.pages)
+                self.open_rows.clear()
+            else:
+                self.open_rows.extend(self._page_rows(entry, readings.probabilities, readings.singles))
+        self.pending.clear()
+        self.crops.clear()
+        self.crop_count = 0
+
+    def _page_rows(self, work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
+                   ) -> list[FieldResult]:
+        rows, at = [], work.first_crop
+        options = self.options
+        for prepared in work.page.fields:
+            end = at + len(prepared.crops)
+            readings = field_readings(prepared.layout, probabilities[at:end],
+                                      None if singles is None else singles[at:end])
+            at = end
+            decoded = decode_field(readings, prepared.spec, options.review_below)
+            rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
+                                    decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
+                                    prepared.box))
+        return rows
+
+
+def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOptions,
+                   on_page: Callable[[InputFile, int], None] | None) -> Iterator[FileRows]:
+    for item in files:
+        timer = FileTimer(options.file_timeout)
+        next_page = 1
+        failure = None
+        try:
+            with timer:
+                for page in prepare_file(item, options):
+                    batcher.add_page(item, page)
+                    next_page = page.number + 1
+                    if on_page is not None:
+                        on_page(item, page.number)
+                    if batcher.full:
+                        # The batch holds other files' crops too: its time is not this file's.
+                        with timer.paused():
+                            yield from batcher.flush()
+        except FileReadFailed as exc:
+            failure = exc.failure
+        except TimeLimitExceeded:
+            failure = timed_out(next_page, options.file_timeout)
+        batcher.end_file(item, failure)
+    yield from batcher.flush()
+
+
+def _prepared_by_workers(feed: WorkerFeed, batcher: _Batcher,
+                         on_page: Callable[[InputFile, int], None] | None) -> Iterator[FileRows]:
+    for part in feed:
+        for page in part.pages:
+            batcher.add_page(part.file, page)
+            if on_page is not None:
+                on_page(part.file, page.number)
+        if part.file_done:
+            batcher.end_file(part.file, part.failure)
+        if batcher.full:
+            yield from batcher.flush()
+    yield from batcher.flush()
+
+
+def _loaded(classifier: DigitClassifier | Callable[[], DigitClassifier]) -> DigitClassifier:
+    return classifier if isinstance(classifier, DigitClassifier) else classifier()
+
+
+def run_files(files: list[InputFile], classifier: DigitClassifier | Callable[[], DigitClassifier],
+              options: RunOptions, on_page: Callable[[InputFile, int], None] | None = None,
+              jobs: int = 1) -> Iterator[FileRows]:
+    """Read every file; yield each file's rows, complete, in input order, classifying in
+    batches gathered across files. With ``jobs`` > 1 the CPU stages run in that many
+    worker processes. A file is yielded only once all its rows exist, so a caller can
+    commit it whole. ``classifier`` may be a function that loads it: it is then called
+    once the workers have their first files, so they start while it loads."""
+    keep_freed_memory()
+    pool = None
+    if jobs > 1 and (len(files) > 1 or (files and long_pdf(files[0], options))):
+        try:
+            pool = start_pool(jobs)
+        except (OSError, NotImplementedError) as exc:
+            # Some containers have no shared memory for the pool's semaphores: slower, not broken.
+            log.warning("cannot start worker processes (%s); reading in this process only", exc)
+    if pool is None:
+        yield from _prepared_here(files, _Batcher(_loaded(classifier), options), options, on_page)
+        return
+    feed = WorkerFeed(files, jobs, options, pool)
+    feed.start()
+    try:
+        batcher = _Batcher(_loaded(classifier), options)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # a model that will not load ends the run
+        raise
+    yield from _prepared_by_workers(feed, batcher, on_page)
+
+
+def run(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
+        on_page: Callable[[InputFile, int], None] | None = None, jobs: int = 1) -> Iterator[FieldResult]:
+    """Read every file; yield result rows in input order, classifying in batches."""
+    for done in run_files(files, classifier, options, on_page, jobs):
+        yield from done.rows
+
+
+def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOptions,
+            on_page: Callable[[InputFile, int], None] | None = None, jobs: int = 1,
+            ) -> tuple[list[FieldResult], RunSummary]:
+    """Run and collect every row with a summary of the counts."""
+    started = time.perf_counter()
+    summary = RunSummary(files=len(files))
+    rows: list[FieldResult] = []
+
+    def count_page(item: InputFile, number: int) -> None:
+        summary.pages += 1
+        log.info("%s page %d: read", item.name, number)
+        if on_page is not None:
+            on_page(item, number)
+
+    for row in run(files, classifier, options, count_page, jobs):
+        rows.append(row)
+        if row.status == "error":
+            log.warning("%s page %d: %s", row.file, row.page, row.error)
+    summary.count(rows)
+    summary.seconds = time.perf_counter() - started
+    return rows, summary
