@@ -227,22 +227,27 @@ def main(argv: list[str] | None = None) -> None:
         direct_line = direct_scans_comparison(work, truth, classifier, next(r for r in kind_readings if r.kind == "forms"))
         print(direct_line)
 
+    tesseract_note = (f"5 with a digits whitelist, `--psm 7`, on the same boxes, first {args.tesseract_fields} fields "
+                      "per kind" if has_tesseract else "not installed")
     lines = [
         "## Field accuracy on held-out scans (`python -m benchmarks.fields`)",
         "",
         f"{len(truth)} fields generated with MNIST test digits (seed {args.seed}): {args.cheques} cheques (PNG/JPEG), "
         f"{args.forms} two-page form PDFs, {args.zips} zip-code crops in one TIFF; tilt up to 2 degrees, shift up to 2%, "
         f"blur, noise. Model `{classifier.path.name}`"
-        f"{f', single-digit check `{classifier.check.path.name}`' if classifier.check else ''}. Tesseract {'5 with a digits whitelist, `--psm 7`, on the same boxes, first ' + str(args.tesseract_fields) + ' fields per kind' if has_tesseract else 'not installed'}. "
+        f"{f', single-digit check `{classifier.check.path.name}`' if classifier.check else ''}. "
+        f"Tesseract {tesseract_note}. "
         f"Measured {dt.date.today().isoformat()} on: {machine_line()}.",
         "",
-        "| kind | fields | field acc. | clean-digit ceiling | digit acc. | error, 5% reviewed | error, 10% reviewed | pages/s | Tesseract field acc. | Tesseract pages/s |",
+        "| kind | fields | field acc. | clean-digit ceiling | digit acc. | error, 5% reviewed | error, 10% reviewed "
+        "| pages/s | Tesseract field acc. | Tesseract pages/s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in table:
         tesseract_rate = f"{r['tesseract_pages_per_s']:.2f}" if "tesseract_pages_per_s" in r else "-"
         lines.append(
-            f"| {r['kind']} | {int(r['fields'])} | {pct(r['field_accuracy'])} | {pct(r['clean_ceiling'])} | {pct(r['digit_accuracy'])} | "
+            f"| {r['kind']} | {int(r['fields'])} | {pct(r['field_accuracy'])} | {pct(r['clean_ceiling'])} | "
+            f"{pct(r['digit_accuracy'])} | "
             f"{pct(r['error_at_5'])} | {pct(r['error_at_10'])} | {r['pages_per_s']:.1f} | "
             f"{pct(r.get('tesseract_field_accuracy'))} | {tesseract_rate} |"
         )

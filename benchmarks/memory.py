@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
             "",
             f"`docproc run` on one form PDF (letter pages rendered at 200 dpi, four fields each), default `--jobs` "
             f"(every core), peak resident memory of the command and its worker processes together; then the same "
-            f"with `--direct-pdf-scans` (the pages straight from their JPEGs). Measured {dt.date.today().isoformat()} on: {machine_line()}.",
+            f"with `--direct-pdf-scans` (the pages straight from their JPEGs). Measured {dt.date.today().isoformat()} "
+            f"on: {machine_line()}.",
             "",
             "| pages | PDF size | peak memory | time | peak, direct | time, direct |",
             "|---:|---:|---:|---:|---:|---:|",

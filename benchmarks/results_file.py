@@ -19,11 +19,13 @@ def machine_line() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        mem_kb = next(int(entry.split()[1]) for entry in meminfo if entry.startswith("MemTotal"))
         memory = f"{mem_kb / 1024 ** 2:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         memory = "?"
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {memory} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (f"{cpu}, {len(os.sched_getaffinity(0))} cores, {memory} RAM, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def accelerator_line() -> str:

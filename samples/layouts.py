@@ -240,7 +240,8 @@ def render_page(layout: Layout, rng: np.random.Generator, digits: DigitSource,
         pattern = _security_pattern((height, width), rng)[..., None]
         page = page - pattern * rng.uniform(20, 40)
     printed_colour = np.array([30, 30, 30], np.float32)
-    ink_colour = np.array([20, 25, 30], np.float32) if rng.random() < 0.5 else np.array([150, 60, 20], np.float32)  # BGR: blue ink
+    # BGR: black or blue ink.
+    ink_colour = np.array([20, 25, 30], np.float32) if rng.random() < 0.5 else np.array([150, 60, 20], np.float32)
     page = page * (1 - printed[..., None]) + printed_colour * printed[..., None]
     strength = handwriting[..., None] * rng.uniform(0.8, 1.0)
     page = page * (1 - strength) + ink_colour * strength
@@ -257,7 +258,8 @@ def scan_effects(page: np.ndarray, rng: np.random.Generator, max_angle: float = 
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
     matrix[:, 2] += shift
     border = tuple(float(v) for v in page[2, 2])
-    page = cv2.warpAffine(page, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    page = cv2.warpAffine(page, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=border)
     page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.4, 0.9))
     page = page + rng.normal(0, rng.uniform(2, 6), page.shape).astype(np.float32)
     return page

@@ -2,7 +2,7 @@
 # Set docproc up on a fresh Debian/Ubuntu machine, then run one job.
 #
 #   scripts/bootstrap.sh demo    set up, then run the main job on samples/ with the shipped model
-#   scripts/bootstrap.sh test    set up, then run the test suite
+#   scripts/bootstrap.sh test    set up, then lint (ruff) and run the test suite
 #   scripts/bootstrap.sh setup   set up only
 #
 # Set-up is idempotent: system packages are installed only when missing, the virtual
@@ -74,5 +74,8 @@ case "$job" in
     "$venv/bin/docproc" audit results/cheques.csv results/forms.csv results/zips.csv --truth samples/truth.csv \
       --scans samples/scans -o results/audit
     ;;
-  test) exec "$venv/bin/python" -m pytest -q ;;
+  test)
+    # Lint and import order first: seconds, and a failure names the file and line.
+    "$venv/bin/ruff" check --no-cache .
+    exec "$venv/bin/python" -m pytest -q ;;
 esac

@@ -82,7 +82,8 @@ def test_every_figure_on_a_hand_checked_case(tmp_path: Path) -> None:
 @pytest.mark.parametrize("results,truth,message", [
     (RESULTS, "file,page,text\na.png,1,123\n", r"truth.csv, line 1: truth file lacks column\(s\) field"),
     (RESULTS.replace("confidence,", "conf,"), TRUTH, r"results.csv, line 1: results file lacks column\(s\) confidence"),
-    (RESULTS, TRUTH + "a.png,1,date,4567\n", r"truth.csv, line 3; .*truth.csv, line 7: field 'date' of a.png page 1 appears more than once"),
+    (RESULTS, TRUTH + "a.png,1,date,4567\n",
+     r"truth.csv, line 3; .*truth.csv, line 7: field 'date' of a.png page 1 appears more than once"),
     (RESULTS, TRUTH + "f.png,one,zip,1\n", r"truth.csv, line 7: page 'one' is not a page number"),
     (RESULTS, TRUTH + "f.png,1,zip,12a\n", r"truth.csv, line 7: truth '12a' is not a digit string"),
     (RESULTS.replace("0.9500", "1.5"), TRUTH, r"results.csv, line 4: confidence '1.5' is not between 0 and 1"),

@@ -197,7 +197,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=20261122)
-    parser.add_argument("--val-size", type=int, default=5000, help="training digits held out (the digit model's validation digits)")
+    parser.add_argument("--val-size", type=int, default=5000,
+                        help="training digits held out (the digit model's validation digits)")
     parser.add_argument("--test-count", type=int, default=20_000, help="composites of test digits for the card")
     parser.add_argument("--scanned", type=int, nargs=3, default=(600, 60, 600), metavar=("CHEQUES", "FORMS", "ZIPS"),
                         help="generated scans of training digits whose pipeline crops join MNIST as sources")

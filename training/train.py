@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> Path:
     train, val = split_validation(full, min(args.val_size, len(full.labels) // 5), split_seed)
     x_val = (val.images.astype(np.float32) / 255.0)[..., None]
     steps = -(-len(train.labels) // args.batch_size)
-    print(f"training on {len(train.labels)} digits, validating on {len(val.labels)}; backend {keras.backend.backend()}", flush=True)
+    print(f"training on {len(train.labels)} digits, validating on {len(val.labels)}; "
+          f"backend {keras.backend.backend()}", flush=True)
 
     model = build_training_model(bn_momentum=batchnorm_momentum(args.epochs * steps))
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * steps, alpha=0.01)

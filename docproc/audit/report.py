@@ -135,7 +135,8 @@ table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{border-bottom:1px sol
 td:first-child,th:first-child{text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:1em} .plots img{max-width:100%;border:1px solid #eee}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:0.8em}
-.card{border:1px solid #ddd;border-radius:6px;padding:0.5em;font-size:0.9em} .card img{max-width:100%;display:block;margin-bottom:0.3em}
+.card{border:1px solid #ddd;border-radius:6px;padding:0.5em;font-size:0.9em}
+.card img{max-width:100%;display:block;margin-bottom:0.3em}
 .where{color:#555} .bad{color:#b03a2e} .digits{color:#777;font-family:monospace;font-size:0.85em}
 .nocrop{color:#999;font-style:italic;margin-bottom:0.3em}
 """

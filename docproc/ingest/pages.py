@@ -117,12 +117,14 @@ def pdf_page_count(path: Path, dpi: int = PDF_DPI, max_pixels: int = MAX_PIXELS)
     try:
         info = pdfinfo_from_path(str(path), timeout=POPPLER_TIMEOUT_S)
     except PDFInfoNotInstalledError as exc:
-        raise InputFileError("poppler's pdfinfo is not installed: install poppler-utils (apt-get install poppler-utils).") from exc
+        raise InputFileError("poppler's pdfinfo is not installed: install poppler-utils "
+                             "(apt-get install poppler-utils).") from exc
     except PDFPopplerTimeoutError as exc:
         raise InputFileError(f"poppler took over {POPPLER_TIMEOUT_S} s to open the PDF.") from exc
     except PDFPageCountError as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        hint = " It is encrypted: save an unprotected copy." if "password" in detail.lower() else " The PDF is damaged: re-export it."
+        encrypted = "password" in detail.lower()
+        hint = " It is encrypted: save an unprotected copy." if encrypted else " The PDF is damaged: re-export it."
         raise InputFileError(f"cannot read PDF ({detail}).{hint}") from exc
     pages = int(info.get("Pages", 0))
     if pages < 1:

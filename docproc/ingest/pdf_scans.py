@@ -100,14 +100,38 @@ def open_scanned_pdf(path: Path) -> Iterator[ScannedPdf | None]:
 def _bare_scan(page: pikepdf.Page) -> BareScan | None:
     """The page as a BareScan when it is one JPEG drawn over the whole media box and
     nothing else; None for any other page."""
-    import pikepdf
+    box = _plain_page_box(page)
+    if box is None:
+        return None
+    drawn = _the_one_image_drawn(page)
+    if drawn is None:
+        return None
+    name, matrix = drawn
+    if not _fills_box(matrix, box):
+        return None
+    image = page.resources.XObject[name]
+    if not _plain_jpeg(image):
+        return None
+    x0, y0, x1, y1 = box
+    return BareScan(bytes(image.read_raw_bytes()), (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0))
 
+
+def _plain_page_box(page: pikepdf.Page) -> tuple[float, float, float, float] | None:
+    """The page's media box (x0, y0, x1, y1) when nothing changes how it is drawn (no
+    rotation, annotations, user unit or crop box of its own); None otherwise."""
     if page.rotation % 360 or page.obj.get("/Annots") or float(page.obj.get("/UserUnit", 1)) != 1:
         return None
     box = [float(v) for v in page.mediabox]
     if [float(v) for v in page.cropbox] != box:
         return None  # poppler clips to the crop box
-    x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
+    return min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
+
+
+def _the_one_image_drawn(page: pikepdf.Page) -> tuple[object, np.ndarray] | None:
+    """The name of the one XObject the page's content draws, and the matrix it is drawn
+    with, when the content does nothing else (only save, restore, transform, draw)."""
+    import pikepdf
+
     matrix = np.eye(3)
     stack: list[np.ndarray] = []
     drawn = None
@@ -128,27 +152,32 @@ def _bare_scan(page: pikepdf.Page) -> BareScan | None:
             if drawn is not None:
                 return None
             drawn = (instruction.operands[0], matrix)
-    if drawn is None:
-        return None
-    name, matrix = drawn
+    return drawn
+
+
+def _fills_box(matrix: np.ndarray, box: tuple[float, float, float, float]) -> bool:
+    """Whether the unit square an image fills, drawn with ``matrix``, lands on the box
+    upright and unmirrored."""
+    x0, y0, x1, y1 = box
     (a, b, _), (c, d, _), (e, f, _) = matrix
-    # The unit square the image fills must land on the page upright and unmirrored.
     if abs(b) > 1e-9 or abs(c) > 1e-9 or a <= 0 or d <= 0:
-        return None
-    if max(abs(e - x0), abs(f - y0), abs(e + a - x1), abs(f + d - y1)) > _PLACEMENT_TOLERANCE_PT:
-        return None
-    image = page.resources.XObject[name]
+        return False
+    return max(abs(e - x0), abs(f - y0), abs(e + a - x1), abs(f + d - y1)) <= _PLACEMENT_TOLERANCE_PT
+
+
+def _plain_jpeg(image: pikepdf.Object) -> bool:
+    """Whether an XObject is an 8-bit grey or RGB JPEG image drawn as it decodes."""
+    import pikepdf
+
     filters = image.get("/Filter")
     if isinstance(filters, pikepdf.Array) and len(filters) == 1:
         filters = filters[0]
     if image.get("/Subtype") != "/Image" or filters != "/DCTDecode":
-        return None
+        return False
     # Masks, inverted decoding and explicit colour transforms change what is drawn.
     if any(key in image for key in ("/SMask", "/Mask", "/Decode", "/ImageMask", "/DecodeParms")):
-        return None
-    if int(image.get("/BitsPerComponent", 0)) != 8 or not _grey_or_rgb(image.get("/ColorSpace")):
-        return None
-    return BareScan(bytes(image.read_raw_bytes()), (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0))
+        return False
+    return int(image.get("/BitsPerComponent", 0)) == 8 and _grey_or_rgb(image.get("/ColorSpace"))
 
 
 def _grey_or_rgb(space: object) -> bool:

@@ -23,7 +23,8 @@ def read_card(model_path: Path | None = None) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"Model card {path} cannot be read ({exc}). Rewrite it with `python -m training.evaluate`.") from exc
     if not isinstance(card, dict) or "test" not in card or "calibration" not in card:
-        raise ModelError(f"Model card {path} lacks its test or calibration section. Rewrite it with `python -m training.evaluate`.")
+        raise ModelError(f"Model card {path} lacks its test or calibration section. "
+                         "Rewrite it with `python -m training.evaluate`.")
     return card
 
 
@@ -46,7 +47,8 @@ def format_card(card: dict[str, Any]) -> str:
         lines += [
             f"trained by   {training.get('command', '?')}",
             f"trained on   {where}, {machine.get('cores', '?')} cores, Keras backend {machine.get('keras_backend', '?')}; "
-            f"{training.get('wall_seconds', 0) / 60:.1f} min, {training.get('epochs_run', '?')} epochs (best {training.get('best_epoch', '?')})",
+            f"{training.get('wall_seconds', 0) / 60:.1f} min, {training.get('epochs_run', '?')} epochs "
+            f"(best {training.get('best_epoch', '?')})",
         ]
     lines.append(f"data         {card['data']['source']} (SHA-256 checked)")
     lines += ["", "digit  precision  recall     f1  support"]
@@ -88,7 +90,8 @@ def format_companions(model_path: Path | None = None) -> str:
         if alone:
             lines.append(f"                bundle alone {alone['accuracy']:.2%} on the test digits ({alone['errors']} errors)")
         if "with_peers" in reads and "without_peers" in reads:
-            lines.append(f"                as docproc reads: {reads['with_peers']['accuracy']:.2%} ({reads['with_peers']['errors']} errors) "
+            lines.append(f"                as docproc reads: {reads['with_peers']['accuracy']:.2%} "
+                         f"({reads['with_peers']['errors']} errors) "
                          f"with them, {reads['without_peers']['accuracy']:.2%} ({reads['without_peers']['errors']}) without")
     else:
         lines.append(f"  peers         none (no {peers_file.name} beside the model)")
@@ -97,8 +100,10 @@ def format_companions(model_path: Path | None = None) -> str:
         lines.append(f"  single-digit  {SHIPPED_CHECK.name}: missing, or without its card")
     else:
         test = check.get("test", {})
-        lines.append(f"  single-digit  {check['file']}  (sha256 {check['file_sha256'][:16]}...), {check.get('parameters', 0):,} parameters")
+        lines.append(f"  single-digit  {check['file']}  (sha256 {check['file_sha256'][:16]}...), "
+                     f"{check.get('parameters', 0):,} parameters")
         if "accuracy_at_0.5" in test:
-            lines.append(f"                {test['accuracy_at_0.5']:.2%} right at 0.5 on {test.get('composites', '?'):,} composites "
+            lines.append(f"                {test['accuracy_at_0.5']:.2%} right at 0.5 on "
+                         f"{test.get('composites', '?'):,} composites "
                          f"of test digits (ROC AUC {test.get('roc_auc', float('nan')):.3f})")
     return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Output: result rows and the results CSV (results.py), written atomically (atomic.py)."""
