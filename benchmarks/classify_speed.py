@@ -1,10 +1,11 @@
-"""How many normalized digits per second the shipped model classifies, by batch size.
+"""How many normalized digits per second the shipped model classifies.
 
     python -m benchmarks.classify_speed [--model PATH] [--digits 20000] [--repeats 3]
 
 Times ``DigitClassifier.predict`` on MNIST test digits (already 28x28, so this measures the
-model alone, not segmentation), after one warm-up pass per batch size; reports the best of
-``--repeats`` runs and writes the table to benchmarks/RESULTS.md with the machine it ran on.
+model alone, not segmentation; every call is ``MODEL_ROWS`` digits, whatever the batch
+size, see docproc/recognize/batches.py), after one warm-up pass; reports the best of
+``--repeats`` runs and writes it to benchmarks/RESULTS.md with the machine it ran on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.datasets import mnist  # noqa: E402
+from docproc.recognize.batches import MODEL_ROWS  # noqa: E402
 from docproc.recognize.classifier import DigitClassifier  # noqa: E402
 from docproc.recognize.loading import load_classifier  # noqa: E402
 
@@ -30,7 +32,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--digits", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-sizes", default="64,256,1024,4096")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
 
@@ -40,14 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     test = mnist.load("test")
     reps = -(-args.digits // len(test.labels))
     digits = np.tile(test.images.astype(np.float32) / 255.0, (reps, 1, 1))[: args.digits]
-    rows = []
-    for batch_size in (int(b) for b in args.batch_sizes.split(",")):
-        runner = DigitClassifier(classifier.model, classifier.path, batch_size=batch_size)
-        runner.predict(digits[: batch_size * 2])  # warm-up: graph tracing and allocator
-        best = min(_timed(runner, digits) for _ in range(args.repeats))
-        rate = len(digits) / best
-        rows.append((batch_size, rate, best))
-        print(f"batch {batch_size:5d}: {rate:10,.0f} digits/s  ({len(digits)} digits in {best:.2f} s)", flush=True)
+    runner = DigitClassifier(classifier.model, classifier.path)
+    runner.predict(digits[: MODEL_ROWS * 2])  # warm-up: graph tracing and allocator
+    best = min(_timed(runner, digits) for _ in range(args.repeats))
+    rate = len(digits) / best
+    print(f"{rate:10,.0f} digits/s  ({len(digits)} digits in {best:.2f} s, {MODEL_ROWS} a call)", flush=True)
 
     body = "\n".join(
         [
@@ -57,9 +55,9 @@ def main(argv: list[str] | None = None) -> None:
             f"`{keras.backend.backend()}`, {len(digits):,} MNIST test digits, best of {args.repeats}. "
             f"Measured {dt.date.today().isoformat()} on: {machine_line()}.",
             "",
-            "| batch size | digits/s | seconds |",
+            "| digits per model call | digits/s | seconds |",
             "|---:|---:|---:|",
-            *(f"| {b} | {r:,.0f} | {s:.2f} |" for b, r, s in rows),
+            f"| {MODEL_ROWS} | {rate:,.0f} | {best:.2f} |",
         ]
     )
     if not args.no_write:

@@ -1,15 +1,15 @@
 """GPU batches: classification throughput by batch size, and what limits a run on a GPU box.
 
-    KERAS_BACKEND=jax python -m benchmarks.gpu [--digits 200000] [--cheques 400] [--copies 4]
+    KERAS_BACKEND=jax python -m benchmarks.gpu [--digits 200000] [--cheques 400] [--copies 4] [--batch-size 4096]
 
 Meant for a machine with a GPU (the GPU machines here have JAX and no TensorFlow, so the
 shipped model runs on Keras's JAX backend); on a CPU it runs too and says so. Three parts:
 
-1. The digit model alone (``DigitClassifier.predict``) on MNIST test digits, by batch
-   size, after one warm-up pass per size (a backend compiles each shape once).
+1. The digit model alone (``DigitClassifier.predict``, ``MODEL_ROWS`` digits a call) on
+   MNIST test digits, after one warm-up pass (a backend compiles the shape once).
 2. The run's whole classification step (digit model, single-digit check, shifted
    re-reads of unsure crops: what ``field_reading.read_needed`` does) on the crops of real
-   cheque pages, by batch size.
+   cheque pages.
 3. End to end: PNG cheques (MNIST test digits) read with the cheque template at
    ``--jobs`` 1, 2, 4, ... up to every core, batch size ``--batch-size``, in this process
    with the models loaded (worker pool start-up included). For the run at every core it
@@ -54,28 +54,24 @@ class Stopwatch:
         return timed
 
 
-def model_rates(classifier: Any, digit_count: int, batch_sizes: list[int], repeats: int) -> list[tuple[int, float]]:
-    """Digits per second of the digit model alone on MNIST test digits, per batch size."""
+def model_rate(classifier: Any, digit_count: int, repeats: int) -> float:
+    """Digits per second of the digit model alone on MNIST test digits (MODEL_ROWS a call)."""
     import numpy as np
 
     from docproc.datasets import mnist
-    from docproc.recognize.classifier import DigitClassifier
+    from docproc.recognize.batches import MODEL_ROWS
 
     test = mnist.load("test")
     reps = -(-digit_count // len(test.labels))
     digits = np.tile(test.images.astype(np.float32) / 255.0, (reps, 1, 1))[:digit_count]
-    rates = []
-    for batch_size in batch_sizes:
-        runner = DigitClassifier(classifier.model, classifier.path, batch_size=batch_size)
-        runner.predict(digits[: batch_size * 2])  # warm-up: compile this batch shape and the tail's
-        best = float("inf")
-        for _ in range(repeats):
-            started = time.perf_counter()
-            runner.predict(digits)
-            best = min(best, time.perf_counter() - started)
-        rates.append((batch_size, len(digits) / best))
-        print(f"digit model, batch {batch_size:6d}: {len(digits) / best:12,.0f} digits/s", flush=True)
-    return rates
+    classifier.predict(digits[: MODEL_ROWS * 2])  # warm-up: compile the one shape
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        classifier.predict(digits)
+        best = min(best, time.perf_counter() - started)
+    print(f"digit model, {MODEL_ROWS} digits a call: {len(digits) / best:12,.0f} digits/s", flush=True)
+    return len(digits) / best
 
 
 def cpu_stages_alone(files: list, options: Any, jobs: int) -> tuple[float, int, list]:  # type: ignore[type-arg]
@@ -98,34 +94,28 @@ def cpu_stages_alone(files: list, options: Any, jobs: int) -> tuple[float, int, 
     return time.perf_counter() - started, pages, fields
 
 
-def step_rates(classifier: Any, fields: list, batch_sizes: list[int], repeats: int) -> list[tuple[int, float, float]]:  # type: ignore[type-arg]
-    """The run's classification step on real crops, per batch size: (batch, crops/s, share read)."""
+def step_rate(classifier: Any, fields: list, repeats: int) -> tuple[float, float]:  # type: ignore[type-arg]
+    """The run's classification step on real crops: (crops/s, share of the crops read)."""
     import numpy as np
 
     from docproc.recognize.field_reading import piece_owners, read_needed
 
     crops = np.concatenate([f.crops for f in fields])
     owners = piece_owners([f.layout for f in fields])
-    rates = []
-    for batch_size in batch_sizes:
-        runner = classifier.with_batch_size(batch_size)
-        readings = read_needed(runner, crops, owners)  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            started = time.perf_counter()
-            read_needed(runner, crops, owners)
-            best = min(best, time.perf_counter() - started)
-        read_share = float(np.mean(~np.isnan(readings.probabilities[:, 0])))
-        rates.append((batch_size, len(crops) / best, read_share))
-        print(f"classification step, batch {batch_size:6d}: {len(crops) / best:12,.0f} crops/s "
-              f"({read_share:.0%} of crops read)", flush=True)
-    return rates
+    readings = read_needed(classifier, crops, owners)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        read_needed(classifier, crops, owners)
+        best = min(best, time.perf_counter() - started)
+    read_share = float(np.mean(~np.isnan(readings.probabilities[:, 0])))
+    print(f"classification step: {len(crops) / best:12,.0f} crops/s ({read_share:.0%} of crops read)", flush=True)
+    return len(crops) / best, read_share
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--digits", type=int, default=200_000)
-    parser.add_argument("--batch-sizes", default="256,1024,4096,16384,65536")
     parser.add_argument("--batch-size", type=int, default=4096, help="batch size of the end-to-end runs")
     parser.add_argument("--cheques", type=int, default=400)
     parser.add_argument("--copies", type=int, default=4)
@@ -138,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from docproc.config import RunOptions, default_jobs
     from docproc.layout.templates import load_template
+    from docproc.recognize.batches import MODEL_ROWS
     from docproc.recognize.loading import load_classifier
     from docproc.run import pipeline
     from docproc.run.native_memory import keep_freed_memory
@@ -147,8 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Keras backend {keras.backend.backend()}; {accelerator}", flush=True)
     keep_freed_memory()  # as the docproc command does before its model loads
     classifier = load_classifier(batch_size=args.batch_size)
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    model = model_rates(classifier, args.digits, batch_sizes, args.repeats)
+    model = model_rate(classifier, args.digits, args.repeats)
 
     cores = default_jobs()
     job_counts = sorted({1, cores} | {j for j in (2, 4, 8, 16, 32, 64) if j < cores})
@@ -160,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         cpu_seconds, cpu_pages, fields = cpu_stages_alone(files, options, cores)
         cpu_rate = cpu_pages / cpu_seconds
         print(f"CPU stages alone, {cores} workers: {cpu_rate:.1f} pages/s", flush=True)
-        step = step_rates(classifier, fields, batch_sizes, args.repeats)
+        step, read_share = step_rate(classifier, fields, args.repeats)
         crops_per_page = sum(len(f.crops) for f in fields) / cpu_pages
 
         classify_clock, decode_clock = Stopwatch(), Stopwatch()
@@ -193,9 +183,7 @@ def main(argv: list[str] | None = None) -> None:
            "the CPU stages alone would be faster, so something else (the classifier, or this process's "
            "decoding) holds the run back.")
     )
-    best_model = max(model, key=lambda r: r[1])
     print(verdict)
-    print(f"digit model at its best: {best_model[1]:,.0f} digits/s (batch {best_model[0]})")
     if args.no_write:
         return
     body = "\n".join([
@@ -204,14 +192,15 @@ def main(argv: list[str] | None = None) -> None:
         f"Keras backend `{keras.backend.backend()}`. Measured {dt.date.today().isoformat()} on: {machine_line()}; "
         f"{accelerator}.",
         "",
-        f"Classification, by batch size: the digit model alone on {args.digits:,} MNIST test digits, and the run's "
-        f"whole classification step (digit model, single-digit check, re-reads of unsure crops) on the "
+        f"Classification: the digit model alone on {args.digits:,} MNIST test digits, and the run's whole "
+        f"classification step (digit model, single-digit check, re-reads of unsure crops) on the "
         f"{sum(len(f.crops) for f in fields):,} crops of the end-to-end pages below ({crops_per_page:.1f} per page; "
-        f"the step reads only the cut pieces it needs: share read in the last column). Best of {args.repeats}.",
+        f"the step reads only the cut pieces it needs: share read in the last column). Every model call is "
+        f"{MODEL_ROWS} crops (docproc/recognize/batches.py). Best of {args.repeats}.",
         "",
-        "| batch size | digit model, digits/s | classification step, crops/s | crops read |",
+        "| digits per model call | digit model, digits/s | classification step, crops/s | crops read |",
         "|---:|---:|---:|---:|",
-        *(f"| {b} | {m:,.0f} | {s:,.0f} | {share:.0%} |" for (b, m), (_, s, share) in zip(model, step)),
+        f"| {MODEL_ROWS} | {model:,.0f} | {step:,.0f} | {read_share:.0%} |",
         "",
         f"End to end: {args.cheques} PNG cheques (seed {args.seed}) laid out {args.copies} times "
         f"({len(files)} files), cheque template, batch size {args.batch_size}, models loaded in this process "
@@ -223,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         *(f"| {jobs} | {rate:.1f} | {c:.1%} | {d:.1%} |" for jobs, rate, c, d in runs),
         f"| CPU stages alone, {cores} workers | {cpu_rate:.1f} | - | - |",
         "",
-        f"{verdict} The digit model at its best: {best_model[1]:,.0f} digits/s (batch {best_model[0]}).",
+        verdict,
     ])
     print(f"written to {write_section('gpu', body)}")
 

@@ -76,7 +76,9 @@ def _log_to_file(path: Path) -> None:
 
 @main.command("model")
 @model_option
-@click.option("--json", "as_json", is_flag=True, help="Print the digit model's whole card as JSON (its peers' and the single-digit check's cards are the .json files beside them).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the digit model's whole card as JSON (its peers' and the single-digit check's cards "
+                   "are the .json files beside them).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Instead, audit the model on the MNIST test split and write report.html, metrics.json and plots here.")
 @click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=config.TARGET_ERROR, show_default=True,
@@ -120,9 +122,8 @@ def _expand_images(inputs: tuple[Path, ...]) -> list[Path]:
 @main.command("classify")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @model_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=config.BATCH_SIZE, show_default=True)
 @reports_errors
-def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_size: int) -> None:
+def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
     """Classify single-digit crop images (files or folders); prints file, digit, confidence.
 
     Unreadable files are reported on their own line and the rest are still classified;
@@ -135,7 +136,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None, batch_si
     from docproc.recognize.loading import load_classifier
 
     files = _expand_images(inputs)
-    classifier = load_classifier(model_path, batch_size=batch_size)
+    classifier = load_classifier(model_path)
     digits, readable, failures = [], [], 0
     for path in files:
         try:

@@ -36,18 +36,21 @@ def test_results_do_not_depend_on_the_batch_size(shipped_classifier, mnist_test:
     reference = shipped_classifier.predict(digits)
     for batch_size in (1, 7, 64, 4096):
         other = DigitClassifier(shipped_classifier.model, shipped_classifier.path, batch_size=batch_size)
-        result = other.predict(digits)
-        assert np.array_equal(result.argmax(axis=1), reference.argmax(axis=1)), batch_size
-        assert np.allclose(result, reference, atol=1e-5), batch_size
+        assert np.array_equal(other.predict(digits), reference), batch_size
+    # Nor on what else is read with a crop, or where among them it is: every model call
+    # has the same shape (batches.MODEL_ROWS), and a crop's reading is a function of the crop.
+    order = np.random.default_rng(5).permutation(len(digits))
+    assert np.array_equal(shipped_classifier.predict(digits[order]), reference[order])
+    assert np.array_equal(shipped_classifier.predict(digits[:13]), reference[:13])
 
 
 def test_a_classifier_at_another_batch_size_keeps_its_check_and_peers(shipped_classifier, mnist_test: mnist.Split) -> None:
     other = shipped_classifier.with_batch_size(64)
-    assert (other.batch_size, other.check.batch_size, other.peers.batch_size) == (64, 64, 64)
+    assert other.batch_size == 64
     assert other.check.model is shipped_classifier.check.model and other.peers.model is shipped_classifier.peers.model
     digits = mnist_test.images[:300].astype(np.float32) / 255.0
     digits[::5] = np.roll(digits[::5], 5, axis=2)  # some unsure crops, so the peers vote
-    assert np.allclose(other.read(digits).probabilities, shipped_classifier.read(digits).probabilities, atol=1e-5)
+    assert np.array_equal(other.read(digits).probabilities, shipped_classifier.read(digits).probabilities)
 
 
 def test_unsure_crops_are_read_again_shifted_and_averaged(shipped_classifier, mnist_test: mnist.Split) -> None:

@@ -370,6 +370,39 @@ def test_the_cuts_of_a_glyph_read_as_one_sure_digit_are_left_unread(shipped_clas
     assert pair_pieces.any() and not unread[pair_pieces].any()  # the pair is not: cut
     # What is read reads as it does when every crop is read, and the field comes out right.
     every = shipped_classifier.read(prepared.crops)
-    assert np.allclose(read.probabilities[~unread], every.probabilities[~unread], atol=1e-5)
+    assert np.array_equal(read.probabilities[~unread], every.probabilities[~unread])
     text = decode_field(field_readings(prepared.layout, read.probabilities, read.singles), None, review_below=0.5).text
     assert text == f"0{mnist_test.labels[100]}{mnist_test.labels[101]}"
+
+
+def test_a_fields_crops_are_laid_out_as_their_layout_reads_them(mnist_test: mnist.Split) -> None:
+    from docproc.glyphs.crop_layout import lay_out
+    from docproc.glyphs.normalize import normalize_glyph
+
+    # A wide 0 alone, two digits touching, a 0 parted down its middle, and a dash beside
+    # it: glyphs with cuts, a joined alternative and one with a fragment.
+    alone, left, right = _mnist_ink(mnist_test, 10), _mnist_ink(mnist_test, 100), _mnist_ink(mnist_test, 101)
+    parted = alone.copy()
+    parted[:, parted.shape[1] // 2 - 2 : parted.shape[1] // 2 + 2] = 0
+    ink = np.zeros((80, 120 + 2 * alone.shape[1] + left.shape[1] + right.shape[1]), np.uint8)
+    x = 20
+    for one, step in ((alone, alone.shape[1] + 20), (left, left.shape[1] - 4), (right, right.shape[1] + 20),
+                      (parted, 0)):
+        np.maximum(ink[12 : 12 + one.shape[0], x : x + one.shape[1]], one, out=ink[12 : 12 + one.shape[0], x : x + one.shape[1]])
+        x += step
+    ink[30:33, x + parted.shape[1] + 3 : x + parted.shape[1] + 9] = 255  # a short dash beside it
+    glyphs = find_glyphs((235 - ink.astype(np.float32) / 255 * 200).astype(np.uint8))
+    crops, layout = lay_out(glyphs)
+    assert len(crops) == layout.count
+    assert any(len(split) > 1 for g in glyphs for split in g.splits)
+    assert any(len(split) == 1 for g in glyphs for split in g.splits) and any(g.joined is not None for g in glyphs)
+    owners = layout.piece_owners(offset=100)
+    for glyph, placed in zip(glyphs, layout.glyphs(), strict=True):
+        assert np.array_equal(crops[placed.whole], normalize_glyph(glyph.ink)) and owners[placed.whole] == -1
+        for split, (start, stop) in zip(glyph.splits, placed.cuts, strict=True):
+            assert [np.array_equal(crops[at], normalize_glyph(piece)) for at, piece in zip(range(start, stop), split)] \
+                == [True] * len(split)
+            assert list(owners[start:stop]) == ([100 + placed.whole] * len(split) if len(split) > 1 else [-1])
+        assert (placed.joined is None) == (glyph.joined is None)
+        if glyph.joined is not None:
+            assert np.array_equal(crops[placed.joined], normalize_glyph(glyph.joined))

@@ -60,11 +60,10 @@ class SingleDigitCheck:
 
     model: Any
     path: Path
-    batch_size: int = BATCH_SIZE
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """(N,) float32 probabilities for crops shaped (N, 28, 28) or (N, 28, 28, 1)."""
-        return predict_in_batches(self.model, crops, self.batch_size, 1)[:, 0]
+        return predict_in_batches(self.model, crops, 1)[:, 0]
 
 
 @dataclass
@@ -78,18 +77,19 @@ class PeerModels:
     model: Any
     path: Path
     members: int
-    batch_size: int = BATCH_SIZE
 
     def predict(self, digits: np.ndarray) -> np.ndarray:
         """The members' mean class probabilities (N, 10) for (N, 28, 28[, 1]) crops."""
-        return predict_in_batches(self.model, digits, self.batch_size, 10)
+        return predict_in_batches(self.model, digits, 10)
 
 
 @dataclass
 class DigitClassifier:
     """A loaded digit model, the single-digit check the decoder weighs splits with (None:
     readings are judged by the digit model alone), and the peer models that vote on the
-    crops the digit model is unsure of (None: it reads alone)."""
+    crops the digit model is unsure of (None: it reads alone). ``batch_size`` is how many
+    crops a run gathers across fields, pages and files before it classifies them; the
+    models themselves always run MODEL_ROWS crops a call (docproc.recognize.batches)."""
 
     model: Any
     path: Path
@@ -100,7 +100,7 @@ class DigitClassifier:
     def predict(self, digits: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 10) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1):
         the model's own, one pass (what the model card measures)."""
-        return predict_in_batches(self.model, digits, self.batch_size, 10)
+        return predict_in_batches(self.model, digits, 10)
 
     def read(self, digits: np.ndarray) -> CropReadings:
         """The crops as docproc reads them: the digit model's probabilities and the
@@ -127,10 +127,8 @@ class DigitClassifier:
         return CropReadings(probabilities, singles)
 
     def with_batch_size(self, batch_size: int) -> DigitClassifier:
-        """The same models (check and peers included), classifying ``batch_size`` crops at a time."""
-        return replace(self, batch_size=batch_size,
-                       check=None if self.check is None else replace(self.check, batch_size=batch_size),
-                       peers=None if self.peers is None else replace(self.peers, batch_size=batch_size))
+        """The same models (check and peers included), gathering ``batch_size`` crops to classify at a time."""
+        return replace(self, batch_size=batch_size)
 
     def parameter_count(self) -> int:
         """Number of weights in the model."""

@@ -3,7 +3,6 @@ check each follows its contract (docs/model.md)."""
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,26 +16,11 @@ from docproc.recognize.model_files import MODEL_ENV, SHIPPED_CHECK, default_mode
 from docproc.recognize.native_stderr import captured_native_stderr
 
 
-class _RetracingHint(logging.Filter):
-    """Drops TensorFlow's hint that a function was traced again for a new input shape.
-    The shapes are few on purpose (powers of two up to the batch size, see ``_bucket``)
-    and each is traced once, but the first batches of a run meet several of them in a row
-    for each model, which TensorFlow reports as a WARNING that would end up in every cron
-    log; there is nothing a user could do about it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-_RETRACING_HINT = _RetracingHint()
-
-
 def _load_keras(path: Path, missing_hint: str) -> Any:
     """A Keras model file loaded without compiling, or ModelError saying what to do."""
     if not path.is_file():
         raise ModelError(f"Model file {path} not found. {missing_hint}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("tensorflow").addFilter(_RETRACING_HINT)  # adding it again is a no-op
     with captured_native_stderr() as native:
         try:
             import keras
@@ -65,17 +49,17 @@ def _check_shapes(model: Any, path: Path, outputs: int, meaning: str) -> None:
         )
 
 
-def load_single_digit_check(path: Path | None = None, batch_size: int = BATCH_SIZE) -> SingleDigitCheck:
+def load_single_digit_check(path: Path | None = None) -> SingleDigitCheck:
     """Load the single-digit check (the shipped one by default); ModelError when it is
     missing, unreadable or of the wrong shape."""
     path = Path(path) if path is not None else SHIPPED_CHECK
     model = _load_keras(path, "Restore models/single-digit.keras from the repository, "
                               "or train it with `python -m training.single_digit`.")
     _check_shapes(model, path, 1, "single-digit probabilities")
-    return SingleDigitCheck(model=model, path=path, batch_size=batch_size)
+    return SingleDigitCheck(model=model, path=path)
 
 
-def load_peers(path: Path, batch_size: int = BATCH_SIZE) -> PeerModels:
+def load_peers(path: Path) -> PeerModels:
     """Load a peer bundle (training/peers.py); ModelError when it is unreadable or of the
     wrong shape."""
     model = _load_keras(path, "Restore it from the repository, bundle new peers with "
@@ -83,7 +67,7 @@ def load_peers(path: Path, batch_size: int = BATCH_SIZE) -> PeerModels:
     _check_shapes(model, path, 10, "peer probabilities")
     # A bundle holds each member as a nested model; a plain model file is one member.
     members = sum(1 for layer in model.layers if hasattr(layer, "layers")) or 1
-    return PeerModels(model=model, path=path, members=members, batch_size=batch_size)
+    return PeerModels(model=model, path=path, members=members)
 
 
 def load_classifier(path: Path | None = None, batch_size: int = BATCH_SIZE,
@@ -103,9 +87,9 @@ def load_classifier(path: Path | None = None, batch_size: int = BATCH_SIZE,
                               "or train one with `python -m training.train`.")
     _check_shapes(model, path, 10, "probabilities")
     peers_file = peers_beside(path)
-    peers = load_peers(peers_file, batch_size) if peers_file is not None else None
+    peers = load_peers(peers_file) if peers_file is not None else None
     classifier = DigitClassifier(model=model, path=path, batch_size=batch_size,
-                                 check=load_single_digit_check(batch_size=batch_size) if check else None,
+                                 check=load_single_digit_check() if check else None,
                                  peers=peers)
     # The first prediction probes devices (and on a CPU-only TensorFlow build, fails a CUDA
     # probe out loud); do it here, under capture, on one blank digit.

@@ -105,7 +105,7 @@ def classifier_on_worker(models: ModelFiles) -> DigitClassifier:
             if models.peers:  # where load_classifier looks for them
                 peers_path(folder / "digits.keras").write_bytes(models.peers)
             classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False)
-            classifier.check = load_single_digit_check(folder / "check.keras", batch_size=models.batch_size)
+            classifier.check = load_single_digit_check(folder / "check.keras")
         _LOADED[models.key] = classifier
     return _LOADED[models.key]
 
