@@ -173,7 +173,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 @click.option("--max-pixels", type=click.FloatRange(min=0.01), default=config.MAX_PIXELS / 1e6, show_default=True,
               help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=config.BATCH_SIZE, show_default=True,
-              help="Digits classified together (larger is faster on a GPU); results do not depend on it.")
+              help="Crops gathered across fields, pages and files before they are classified; results do not "
+                   "depend on it.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the CPU stages (default: the cores this process may use); "
                    "results do not depend on it.")
@@ -204,7 +205,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     killed at any point loses only the file it was reading.
 
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
-    why), and the codes in the README for errors that stop the run before it starts.
+    why), and the codes in docs/exit-codes.md for errors that stop the run before it starts.
     """
     from docproc.ingest.inputs import discover
     from docproc.layout.templates import load_template

@@ -9,7 +9,7 @@ Each peer is the shipped architecture trained by ``training.train`` from another
 validation digits (``--split-seed`` base), so the validation split stays unseen by all of
 them. The bundle (``models/digits-cnn.peers.keras``) is one Keras model whose output is
 the members' mean probabilities: it follows the model contract itself. docproc averages it
-in on the crops the digit model is unsure of (docproc/classify.py). Training four peers
+in on the crops the digit model is unsure of (docproc/recognize/classifier.py). Training four peers
 takes about 75 minutes on a 2-core CPU and about 5 on a GPU (``KERAS_BACKEND=jax``,
 ``--data-workers 3``).
 

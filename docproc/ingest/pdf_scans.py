@@ -1,7 +1,7 @@
 """Find the PDF pages that are bare scans, for reading without rendering (--direct-pdf-scans).
 
 A scanner's PDF page is one JPEG drawn over the whole page and nothing else. Its pixels
-are the JPEG's: decoded to grey and scaled to the rendering resolution (docproc.pages
+are the JPEG's: decoded to grey and scaled to the rendering resolution (docproc.ingest.pages
 does both) they are what poppler renders, to within a grey level or two on average, in
 about a tenth of the time (poppler starts a process per call, parses the PDF and
 resamples through its own imaging path). A page that is anything else (text, drawing,
