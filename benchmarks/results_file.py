@@ -55,10 +55,28 @@ def accelerator_line() -> str:
     return ", ".join(f"{count}x {name}" for name, count in counts.items()) + f" ({backend})"
 
 
+def commit_line() -> str:
+    """The commit the code ran from, and whether the tree had changes beside it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=RESULTS.parent.parent, capture_output=True, text=True, check=False,
+                              timeout=30).stdout.strip()
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if not commit:
+        return "Code: not in a git checkout."
+    # The benchmarks' own outputs (RESULTS.md, its plots) do not count as changes to the code.
+    changed = git("status", "--porcelain", "--", "docproc", "benchmarks", "training", "samples", "models",
+                  ":(exclude)benchmarks/RESULTS.md", ":(exclude)benchmarks/*.png")
+    return f"Code: commit {commit}" + (" with uncommitted changes." if changed else ".")
+
+
 def write_section(name: str, body: str) -> Path:
-    """Replace (or append) the section delimited by ``<!-- name -->`` markers."""
+    """Replace (or append) the section delimited by ``<!-- name -->`` markers; the commit
+    the figures came from is added at its end."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{body.rstrip()}\n{end}"
+    block = f"{start}\n{body.rstrip()}\n\n{commit_line()}\n{end}"
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"

@@ -1,0 +1,250 @@
+"""Real hands: docproc on real cheque amounts and on real single digits, beside Tesseract.
+
+    python -m benchmarks.real [--data ../shared/data] [--report DIR] [--no-write]
+
+Two parts, each skipped with a line that says so when its folder is absent:
+
+1. ``orand-car-a-dev/``: 540 courtesy amounts cut from real scanned cheques (measuring
+   only: never trained on, never committed). Each image is one field: ``docproc run``
+   reads it with no template, and the field's reading is the digit strings it reports,
+   joined in reading order, with the product of their confidences (0 when it finds
+   none). Beside it, Tesseract 5 (digits whitelist, one text line) on the same images
+   where it is installed. Field accuracy with its 95% interval, digit accuracy (digits
+   aligned by edit distance, as ``docproc audit`` does), the error among accepted fields
+   with the least confident 10/20/30% reviewed, the calibration error of the field
+   confidence (15 bins), and images per second. The reliability diagram is written to
+   benchmarks/real-reliability.png (a plot: no image of a cheque is in it). With
+   ``--report DIR`` the full ``docproc audit`` report of the run goes to DIR, with the
+   gallery of the worst errors cut from the cheques: keep DIR outside the repository.
+2. ``real-digits/``: the classifier, as ``docproc classify`` reads a crop, over optdigits'
+   writer-independent file (13 writers of its own, never to be trained on) and, for
+   reference, optdigits' other two files and semeion.
+
+Writes the figures to benchmarks/RESULTS.md (section ``real``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from benchmarks.fields import accuracy_interval, pct, tesseract_read  # noqa: E402
+from benchmarks.results_file import machine_line, write_section  # noqa: E402
+from docproc.audit import metrics  # noqa: E402
+from docproc.audit.scores import NO_DIGIT, aligned_digits, calibration_figures, error_at_review_share  # noqa: E402
+from docproc.config import RunOptions, default_jobs  # noqa: E402
+from docproc.datasets import uci_digits  # noqa: E402
+from docproc.glyphs.normalize import normalize_glyph  # noqa: E402
+from docproc.ingest.crop_files import ink_from_grey  # noqa: E402
+from docproc.ingest.inputs import discover  # noqa: E402
+from docproc.output.results import FieldResult, write_csv  # noqa: E402
+from docproc.recognize.classifier import DigitClassifier  # noqa: E402
+from docproc.recognize.loading import load_classifier  # noqa: E402
+from docproc.run.native_memory import keep_freed_memory  # noqa: E402
+from docproc.run.pipeline import run_all  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+RELIABILITY_PNG = Path(__file__).resolve().parent / "real-reliability.png"
+REVIEW_SHARES = (0.10, 0.20, 0.30)
+ECE_BINS = 15
+
+
+@dataclass(frozen=True)
+class FieldReading:
+    """One real field: its image's name, the truth, what was read and how sure."""
+
+    file: str
+    truth: str
+    text: str
+    confidence: float
+    strings: int
+
+
+def field_readings(rows: list[FieldResult], truth: dict[str, str]) -> list[FieldReading]:
+    """Each image's strings (its rows, in reading order) joined into the field's reading."""
+    by_file: dict[str, list[FieldResult]] = {name: [] for name in truth}
+    for row in rows:
+        if row.status != "error":
+            by_file[row.file].append(row)
+    return [FieldReading(name, truth[name], "".join(r.text for r in found),
+                         float(np.prod([r.confidence for r in found])) if found else 0.0, len(found))
+            for name, found in by_file.items()]
+
+
+def field_scores(pairs: list[tuple[str, str, float]]) -> dict[str, float]:
+    """Field and digit accuracy, digit count right, error among accepted at each review
+    share, and the calibration error, from (truth, reading, confidence) triples."""
+    right = np.array([t == r for t, r, _ in pairs])
+    confidence = np.array([c for _, _, c in pairs], np.float64)
+    aligned = [pair for t, r, _ in pairs for pair in aligned_digits(t, r)]
+    matched = sum(1 for t, r in aligned if t == r != NO_DIGIT)
+    out = {"fields": float(len(pairs)), "field_accuracy": float(right.mean()),
+           "digit_accuracy": matched / len(aligned) if aligned else 1.0,
+           "length_right": float(np.mean([len(t) == len(r) for t, r, _ in pairs])),
+           "ece": metrics.expected_calibration_error(confidence, right, ECE_BINS)}
+    for share in REVIEW_SHARES:
+        out[f"error_at_{int(share * 100)}"] = error_at_review_share(confidence, right, share)
+    return out
+
+
+def read_truth(folder: Path) -> dict[str, str]:
+    """labels.csv: each image's digits, left to right, separators left out."""
+    with (folder / "labels.csv").open(newline="") as handle:
+        return {row["file"]: row["text"] for row in csv.DictReader(handle)}
+
+
+def write_audit(readings: list[FieldReading], images: Path, out: Path) -> Path:
+    """The run's fields as a results CSV and the truth as a truth CSV, audited into ``out``."""
+    from docproc.audit import audit_results
+    from docproc.ingest.pages import iter_pages
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for reading in readings:
+        height, width = next(iter_pages(images / reading.file, "png")).image.shape
+        rows.append(FieldResult(reading.file, 1, "", "amount", reading.text, reading.confidence, (),
+                                "ok", "", (0, 0, width, height)))
+    write_csv(rows, out / "results.csv")
+    with (out / "truth.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "page", "field", "text"])
+        writer.writerows([r.file, 1, "amount", r.truth] for r in readings)
+    page, _ = audit_results([out / "results.csv"], out / "truth.csv", out, scans=images)
+    return page
+
+
+def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | None) -> list[str]:
+    """Part 1: docproc and Tesseract on the real cheque amounts; the section's lines."""
+    truth = read_truth(folder)
+    images = folder / "images"
+    files = discover([str(images)], root=images)
+    rows, summary = run_all(files, classifier, RunOptions(), jobs=default_jobs())
+    readings = field_readings(rows, truth)
+    pairs = [(r.truth, r.text, r.confidence) for r in readings]
+    mine = field_scores(pairs)
+    low, high = accuracy_interval(pairs)
+    rate = summary.pages / summary.seconds
+    print({k: round(v, 4) for k, v in mine.items()}, f"interval {low:.3f}-{high:.3f}, {rate:.1f} images/s", flush=True)
+    confidence = np.array([c for _, _, c in pairs], np.float64)
+    right = np.array([t == r for t, r, _ in pairs])
+    from docproc.audit.plots import reliability
+
+    RELIABILITY_PNG.write_bytes(reliability(calibration_figures(confidence, right, ECE_BINS)))
+    if report is not None:
+        print(f"audit report (with crops of the cheques: keep it out of the repository): "
+              f"{write_audit(readings, images, report)}", flush=True)
+
+    table = [("docproc", mine, rate)]
+    if shutil.which("tesseract"):
+        from docproc.ingest.pages import iter_pages
+
+        crops = [next(iter_pages(images / r.file, "png")).image for r in readings]
+        texts, seconds = tesseract_read(crops)
+        theirs = field_scores([(r.truth, text, 0.0) for r, text in zip(readings, texts)])
+        print("Tesseract", {k: round(v, 4) for k, v in theirs.items()}, f"{len(crops) / seconds:.1f} images/s", flush=True)
+        table.append(("Tesseract 5, digits only, one line", theirs, len(crops) / seconds))
+    several = sum(r.strings > 1 for r in readings)
+    none = sum(r.strings == 0 for r in readings)
+    lines = [
+        f"{len(readings)} real courtesy amounts (`orand-car-a-dev`, ORAND-CAR-2014 CAR-A, every even-numbered "
+        "annotated training image; measuring only), each read by `docproc run` with no template; a field's "
+        "reading is its digit strings joined in reading order, its confidence their product. "
+        f"{several} fields came out as more than one string, {none} as none.",
+        "",
+        "| reader | fields right | 95% interval | digits right | digit count right | wrong among accepted, "
+        "10% / 20% / 30% reviewed | calibration error (ECE) | images/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, s, per_second in table:
+        interval = f"{pct(low)} to {pct(high)}" if name == "docproc" else "-"
+        errors = " / ".join(pct(s[f"error_at_{int(share * 100)}"]) for share in REVIEW_SHARES)
+        ece = f"{s['ece']:.3f}" if name == "docproc" else "-"
+        lines.append(f"| {name} | {pct(s['field_accuracy'])} | {interval} | {pct(s['digit_accuracy'])} | "
+                     f"{pct(s['length_right'])} | {errors} | {ece} | {per_second:.1f} |")
+    if len(table) == 1:
+        lines += ["", "Tesseract is not installed here (apt-get install tesseract-ocr): no Tesseract row."]
+    lines += ["", "Tesseract gives no confidence here, so its \"wrong among accepted\" is its error on all fields. "
+                  "Reliability of docproc's field confidence on these fields: "
+                  f"[`{RELIABILITY_PNG.name}`]({RELIABILITY_PNG.name})."]
+    return lines
+
+
+def digit_accuracy(bitmaps: uci_digits.Bitmaps, classifier: DigitClassifier) -> dict[str, float]:
+    """The classifier on bitmaps as ``docproc classify`` reads a crop: right, errors, ECE."""
+    crops = np.stack([normalize_glyph(ink_from_grey(uci_digits.as_grey(image))) for image in bitmaps.images])
+    probabilities = classifier.read(crops).probabilities
+    right = probabilities.argmax(axis=1) == bitmaps.labels
+    return {"digits": float(len(right)), "accuracy": float(right.mean()), "errors": float((~right).sum()),
+            "ece": metrics.expected_calibration_error(probabilities.max(axis=1).astype(np.float64), right, ECE_BINS)}
+
+
+def digits_section(folder: Path, classifier: DigitClassifier) -> list[str]:
+    """Part 2: the classifier over the UCI real digits; the section's lines."""
+    sets = [("optdigits `windep` (13 writers, never trained on)", uci_digits.read_optdigits(folder / "optdigits-orig.windep")),
+            ("optdigits `tra` + `cv` (30 other writers)", _joined(uci_digits.read_optdigits(folder / "optdigits-orig.tra"),
+                                                                   uci_digits.read_optdigits(folder / "optdigits-orig.cv"))),
+            ("semeion (about 80 writers)", uci_digits.read_semeion(folder / "semeion.data"))]
+    lines = ["", "Real single digits (UCI, CC BY 4.0), read as `docproc classify` reads a crop (the MNIST recipe, "
+                 "then the digit model with its re-reads and peers):", "",
+             "| digits | count | right | errors | calibration error (ECE) |", "|---|---:|---:|---:|---:|"]
+    for name, bitmaps in sets:
+        s = digit_accuracy(bitmaps, classifier)
+        print(name, {k: round(v, 4) for k, v in s.items()}, flush=True)
+        lines.append(f"| {name} | {int(s['digits']):,} | {s['accuracy']:.2%} | {int(s['errors'])} | {s['ece']:.3f} |")
+    return lines
+
+
+def _joined(a: uci_digits.Bitmaps, b: uci_digits.Bitmaps) -> uci_digits.Bitmaps:
+    return uci_digits.Bitmaps(np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the folder holding orand-car-a-dev/ and "
+                        "real-digits/ (default: ../shared/data beside the repository)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write the docproc audit report of the cheques here (outside the repository)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+    if args.report is not None and args.report.resolve().is_relative_to(REPO):
+        parser.error("--report must be outside the repository: the report holds crops of the cheques")
+
+    cheques, digits = args.data / "orand-car-a-dev", args.data / "real-digits"
+    if not cheques.is_dir() and not digits.is_dir():
+        print(f"benchmarks.real: skipped: no orand-car-a-dev/ or real-digits/ under {args.data} "
+              "(give --data the folder that holds them)")
+        return
+    keep_freed_memory()  # as the docproc command does before its model loads
+    classifier = load_classifier()
+    started = time.perf_counter()
+    lines = ["## Real hands (`python -m benchmarks.real`)", "",
+             f"Model `{classifier.path.name}` with its peers and single-digit check. "
+             f"Measured {dt.date.today().isoformat()} on: {machine_line()}.", ""]
+    if cheques.is_dir():
+        lines += cheques_section(cheques, classifier, args.report)
+    else:
+        print(f"benchmarks.real: no {cheques}: the cheque part is skipped")
+        lines.append("No `orand-car-a-dev/` under the data folder: the cheque part was skipped.")
+    if digits.is_dir():
+        lines += digits_section(digits, classifier)
+    else:
+        print(f"benchmarks.real: no {digits}: the single-digit part is skipped")
+        lines.append("No `real-digits/` under the data folder: the single-digit part was skipped.")
+    print(f"done in {time.perf_counter() - started:.0f} s")
+    if not args.no_write:
+        print(f"written to {write_section('real', chr(10).join(lines))}")
+
+
+if __name__ == "__main__":
+    main()
