@@ -181,6 +181,9 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Read on a Dask cluster: its scheduler's address (tcp://HOST:8786), or 'local' for a cluster of "
                    "--jobs processes here. Workers must see the scans at the same paths.")
+@click.option("--raise-on-error", is_flag=True,
+              help="Stop at the first internal error with its traceback, instead of giving the file an error row "
+                   "and going on (for debugging).")
 @click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=config.REVIEW_BELOW, show_default=True,
               help="Fields whose confidence is under this are marked 'review'.")
 @click.option("--ledger", "ledger_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -196,7 +199,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, pdf_dpi: int, direct_pdf_scans: bool,
                 file_timeout: float, max_pixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
-                review_below: float, ledger_path: Path | None, force: bool,
+                raise_on_error: bool, review_below: float, ledger_path: Path | None, force: bool,
                 quiet: bool, log_file: Path | None, summary_json: Path | None) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
 
@@ -225,7 +228,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
         _log_to_file(log_file)
     options = config.RunOptions(template=template, pdf_dpi=pdf_dpi, review_below=review_below,
                                 max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
-                                direct_pdf_scans=direct_pdf_scans)
+                                direct_pdf_scans=direct_pdf_scans, raise_on_error=raise_on_error)
     readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
                       scheduler=scheduler)
     # From here to the CSV, this run owns the output and the ledger: a second run exits at once.

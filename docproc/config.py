@@ -36,7 +36,8 @@ def default_jobs() -> int:
 @dataclass(frozen=True)
 class RunOptions:
     """How to read: template (or None to find strings), PDF resolution, page size limit,
-    review threshold, time limit per file, and whether bare PDF scans skip poppler."""
+    review threshold, time limit per file, whether bare PDF scans skip poppler, and
+    whether an internal error ends the run."""
 
     template: Template | None = None
     pdf_dpi: int = PDF_DPI
@@ -44,6 +45,9 @@ class RunOptions:
     max_pixels: int = MAX_PIXELS
     file_timeout: float | None = None  # seconds of work per file; None: no limit
     direct_pdf_scans: bool = False  # bare scanned PDF pages straight from their JPEG (docproc.ingest.pdf_scans)
+    # An unexpected exception while reading a file: False makes it the file's error row,
+    # True lets it end the run with its traceback (--raise-on-error, for debugging).
+    raise_on_error: bool = False
 
     @property
     def template_name(self) -> str:

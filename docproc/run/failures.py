@@ -8,6 +8,7 @@ file's error row in the results.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 
 from docproc.ingest.inputs import InputFile
@@ -16,10 +17,12 @@ from docproc.output.results import FieldResult
 
 @dataclass(frozen=True)
 class FileFailure:
-    """What ended the reading of a file: the page it happened on, and what to tell the user."""
+    """What ended the reading of a file: the page it happened on, what to tell the user,
+    and for an internal error, its traceback (for the log, not the results)."""
 
     page: int
     message: str
+    traceback: str = ""
 
     def row(self, item: InputFile, template_name: str) -> FieldResult:
         """The file's error row."""
@@ -32,6 +35,16 @@ class FileReadFailed(Exception):
     def __init__(self, failure: FileFailure) -> None:
         super().__init__(failure.message)
         self.failure = failure
+
+
+def internal_error(page: int, exc: BaseException) -> FileFailure:
+    """A bug in docproc met while reading a file at ``page``: the file gets an error row
+    that asks for a report, the run goes on."""
+    detail = " ".join(str(exc).split())[:200]
+    return FileFailure(page, f"internal error ({type(exc).__name__}{': ' + detail if detail else ''}); the rest of "
+                             "the run went on. Please report it with the traceback from the log (--log-file, or -v), "
+                             "or rerun with --raise-on-error to stop there",
+                       "".join(traceback.format_exception(exc)))
 
 
 def timed_out(page: int, seconds: float | None) -> FileFailure:

@@ -24,7 +24,7 @@ from docproc.output.results import FieldResult
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.decode import decode_field
 from docproc.recognize.field_reading import field_readings, piece_owners, read_needed
-from docproc.run.failures import FileFailure, FileReadFailed, timed_out
+from docproc.run.failures import FileFailure, FileReadFailed, internal_error, timed_out
 from docproc.run.native_memory import keep_freed_memory
 from docproc.run.parts import long_pdf
 from docproc.run.prepare import PreparedPage, prepare_file
@@ -94,6 +94,7 @@ class _Batcher:
         for entry in self.pending:
             if isinstance(entry, _FileEnd):
                 if entry.failure is not None:
+                    _log_traceback(entry.file, entry.failure)
                     self.open_rows.append(entry.failure.row(entry.file, self.options.template_name))
                 yield FileRows(entry.file, list(self.open_rows), entry.pages)
                 self.open_rows.clear()
@@ -105,6 +106,18 @@ class _Batcher:
 
     def _page_rows(self, work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
                    ) -> list[FieldResult]:
+        """The page's rows; a page whose decoding fails unexpectedly is one error row."""
+        try:
+            return self._decoded_rows(work, probabilities, singles)
+        except Exception as exc:  # a bug in decoding: this page's error row, not the run's end
+            if self.options.raise_on_error:
+                raise
+            failure = internal_error(work.page.number, exc)
+            _log_traceback(work.file, failure)
+            return [failure.row(work.file, self.options.template_name)]
+
+    def _decoded_rows(self, work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
+                      ) -> list[FieldResult]:
         rows, at = [], work.first_crop
         options = self.options
         for prepared in work.page.fields:
@@ -117,6 +130,12 @@ class _Batcher:
                                     decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
                                     prepared.box))
         return rows
+
+
+def _log_traceback(item: InputFile, failure: FileFailure) -> None:
+    # The row says what happened; the traceback is for the report it asks for.
+    if failure.traceback:
+        log.info("%s page %d: traceback of the internal error:\n%s", item.name, failure.page, failure.traceback.rstrip())
 
 
 def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOptions,

@@ -23,7 +23,8 @@ from docproc.ingest.pages import Page, iter_pages
 from docproc.layout.field_image import FieldImage
 from docproc.layout.page_fields import page_fields
 from docproc.layout.templates import FieldSpec, Template
-from docproc.run.failures import FileFailure, FileReadFailed
+from docproc.run.failures import FileFailure, FileReadFailed, internal_error
+from docproc.run.time_limit import TimeLimitExceeded
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ def file_pages(item: InputFile, options: RunOptions, first_page: int = 1,
 def prepare_file(item: InputFile, options: RunOptions, first_page: int = 1,
                  last_page: int | None = None) -> Iterator[PreparedPage]:
     """A file's pages (or a run of them), prepared one at a time; FileReadFailed at the
-    page where the file cannot be read on."""
-    for page in file_pages(item, options, first_page, last_page):
-        yield prepare_page(page, options.template)
+    page where the file cannot be read on, or where any stage fails unexpectedly (an
+    internal error, unless ``options.raise_on_error``): one file never ends a run."""
+    number = first_page
+    try:
+        for page in file_pages(item, options, first_page, last_page):
+            yield prepare_page(page, options.template)
+            number = page.number + 1
+    except (FileReadFailed, TimeLimitExceeded):
+        raise
+    except Exception as exc:  # any bug in a stage: this file's error row, not the run's end
+        if options.raise_on_error:
+            raise
+        raise FileReadFailed(internal_error(number, exc)) from exc
