@@ -114,3 +114,21 @@ def test_a_full_disk_while_writing_leaves_the_old_results_whole(tmp_path: Path, 
         write_csv([FieldResult("a.png", 1, "", "digits-1", "12", 0.9, (0.95, 0.95))], out)
     assert out.read_text() == "the previous run's results\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]  # no temporary file left behind
+
+
+def test_an_atomic_write_syncs_the_file_then_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+
+    from docproc.output import atomic
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", recording)
+    atomic.write_atomically(tmp_path / "summary.json", b"{}\n")
+    # The file's bytes before the rename, the folder (holding the rename) after it.
+    assert synced == ["file", "folder"] and (tmp_path / "summary.json").read_bytes() == b"{}\n"

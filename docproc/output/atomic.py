@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -17,7 +18,7 @@ def _umask() -> int:
 
 def write_atomically(path: Path, content: bytes, fix: str = "free some space or choose another output path") -> None:
     """Write ``content`` to a temporary file beside ``path``, fsync it, give it the
-    permissions a plain new file would get, and rename it over ``path``. OutputError
+    permissions a plain new file would get, rename it over ``path`` and fsync the folder. OutputError
     (with ``fix`` as the advice) when any step fails; the temporary file is removed."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
@@ -35,3 +36,20 @@ def write_atomically(path: Path, content: bytes, fix: str = "free some space or 
     except OSError as exc:
         Path(handle.name).unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}; {fix}") from exc
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, so the rename that put a file in it survives a power cut."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise OutputError(f"cannot open {folder} to make the new file durable: {exc.strerror or exc}") from exc
+    try:
+        os.fsync(descriptor)
+    except OSError as exc:
+        # Some file systems cannot fsync a folder (EINVAL): the rename is then as durable as they make it.
+        if exc.errno != errno.EINVAL:
+            raise OutputError(f"cannot make the new file in {folder} durable: {exc.strerror or exc}") from exc
+    finally:
+        os.close(descriptor)
