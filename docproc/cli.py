@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from docproc import __version__, config
-from docproc.errors import DocprocError, InputFileError, OutputError
+from docproc.errors import DocprocError, InputFileError, MissingInputError, OutputError
 from docproc.ingest.inputs import IMAGE_SUFFIXES
 from docproc.run.native_memory import keep_freed_memory
 
@@ -113,7 +113,7 @@ def _expand_images(inputs: tuple[Path, ...]) -> list[Path]:
         elif item.exists():
             files.append(item)
         else:
-            raise InputFileError(f"{item} does not exist. Give image files or folders of them.")
+            raise MissingInputError(f"{item} does not exist. Give image files or folders of them.")
     if not files:
         raise InputFileError("No image files found in the given inputs (looked for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ").")
     return files
@@ -231,9 +231,10 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
                                 direct_pdf_scans=direct_pdf_scans, raise_on_error=raise_on_error)
     readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
                       scheduler=scheduler)
+    # Before any lock, ledger or model: a path that does not exist stops the run here.
+    files = discover(list(inputs), root)
     # From here to the CSV, this run owns the output and the ledger: a second run exits at once.
     with exclusive_run(output, ledger_path), Ledger(ledger_path) as ledger:
-        files = discover(list(inputs), root)
         with _Progress(len(files), shown=not quiet and sys.stderr.isatty()) as progress:
             summary = run_job(files, options, ledger, output, readers, force, progress.page_read, progress.planned)
     logging.getLogger("docproc").info("%s -> %s", summary.line(), output)

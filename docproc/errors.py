@@ -71,3 +71,9 @@ class ClusterError(DocprocError):
     """The Dask scheduler cannot be reached, or Dask is not installed."""
 
     exit_code = 11
+
+
+class MissingInputError(DocprocError):
+    """An input path given to the command does not exist; nothing was read."""
+
+    exit_code = 12

@@ -78,9 +78,9 @@ def test_classify_reports_an_unreadable_file_and_goes_on(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_classify_a_missing_input_exits_3(tmp_path: Path) -> None:
+def test_classify_a_missing_input_exits_12(tmp_path: Path) -> None:
     result = run("classify", str(tmp_path / "nowhere"))
-    assert result.returncode == 3
+    assert result.returncode == 12
     assert "does not exist" in result.stderr
 
 

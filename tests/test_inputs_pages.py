@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from docproc.config import IMAGE_DPI
-from docproc.errors import InputFileError
+from docproc.errors import InputFileError, MissingInputError
 from docproc.ingest.inputs import discover, read_kind, sniff_kind
 from docproc.ingest.pages import iter_pages
 
@@ -34,13 +34,21 @@ def test_discover_folders_globs_and_files_in_input_order(tmp_path: Path) -> None
     for rel in ("a.png", "b/deep/c.png", "b/x.png"):
         page_image().save(tmp_path / rel, format="PNG")
     (tmp_path / "b" / "readme.txt").write_text("skip me")
-    found = discover([str(tmp_path / "b"), str(tmp_path / "*.png"), str(tmp_path / "missing.tif")])
-    assert [f.name for f in found] == ["deep/c.png", "x.png", "a.png", "missing.tif"]
+    found = discover([str(tmp_path / "b"), str(tmp_path / "*.png")])
+    assert [f.name for f in found] == ["deep/c.png", "x.png", "a.png"]
 
 
-def test_discover_with_nothing_found_says_so(tmp_path: Path) -> None:
-    with pytest.raises(InputFileError, match="No PDF or image files"):
-        discover([str(tmp_path / "*.pdf")])
+def test_a_path_that_does_not_exist_is_refused_naming_it(tmp_path: Path) -> None:
+    page_image().save(tmp_path / "a.png", format="PNG")
+    with pytest.raises(MissingInputError, match=r"missing.tif, .*gone does not exist|missing.tif, .*gone do not exist"):
+        discover([str(tmp_path / "a.png"), str(tmp_path / "missing.tif"), str(tmp_path / "gone")])
+
+
+def test_discover_with_nothing_found_warns_and_finds_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not a scan")
+    assert discover([str(tmp_path / "*.pdf"), str(tmp_path / "empty")]) == []
+    assert "matched no files" in caplog.text and "holds no PDF or image files" in caplog.text
 
 
 def test_symlink_loops_do_not_hang(tmp_path: Path) -> None:

@@ -95,6 +95,17 @@ def test_a_bad_template_is_refused_before_any_work(scans: Path, tmp_path: Path) 
     assert not out.exists()
 
 
+def test_a_missing_input_is_refused_before_any_work_and_an_empty_folder_is_a_normal_run(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    result = docproc("run", str(tmp_path / "not-mounted"), "-o", str(out))
+    assert result.returncode == 12 and "not-mounted does not exist; nothing was read" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no CSV, no ledger, no lock files
+    (tmp_path / "tonight").mkdir()
+    result = docproc("run", str(tmp_path / "tonight"), "-o", str(out))
+    assert result.returncode == 0 and "holds no PDF or image files" in result.stderr, result.stderr
+    assert out.read_text() == ",".join(COLUMNS) + "\n"  # the header alone
+
+
 def test_an_unwritable_output_is_refused_before_any_work(scans: Path, tmp_path: Path) -> None:
     result = docproc("run", str(scans / "scans" / "zips"), "-o", str(tmp_path / "no" / "such" / "r.csv"))
     assert result.returncode == 7 and "does not exist" in result.stderr

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from docproc.errors import InputFileError
+from docproc.errors import MissingInputError
 
 log = logging.getLogger("docproc")
 
@@ -90,13 +90,15 @@ def discover(inputs: list[str], root: Path | None = None) -> list[InputFile]:
 
     A folder contributes its document files recursively in sorted order; a glob
     (``scans/**/*.tif``) its matches; a file itself, whatever it holds (an unreadable or
-    unsupported file gets an error row later, not silence). A path that does not exist
-    is kept too, so the run reports it as an error row and goes on. Raises
-    InputFileError only when nothing at all was given or matched. With ``root``, every
-    name is relative to it instead (stable names whatever path the inputs were given by).
+    unsupported file gets an error row later, not silence; so does a dangling link). A
+    path that does not exist is refused before anything is read (MissingInputError,
+    naming every such path); a folder or glob with no documents is only a warning, and
+    nothing found at all is an empty list. With ``root``, every name is relative to it
+    instead (stable names whatever path the inputs were given by).
     """
     files: list[InputFile] = []
     seen: set[Path] = set()
+    missing: list[str] = []
 
     def add(path: Path, input_root: Path) -> None:
         key = path.absolute()
@@ -107,25 +109,30 @@ def discover(inputs: list[str], root: Path | None = None) -> list[InputFile]:
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            for found in _walk(path):
-                add(found, path)
+            found = _walk(path)
+            if not found:
+                log.warning("%s holds no PDF or image files", text)
+            for document in found:
+                add(document, path)
         elif _has_glob_magic(text) and not path.exists():
             prefix = _glob_root(text)
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
             for match in matches:
                 if match.is_dir():
-                    for found in _walk(match):
-                        add(found, prefix)
+                    for document in _walk(match):
+                        add(document, prefix)
                 else:
                     add(match, prefix)
             if not matches:
                 log.warning("%s matched no files", text)
+        elif not path.exists() and not path.is_symlink():
+            missing.append(text)
         else:
             add(path, path.parent)
-    if not files:
-        raise InputFileError(
-            "No PDF or image files found in " + ", ".join(inputs) + ". Give files, folders or globs of scans."
-        )
+    if missing:
+        raise MissingInputError(
+            f"{', '.join(missing)} {'does' if len(missing) == 1 else 'do'} not exist; nothing was read. Check the "
+            "path (a mounted share that is down, a typo), or quote a glob so that docproc expands it.")
     return files
 
 
