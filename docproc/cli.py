@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import functools
 import json
 import logging
@@ -20,6 +22,7 @@ from docproc.run.native_memory import keep_freed_memory
 if TYPE_CHECKING:
     from docproc.ingest.inputs import InputFile
     from docproc.run.plan import Step
+    from docproc.run.summary import RunSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -194,7 +197,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 @click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also log to this file (appended, with times): every page read and every error row.")
 @click.option("--summary-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the run's counts, time and exit status as JSON here (for monitoring).")
+              help="Write the run's exit status, what set it, its start and end times and its counts as JSON "
+                   "here, however it ends (for monitoring).")
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, pdf_dpi: int, direct_pdf_scans: bool,
@@ -210,6 +214,39 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
     why), and the codes in docs/exit-codes.md for errors that stop the run before it starts.
     """
+    from docproc.run.summary import RunSummary
+
+    started = datetime.datetime.now().astimezone()
+    summary = RunSummary()
+    exit_code, error = 1, "stopped by an unexpected error (a bug: the traceback is on stderr)"
+    try:
+        if log_file is not None:
+            _log_to_file(log_file)
+        _read_scans(inputs, output, template_path, model_path, root, ledger_path, force, quiet, summary_json, summary,
+                    config.RunOptions(pdf_dpi=pdf_dpi, review_below=review_below, max_pixels=int(max_pixels * 1e6),
+                                      file_timeout=file_timeout or None, direct_pdf_scans=direct_pdf_scans,
+                                      raise_on_error=raise_on_error),
+                    batch_size, jobs, scheduler)
+        exit_code = InputFileError.exit_code if summary.failed_files else 0
+        error = f"{summary.failed_files} files could not be read (their rows say why)" if exit_code else None
+    except DocprocError as exc:
+        exit_code, error = exc.exit_code, exc.message
+        raise
+    except KeyboardInterrupt:
+        # The shell's code for SIGINT, and one line, not a traceback: nothing is wrong with docproc.
+        exit_code, error = 130, "interrupted (Ctrl-C): the files committed so far are kept; rerun to finish"
+        click.echo(f"docproc: {error}", err=True)
+    finally:
+        _report_end(summary, summary_json, output, exit_code, error, started)
+    if exit_code:
+        sys.exit(exit_code)
+
+
+def _read_scans(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
+                root: Path | None, ledger_path: Path | None, force: bool, quiet: bool, summary_json: Path | None,
+                summary: RunSummary, options: config.RunOptions, batch_size: int, jobs: int | None,
+                scheduler: str | None) -> None:
+    """The run itself: refuse what cannot work before any work, then read into ``summary``."""
     from docproc.ingest.inputs import discover
     from docproc.layout.templates import load_template
     from docproc.output.results import check_writable
@@ -217,18 +254,13 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     from docproc.run.job import Readers, run_job
     from docproc.run.ledger import Ledger, default_ledger_path
     from docproc.run.run_lock import exclusive_run
-    from docproc.run.summary import write_summary_json
 
     template = load_template(template_path) if template_path else None
+    options = dataclasses.replace(options, template=template)
     ledger_path = ledger_path or default_ledger_path(output)
     for path in (output, ledger_path, summary_json):
         if path is not None:
             check_writable(path)
-    if log_file is not None:
-        _log_to_file(log_file)
-    options = config.RunOptions(template=template, pdf_dpi=pdf_dpi, review_below=review_below,
-                                max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
-                                direct_pdf_scans=direct_pdf_scans, raise_on_error=raise_on_error)
     readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
                       scheduler=scheduler)
     # Before any lock, ledger or model: a path that does not exist stops the run here.
@@ -236,15 +268,26 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     # From here to the CSV, this run owns the output and the ledger: a second run exits at once.
     with exclusive_run(output, ledger_path), Ledger(ledger_path) as ledger:
         with _Progress(len(files), shown=not quiet and sys.stderr.isatty()) as progress:
-            summary = run_job(files, options, ledger, output, readers, force, progress.page_read, progress.planned)
+            run_job(files, options, ledger, output, readers, force, progress.page_read, progress.planned,
+                    summary=summary)
     logging.getLogger("docproc").info("%s -> %s", summary.line(), output)
     if not quiet:
         click.echo(f"docproc: {summary.line()} -> {output}", err=True)
-    exit_code = InputFileError.exit_code if summary.failed_files else 0
-    if summary_json is not None:
-        write_summary_json(summary_json, summary, output, exit_code)
-    if exit_code:
-        sys.exit(exit_code)
+
+
+def _report_end(summary: RunSummary, summary_json: Path | None, output: Path, exit_code: int, error: str | None,
+                started: datetime.datetime) -> None:
+    """However the run ended: its last log line, and the JSON summary monitoring reads."""
+    from docproc.run.summary import write_summary_json
+
+    # INFO: the log file has it; stderr has had the error line already (or -v shows it).
+    logging.getLogger("docproc").info("run ended with exit code %d%s", exit_code, f": {error}" if error else "")
+    if summary_json is None:
+        return
+    try:
+        write_summary_json(summary_json, summary, output, exit_code, error, started, datetime.datetime.now().astimezone())
+    except OutputError as exc:  # the run's own outcome is what it exits with; this is said beside it
+        click.echo(f"docproc: error: {exc.message}", err=True)
 
 
 class _Progress:

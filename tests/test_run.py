@@ -106,6 +106,53 @@ def test_a_missing_input_is_refused_before_any_work_and_an_empty_folder_is_a_nor
     assert out.read_text() == ",".join(COLUMNS) + "\n"  # the header alone
 
 
+def test_every_exit_leaves_a_summary_json_and_a_log_line(scans: Path, tmp_path: Path) -> None:
+    import datetime
+    import json
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nfields: []\n")
+    for args, code, says in [(["--template", str(bad)], 4, "'fields' must be a non-empty list"),
+                             (["--root", str(tmp_path)], 12, "does not exist")]:
+        summary, log = tmp_path / f"{code}.json", tmp_path / f"{code}.log"
+        inputs = [str(tmp_path / "gone")] if code == 12 else [str(scans / "scans" / "zips")]
+        result = docproc("run", *inputs, "-o", str(tmp_path / "r.csv"), "--summary-json", str(summary),
+                         "--log-file", str(log), *args)
+        assert result.returncode == code, result.stderr
+        report = json.loads(summary.read_text())
+        assert report["exit_code"] == code and says in report["error_message"] and report["pages"] == 0
+        started, ended = (datetime.datetime.fromisoformat(report[k]) for k in ("started", "ended"))
+        assert started.tzinfo is not None and started <= ended
+        assert f"run ended with exit code {code}: " in log.read_text()
+    # A run that reads: the message is empty, the counts are there.
+    summary = tmp_path / "ok.json"
+    assert docproc("run", str(scans / "scans" / "zips"), "-o", str(tmp_path / "z.csv"), "-q",
+                   "--summary-json", str(summary)).returncode == 0
+    report = json.loads(summary.read_text())
+    assert report["exit_code"] == 0 and report["error_message"] is None and report["pages"] == 6
+
+
+def test_ctrl_c_exits_130_with_one_line_and_the_summary_says_so(scans: Path, tmp_path: Path) -> None:
+    import json
+    import signal
+    import time
+
+    log, summary = tmp_path / "run.log", tmp_path / "s.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    run = subprocess.Popen([DOCPROC, "run", str(scans / "scans"), "-o", str(tmp_path / "r.csv"), "--jobs", "1",
+                            "--log-file", str(log), "--summary-json", str(summary)],
+                           stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.exists() and "page 1: read" in log.read_text()):
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)  # as a terminal's Ctrl-C does, while pages are being read
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted (Ctrl-C)" in stderr
+    report = json.loads(summary.read_text())
+    assert report["exit_code"] == 130 and "rerun to finish" in report["error_message"]
+
+
 def test_an_unwritable_output_is_refused_before_any_work(scans: Path, tmp_path: Path) -> None:
     result = docproc("run", str(scans / "scans" / "zips"), "-o", str(tmp_path / "no" / "such" / "r.csv"))
     assert result.returncode == 7 and "does not exist" in result.stderr

@@ -121,17 +121,20 @@ def _rows_from_ledger(ledger: Ledger, steps: list[Step]) -> list[FieldResult]:
 def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output: Path, readers: Readers,
             force: bool = False, on_page: Callable[[InputFile, int], None] | None = None,
             on_plan: Callable[[list[Step]], None] | None = None,
-            load: Callable[[], DigitClassifier] | None = None) -> RunSummary:
+            load: Callable[[], DigitClassifier] | None = None, summary: RunSummary | None = None) -> RunSummary:
     """Read what the ledger does not already hold, commit each file as it completes, and
     write ``output`` from the ledger. The classifier (``load``, default ``readers.load``)
     is loaded only when some file needs reading, and never for a Dask cluster, whose
-    workers load their own."""
+    workers load their own. The counts go into ``summary`` (a new one by default) as the
+    run goes, so a caller whose run stops early still has the counts so far."""
     started = time.perf_counter()
+    summary = summary if summary is not None else RunSummary()
+    summary.files = len(files)
     steps, fingerprint = _planned(files, options, ledger, readers, force)
     if on_plan is not None:
         on_plan(steps)
     to_read = [s for s in steps if s.action == "read"]
-    summary = RunSummary(files=len(files), files_read=len(to_read))
+    summary.files_read = len(to_read)
     if to_read:
         _commit_as_read(to_read, options, ledger, readers, fingerprint, summary, on_page, load or readers.load)
     rows = _rows_from_ledger(ledger, steps)

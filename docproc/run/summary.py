@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,7 +55,12 @@ class RunSummary:
                 f"{s['error']} error; {self.seconds:.1f} s ({rate:.1f} pages/s)")
 
 
-def write_summary_json(path: Path, summary: RunSummary, output: Path, exit_code: int) -> None:
-    """Write the run's counts, output and exit status as JSON to ``path``, atomically (for monitoring)."""
-    report = {"version": __version__, "output": str(output), "exit_code": exit_code, **summary.as_dict()}
+def write_summary_json(path: Path, summary: RunSummary, output: Path, exit_code: int, error: str | None,
+                       started: datetime.datetime, ended: datetime.datetime) -> None:
+    """Write, atomically, what monitoring needs to judge a run however it ended: docproc's
+    version, the output, the exit code and the message of what set it (None on success), when
+    the run started and ended (ISO 8601 with the zone), and the counts so far."""
+    report = {"version": __version__, "output": str(output), "exit_code": exit_code, "error_message": error,
+              "started": started.isoformat(timespec="seconds"), "ended": ended.isoformat(timespec="seconds"),
+              **summary.as_dict()}
     write_atomically(path, (json.dumps(report, indent=2) + "\n").encode())
