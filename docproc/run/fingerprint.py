@@ -13,6 +13,21 @@ from docproc.run.ledger import Fingerprint
 
 _CHUNK = 1 << 20
 
+# The version of the code that turns pages into rows. Bump it with any change that can
+# change a row (a stage, a threshold, the decoder, a default): files a ledger recorded
+# under another version are then read again. tests/test_reading_version.py keeps a
+# fingerprint of that code and fails on any change to it until someone has decided here
+# whether the change can move a row. Version 1 adds nothing to the hash, so the ledgers
+# of every run before the version existed (whose rows version 1 reproduces) keep theirs.
+READING_VERSION = 1
+# The modules whose code decides the rows (beside the model files, hashed on their own).
+READING_CODE = ("config.py", "ingest/inputs.py", "ingest/pages.py", "ingest/pdf_scans.py", "layout/deskew.py",
+                "layout/field_image.py", "layout/page_fields.py", "layout/register.py", "layout/strings.py",
+                "layout/templates.py", "glyphs/binarize.py", "glyphs/crop_layout.py", "glyphs/cuts.py",
+                "glyphs/normalize.py", "glyphs/rules.py", "glyphs/segment.py", "recognize/batches.py",
+                "recognize/classifier.py", "recognize/decode.py", "recognize/field_reading.py",
+                "recognize/loading.py", "run/pipeline.py", "run/prepare.py")
+
 
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's content, read in chunks."""
@@ -29,8 +44,9 @@ def _text_sha256(text: str) -> str:
 
 def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerprint:
     """Fingerprints of the template (its meaning, so comments and layout may change), the
-    model files (their bytes) and the options that change readings (not batch size,
-    which does not, nor the file timeout, whose failures are read again anyway)."""
+    model files (their bytes), and the options that change readings (not batch size,
+    which does not, nor the file timeout, whose failures are read again anyway) with the
+    version of the reading code."""
     template = options.template
     if template is None:
         template_hash = ""
@@ -53,5 +69,7 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
     if options.direct_pdf_scans:
         # Only when set, so the ledgers of runs from before the option keep their hash.
         settings.append("direct-pdf-scans")
+    if READING_VERSION > 1:
+        settings.append(f"reading-code-{READING_VERSION}")
     options_hash = _text_sha256(json.dumps(settings))
     return Fingerprint(template_hash, models.hexdigest(), options_hash)
