@@ -60,9 +60,10 @@ def furniture_of(kind: str, field: str, page: int) -> str:
     return FURNITURE[(kind, field)]
 
 
-def scores(pairs: list[tuple[str, str, float]]) -> dict[str, float]:
-    """Field accuracy, digit accuracy, and error among accepted at 5% / 10% review, from
-    (truth, reading, confidence) triples, defined as `docproc audit` defines them."""
+def scores(pairs: list[tuple[str, str, float]], review_shares: tuple[float, ...] = (0.05, 0.10)) -> dict[str, float]:
+    """Field accuracy, digit accuracy, and error among accepted at each review share
+    (``error_at_5`` for 5%), from (truth, reading, confidence) triples, defined as
+    `docproc audit` defines them."""
     if not pairs:
         return {}
     right = np.array([t == r for t, r, _ in pairs])
@@ -71,7 +72,7 @@ def scores(pairs: list[tuple[str, str, float]]) -> dict[str, float]:
     confidence = np.array([c for _, _, c in pairs])
     out = {"fields": float(len(pairs)), "field_accuracy": float(right.mean()),
            "digit_accuracy": matched / len(aligned) if aligned else 1.0}
-    for share in (0.05, 0.10):
+    for share in review_shares:
         out[f"error_at_{int(share * 100)}"] = error_at_review_share(confidence, right, share)
     return out
 

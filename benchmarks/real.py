@@ -38,10 +38,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.fields import accuracy_interval, pct, tesseract_read  # noqa: E402
+from benchmarks.fields import accuracy_interval, pct, scores, tesseract_read  # noqa: E402
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.audit import metrics  # noqa: E402
-from docproc.audit.scores import NO_DIGIT, aligned_digits, calibration_figures, error_at_review_share  # noqa: E402
+from docproc.audit.scores import calibration_figures  # noqa: E402
 from docproc.config import RunOptions, default_jobs  # noqa: E402
 from docproc.datasets import uci_digits  # noqa: E402
 from docproc.glyphs.normalize import normalize_glyph  # noqa: E402
@@ -83,19 +83,13 @@ def field_readings(rows: list[FieldResult], truth: dict[str, str]) -> list[Field
 
 
 def field_scores(pairs: list[tuple[str, str, float]]) -> dict[str, float]:
-    """Field and digit accuracy, digit count right, error among accepted at each review
-    share, and the calibration error, from (truth, reading, confidence) triples."""
+    """The field benchmark's scores at 10/20/30% review, with the share of fields whose
+    digit count is right and the calibration error, from (truth, reading, confidence) triples."""
     right = np.array([t == r for t, r, _ in pairs])
     confidence = np.array([c for _, _, c in pairs], np.float64)
-    aligned = [pair for t, r, _ in pairs for pair in aligned_digits(t, r)]
-    matched = sum(1 for t, r in aligned if t == r != NO_DIGIT)
-    out = {"fields": float(len(pairs)), "field_accuracy": float(right.mean()),
-           "digit_accuracy": matched / len(aligned) if aligned else 1.0,
-           "length_right": float(np.mean([len(t) == len(r) for t, r, _ in pairs])),
-           "ece": metrics.expected_calibration_error(confidence, right, ECE_BINS)}
-    for share in REVIEW_SHARES:
-        out[f"error_at_{int(share * 100)}"] = error_at_review_share(confidence, right, share)
-    return out
+    return {**scores(pairs, REVIEW_SHARES),
+            "length_right": float(np.mean([len(t) == len(r) for t, r, _ in pairs])),
+            "ece": metrics.expected_calibration_error(confidence, right, ECE_BINS)}
 
 
 def read_truth(folder: Path) -> dict[str, str]:

@@ -19,7 +19,9 @@ IMAGE_DPI = 300.0
 MAX_PIXELS = 150_000_000
 # Fields whose confidence is under this are marked review (--review-below).
 REVIEW_BELOW = 0.9
-# Crops classified together (--batch-size); the results do not depend on it.
+# Crops gathered across fields, pages and files before they are classified (--batch-size;
+# the models run MODEL_ROWS a call whatever it is, docproc.recognize.batches): the results
+# do not depend on it.
 BATCH_SIZE = 1024
 # `docproc audit`: the error rate among accepted fields to find a threshold for, and how
 # many of the worst errors the gallery shows.

@@ -21,29 +21,28 @@ REAL_PREPARE = parts.prepare_part
 STAGES = ("iter_pages", "page_fields", "find_glyphs", "lay_out")
 
 
-def plant(stage: str) -> None:
-    """Make ``prepare.<stage>`` raise for any file named bad.*, in this process."""
-    real = getattr(prepare, stage)
+def raising_while_bad(stage: str, real, current: dict[str, str]):  # type: ignore[no-untyped-def]
+    """``real``, except that it raises while ``current["file"]`` is bad.png."""
 
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if planted_file.get("name", "").startswith("bad"):
+        if current["file"] == "bad.png":
             raise ValueError(f"planted in {stage}")
         return real(*args, **kwargs)
 
-    setattr(prepare, stage, failing)
+    return failing
 
 
-planted_file: dict[str, str] = {}
+_worker_file = {"file": ""}
 
 
 def prepare_with_a_planted_failure(item: InputFile, options: RunOptions, first: int = 1,
                                    last: int | None = None) -> object:
-    """Runs in a worker process: the stage named by $DOCPROC_TEST_STAGE fails for bad.*."""
+    """Runs in a worker process: the stage named by $DOCPROC_TEST_STAGE fails for bad.png."""
     stage = os.environ["DOCPROC_TEST_STAGE"]
-    if not getattr(prepare, "_planted", None) == stage:
-        plant(stage)
+    if getattr(prepare, "_planted", None) != stage:
+        setattr(prepare, stage, raising_while_bad(stage, getattr(prepare, stage), _worker_file))
         prepare._planted = stage  # type: ignore[attr-defined]
-    planted_file["name"] = item.name
+    _worker_file["file"] = item.name
     return REAL_PREPARE(item, options, first, last)
 
 
@@ -66,19 +65,14 @@ def _check(rows: list, clean: list, stage: str) -> None:  # type: ignore[type-ar
 def plant_here(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``prepare.<stage>`` raise while bad.png is read, in this process (the in-process
     driver, which Dask workers run too, reads files through ``pipeline.prepare_file``)."""
-    real, real_prepare_file = getattr(prepare, stage), pipeline.prepare_file
+    real_prepare_file = pipeline.prepare_file
     current = {"file": ""}
-
-    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if current["file"] == "bad.png":
-            raise ValueError(f"planted in {stage}")
-        return real(*args, **kwargs)
 
     def tracking(item: InputFile, opts: RunOptions):  # type: ignore[no-untyped-def]
         current["file"] = item.name
         return real_prepare_file(item, opts)
 
-    monkeypatch.setattr(prepare, stage, failing)
+    monkeypatch.setattr(prepare, stage, raising_while_bad(stage, getattr(prepare, stage), current))
     monkeypatch.setattr(pipeline, "prepare_file", tracking)
 
 

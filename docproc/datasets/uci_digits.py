@@ -8,12 +8,12 @@ into a grey crop (``as_grey``) that goes through the same steps as any crop.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from docproc.datasets.mnist import sha256_of
 from docproc.errors import DatasetError
 
 # The files as the UCI repository distributes them (and ../shared/data/real-digits holds them).
@@ -42,7 +42,7 @@ def verified(path: Path) -> Path:
         raise DatasetError(f"{path.name} is not one of the UCI digit files docproc knows ({', '.join(SHA256)}).")
     if not path.is_file():
         raise DatasetError(f"{path} is missing; it comes with ../shared/data/real-digits (docs/data.md).")
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    actual = sha256_of(path)
     if actual != expected:
         raise DatasetError(f"{path} failed its checksum (SHA-256 {actual}, expected {expected}): it is not the UCI "
                            "original; restore it.")
