@@ -129,6 +129,9 @@ def _expand_images(inputs: tuple[Path, ...]) -> list[Path]:
 def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
     """Classify single-digit crop images (files or folders); prints file, digit, confidence.
 
+    With a model that knows marks, a crop it reads as no digit prints the mark (or
+    'stroke') in place of the digit.
+
     Unreadable files are reported on their own line and the rest are still classified;
     the exit status is then 3.
     """
@@ -136,6 +139,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 
     from docproc.glyphs.normalize import normalize_glyph
     from docproc.ingest.crop_files import ink_from_grey, load_grey
+    from docproc.recognize.classes import CLASSES
     from docproc.recognize.loading import load_classifier
 
     files = _expand_images(inputs)
@@ -151,7 +155,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
     if digits:
         probabilities = classifier.read(np.stack(digits)).probabilities
         for path, row in zip(readable, probabilities):
-            click.echo(f"{path}\t{int(row.argmax())}\t{float(row.max()):.4f}")
+            click.echo(f"{path}\t{CLASSES[int(row.argmax())]}\t{float(row.max()):.4f}")
     if failures:
         sys.exit(InputFileError.exit_code)
 

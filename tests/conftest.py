@@ -1,4 +1,5 @@
-"""Shared fixtures: MNIST (fetched and checksummed once), the shipped model."""
+"""Shared fixtures: MNIST (fetched and checksummed once), the shipped model, and the shipped
+model with a bundle of peers beside it."""
 
 from __future__ import annotations
 
@@ -29,3 +30,27 @@ def shipped_classifier():
     from docproc.recognize.loading import load_classifier
 
     return load_classifier()
+
+
+@pytest.fixture(scope="session")
+def peered_classifier(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The shipped model with a bundle of two peers beside it (random weights: peers that
+    disagree with it, which is what the reading rules must cope with)."""
+    import keras
+
+    from docproc.recognize.loading import load_classifier
+    from docproc.recognize.model_files import SHIPPED_MODEL, peers_path
+    from training.model import build_inference_model
+    from training.peers import bundle
+
+    folder = tmp_path_factory.mktemp("peered")
+    model = folder / "mine.keras"
+    model.write_bytes(SHIPPED_MODEL.read_bytes())
+    members = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        path = folder / f"member{seed}.keras"
+        build_inference_model(temperature=3.0).save(path)
+        members.append(path)
+    bundle(members, peers_path(model))
+    return load_classifier(model)

@@ -72,14 +72,14 @@ def test_a_dask_cluster_writes_the_same_csv_as_a_local_run(tmp_path: Path) -> No
                 process.kill()
 
 
-def test_workers_get_the_digit_models_peers(shipped_classifier) -> None:  # type: ignore[no-untyped-def]
+def test_workers_get_the_digit_models_peers(peered_classifier) -> None:  # type: ignore[no-untyped-def]
     from docproc.recognize.model_files import SHIPPED_CHECK, peers_path
     from docproc.run.cluster import ModelFiles, classifier_on_worker
 
-    models = ModelFiles.read(shipped_classifier.path, SHIPPED_CHECK, 256)
-    assert models.peers == peers_path(shipped_classifier.path).read_bytes()
+    models = ModelFiles.read(peered_classifier.path, SHIPPED_CHECK, 256)
+    assert models.peers == peers_path(peered_classifier.path).read_bytes()
     on_worker = classifier_on_worker(models)  # as a worker loads them, from the bytes alone
-    assert on_worker.peers is not None and on_worker.peers.members == shipped_classifier.peers.members
+    assert on_worker.peers is not None and on_worker.peers.members == peered_classifier.peers.members
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_a_file_changed_within_its_mtime_tick_is_caught_by_its_hash(tmp_path: Pa
 
 def test_rows_round_trip_exactly(tmp_path: Path) -> None:
     rows = [FieldResult("x.png", 1, "cheque", "amount", "0120", 0.123456789012345, (0.5, 1 / 3, 0.999999, 2 / 7),
-                        "review", "", (10, 20, 300, 40)),
+                        "review", "", (10, 20, 300, 40), "01.20"),
             FieldResult("x.png", 2, "cheque", "", status="error", error="page 2: cannot read ✗")]
     files = _inputs(tmp_path, {"x.png": b"x"})
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
@@ -121,6 +121,34 @@ def test_rows_round_trip_exactly(tmp_path: Path) -> None:
         assert ledger.rows([step.key]) == {step.key: rows[:1]}
 
 
+def test_a_ledger_of_schema_1_is_brought_up_to_date_keeping_its_rows(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    # A ledger as docproc 1.x wrote it: the rows had no marks.
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema', '1');
+        CREATE TABLE inputs (path TEXT PRIMARY KEY, name TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+            checked_ns INTEGER NOT NULL, template_hash TEXT NOT NULL, model_hash TEXT NOT NULL,
+            options_hash TEXT NOT NULL, pages INTEGER NOT NULL, has_error INTEGER NOT NULL);
+        CREATE TABLE rows (path TEXT NOT NULL REFERENCES inputs(path) ON DELETE CASCADE, seq INTEGER NOT NULL,
+            page INTEGER NOT NULL, template TEXT NOT NULL, field TEXT NOT NULL, text TEXT NOT NULL,
+            confidence REAL NOT NULL, digit_confidences TEXT NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL,
+            x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL, PRIMARY KEY (path, seq));
+        INSERT INTO inputs VALUES ('/s/a.png', 'a.png', 1, 1, NULL, 1, 't', 'm', 'o', 1, 0);
+        INSERT INTO rows VALUES ('/s/a.png', 0, 1, '', 'digits-1', '42', 0.5, '[0.5, 1.0]', 'ok', '', 1, 2, 3, 4);
+    """)
+    old.close()
+    with Ledger(path) as ledger:
+        assert ledger.rows(["/s/a.png"]) == {"/s/a.png": [
+            FieldResult("a.png", 1, "", "digits-1", "42", 0.5, (0.5, 1.0), "ok", "", (1, 2, 3, 4), "")]}
+    with Ledger(path) as again:  # opened again: already current
+        assert list(again.records()) == ["/s/a.png"]
+    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+
+
 def test_a_damaged_ledger_is_refused_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.ledger.sqlite"
     path.write_bytes(b"this is not an SQLite database, it was overwritten by something else" * 20)
@@ -130,11 +158,13 @@ def test_a_damaged_ledger_is_refused_with_what_to_do(tmp_path: Path) -> None:
     assert "move it aside" in caught.value.message and str(path) in caught.value.message
 
 
-def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: Path) -> None:
+def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     text = "name: t\nfields:\n  - name: amount\n    box: [0.1, 0.1, 0.5, 0.3]\n    length: [1, 6]\n"
     (tmp_path / "a.yaml").write_text(text)
     (tmp_path / "b.yaml").write_text("# comments and spacing do not change readings\n" + text.replace(", ", ","))
     (tmp_path / "c.yaml").write_text(text.replace("0.5", "0.6"))
+    (tmp_path / "d.yaml").write_text(text + "    marks: '.,'\n")
     model = tmp_path / "m.keras"
     model.write_bytes(b"weights")
 
@@ -143,6 +173,7 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
 
     assert fingerprint("a.yaml") == fingerprint("b.yaml")
     assert fingerprint("a.yaml").template_hash != fingerprint("c.yaml").template_hash
+    assert fingerprint("a.yaml").template_hash != fingerprint("d.yaml").template_hash
     before = fingerprint("a.yaml")
     model.write_bytes(b"other weights")
     assert fingerprint("a.yaml").model_hash != before.model_hash
@@ -151,8 +182,11 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
     assert reading_fingerprint(RunOptions(direct_pdf_scans=True), [model]).options_hash != \
         reading_fingerprint(RunOptions(), [model]).options_hash
     # Options added since ledgers were first written leave the hash of a run without them
-    # as it was: an upgrade does not make every file read again.
+    # as it was: only a new version of the reading code makes every file read again.
+    from docproc.run import fingerprint as fingerprints
+
     before_the_option = hashlib.sha256(json.dumps([200, 300.0, False, 0.9, 150_000_000]).encode()).hexdigest()
+    monkeypatch.setattr(fingerprints, "READING_VERSION", 1)
     assert reading_fingerprint(RunOptions(), [model]).options_hash == before_the_option
 
 

@@ -33,6 +33,14 @@ def test_a_template_with_only_the_contract_keys_loads(tmp_path: Path) -> None:
     assert amount.box == (0.76, 0.32, 0.99, 0.50) and (amount.min_length, amount.max_length) == (1, 9)
     assert amount.pattern is not None and amount.pattern.fullmatch("123")
     assert (date.min_length, date.max_length) == (8, 8) and date.pattern is None
+    assert amount.marks == date.marks == ""  # no marks unless the template says
+
+
+def test_a_field_may_list_the_marks_it_allows(tmp_path: Path) -> None:
+    path = tmp_path / "amounts.yaml"
+    path.write_text("name: t\nfields:\n  - {name: a, box: [0.1, 0.1, 0.4, 0.2], length: [1, 9], marks: ',.'}\n")
+    # Kept in the contract's order of marks, whatever order the template gives.
+    assert load_template(path).fields[0].marks == ".,"
 
 
 @pytest.mark.parametrize(
@@ -46,6 +54,8 @@ def test_a_template_with_only_the_contract_keys_loads(tmp_path: Path) -> None:
         ("- {name: a, box: [0.1, 0.1, 0.4, 0.2], length: 2, pattern: '(['}", "not a valid regular expression"),
         ("- {name: a, box: [0.1, 0.1, 0.4, 0.2], length: 2}\n  - {name: a, box: [0.1, 0.3, 0.4, 0.4], length: 2}", "used twice"),
         ("- {box: [0.1, 0.1, 0.4, 0.2], length: 2}", "field 1: 'name'"),
+        ("- {name: a, box: [0.1, 0.1, 0.4, 0.2], length: 2, marks: '.;'}", "field 'a': 'marks' must be.*'.;'"),
+        ("- {name: a, box: [0.1, 0.1, 0.4, 0.2], length: 2, marks: [',']}", "'marks' must be a string"),
     ],
 )
 def test_bad_templates_are_refused_with_file_field_and_reason(tmp_path: Path, fields: str, message: str) -> None:
@@ -68,13 +78,15 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_csv_round_trip_keeps_leading_zeros_and_columns(tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
     rows = [
-        FieldResult("a/b.png", 1, "zip", "digits-1", "02139", 0.91234, (0.99, 0.95, 0.98, 0.99, 0.99), "ok", "", (1, 2, 3, 4)),
+        FieldResult("a/b.png", 1, "zip", "digits-1", "02139", 0.91234, (0.99, 0.95, 0.98, 0.99, 0.99), "ok", "", (1, 2, 3, 4),
+                    "02.139"),
         FieldResult("c.pdf", 0, "", "", status="error", error="cannot read PDF"),
     ]
     write_csv(rows, out)
     frame = read_csv(out)
     assert list(frame.columns) == COLUMNS
     assert frame.loc[0, "text"] == "02139" and frame.loc[0, "confidence"] == pytest.approx(0.9123)
+    assert frame.loc[0, "marks"] == "02.139" and frame.loc[1, "marks"] == ""
     assert frame.loc[0, "digit_confidences"] == "0.9900 0.9500 0.9800 0.9900 0.9900"
     assert frame.loc[1, "status"] == "error" and frame.loc[1, "error"] == "cannot read PDF"
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

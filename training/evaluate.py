@@ -1,9 +1,13 @@
-"""Evaluate a digit model on the MNIST test split and write its card (``models/*.json``).
+"""Evaluate a digit model on its test sets and write its card (``models/*.json``).
 
-    python -m training.evaluate [--model models/digits-cnn.keras]
+    python -m training.evaluate [--model models/digits-cnn.keras] [--real ../shared/data]
 
-Every figure on the card is computed here from the model file and the test split; none is
-typed by hand. Training details (command, time, machine) come from the
+The test sets, one per source of the training data, none of them ever trained on: the
+MNIST test split; the held-out fonts (training/sources.py); optdigits' writer-independent
+file (13 writers); marks drawn and rendered from the held-out fonts; and, where the
+folder is there, the real dev cheques read by ``docproc run`` (benchmarks/real.py).
+Every figure on the card is computed here from the model file and those sets; none is
+typed by hand. Training details (command, time, machine, data) come from the
 ``*.training.json`` log that training/train.py writes beside the model.
 """
 
@@ -23,9 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from docproc.audit import metrics
-from docproc.datasets import mnist
+from docproc.datasets import mnist, uci_digits
+from docproc.glyphs.normalize import normalize_glyph
+from docproc.ingest.crop_files import ink_from_grey
+from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS, MARKS
+from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier
 from docproc.recognize.model_files import card_path, companion_path
+from training import sources
 from training.model import logits_model, temperature_of
 
 ECE_BINS = 15
@@ -58,16 +67,80 @@ def card_header(model_path: Path, output: str, parameters: int) -> dict[str, obj
     }
 
 
-def evaluate(model_path: Path, command: str) -> dict[str, object]:
-    """Compute the card for one model file on the MNIST test split; ``command`` is recorded
-    as the command that evaluated it."""
+# Seeds of the marks test: apart from the training (seed, epoch) draws and the validation seed.
+MARKS_TEST_SEED = 20261201
+MARKS_TEST_DRAWN = 2000
+
+
+def _scores(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float | int]:
+    predicted = probabilities.argmax(axis=1)
+    right = predicted == labels
+    return {"count": int(len(labels)), "accuracy": float(right.mean()), "errors": int((~right).sum()),
+            "ece": metrics.expected_calibration_error(probabilities.max(axis=1).astype(np.float64), right, ECE_BINS)}
+
+
+def marks_test() -> sources.Crops:
+    """Marks and strokes never trained on: drawn from a seed of their own, and every mark
+    of the held-out fonts at every size, each augmented once."""
+    from docproc.datasets import fonts as font_files
+    from training import augment
+
+    rng = np.random.default_rng(MARKS_TEST_SEED)
+    drawn = sources.drawn_crops(MARKS_TEST_DRAWN, rng)
+    rendered = sources.font_crops(font_files.held_out_fonts(), symbols=MARKS)
+    images = np.concatenate([
+        augment.augment_batch(drawn.images, [MARKS_TEST_SEED, 1], sources.MARK_AUGMENT),
+        augment.augment_batch(rendered.images, [MARKS_TEST_SEED, 2], sources.FONT_AUGMENT),
+    ])
+    return sources.Crops(np.round(images * 255).astype(np.uint8), np.concatenate([drawn.labels, rendered.labels]))
+
+
+def by_source(classifier: DigitClassifier, real: Path | None) -> dict[str, object]:
+    """The model's figures on each test set: one pass of the model (``predict``), as the
+    MNIST figures are; the real cheques as ``docproc run`` reads them."""
+    windep = uci_digits.read_optdigits(sources.REAL_DIGITS / sources.UCI_TEST_FILE)
+    windep_crops = np.stack([normalize_glyph(ink_from_grey(uci_digits.as_grey(b))) for b in windep.images])
+    from docproc.datasets import fonts as font_files
+
+    fonts = sources.held_out_font_crops()
+    found: dict[str, object] = {
+        "held_out_fonts": {"what": f"the digits of the {len(font_files.held_out_fonts())} held-out fonts at "
+                                   f"{len(sources.FONT_SIZES)} sizes, each augmented 3 times",
+                           **_scores(classifier.predict(fonts.images.astype(np.float32) / 255.0), fonts.labels)},
+        "optdigits_windep": {"what": f"{sources.UCI_TEST_FILE}: 13 writers never trained on, read as docproc "
+                                     "classify reads a crop",
+                             **_scores(classifier.predict(windep_crops), windep.labels)},
+    }
+    if classifier.width > DIGIT_COLUMNS:
+        marks = marks_test()
+        probabilities = classifier.predict(marks.images.astype(np.float32) / 255.0)
+        no_digit = probabilities[:, DIGIT_COLUMNS:].sum(axis=1) > probabilities[:, :DIGIT_COLUMNS].sum(axis=1)
+        found["marks"] = {"what": f"{MARKS_TEST_DRAWN} drawn marks and strokes and the held-out fonts' marks, "
+                                  "augmented; 'no_digit' is the share read as no digit at all",
+                          "no_digit": float(no_digit.mean()), **_scores(probabilities, marks.labels)}
+    if real is not None and (real / "orand-car-a-dev").is_dir():
+        from benchmarks.real import cheque_readings, field_scores
+
+        readings, rate = cheque_readings(real / "orand-car-a-dev", classifier)
+        figures = field_scores([(r.truth, r.text, r.confidence) for r in readings])
+        found["real_cheques"] = {"what": "orand-car-a-dev: 540 real courtesy amounts read by docproc run, no "
+                                         "template (python -m benchmarks.real has the full table)",
+                                 "fields": len(readings), **{k: float(v) for k, v in figures.items()},
+                                 "images_per_second": rate}
+    return found
+
+
+def evaluate(model_path: Path, command: str, real: Path | None = None) -> dict[str, object]:
+    """Compute the card for one model file on its test sets; ``command`` is recorded as
+    the command that evaluated it."""
     classifier = load_classifier(model_path)
     test = mnist.load("test")
     x = test.images.astype(np.float32) / 255.0
     probabilities = classifier.predict(x)
     predicted = probabilities.argmax(axis=1)
     correct = predicted == test.labels
-    matrix = metrics.confusion_matrix(test.labels, predicted)
+    # A digit read as a mark is an error; the matrix keeps the ten digit columns.
+    matrix = metrics.confusion_matrix(test.labels, probabilities[:, :DIGIT_COLUMNS].argmax(axis=1))
 
     temperature = temperature_of(classifier.model)
     logits = np.asarray(logits_model(classifier.model).predict(x[..., None], batch_size=1000, verbose=0))
@@ -82,17 +155,21 @@ def evaluate(model_path: Path, command: str) -> dict[str, object]:
         training["log"] = training_log_path.name
         training["curves"] = companion_path(model_path, "curves.png").name
 
+    width = classifier.width
     return {
-        **card_header(model_path, "(N, 10) calibrated class probabilities (temperature folded in)",
+        **card_header(model_path, f"(N, {width}) calibrated class probabilities (temperature folded in)",
                       classifier.parameter_count()),
+        "classes": list(CLASSES[:width]),
         "test": {
             "split": "MNIST t10k (10,000 digits, writers disjoint from training)",
             "digits": int(len(test.labels)),
             "accuracy": float(correct.mean()),
             "errors": int((~correct).sum()),
+            "read_as_no_digit": int((predicted >= DIGIT_COLUMNS).sum()),
             "per_class": [asdict(s) for s in metrics.per_class_scores(matrix)],
             "confusion_matrix": matrix.tolist(),
         },
+        "tests": by_source(classifier, real),
         "calibration": {
             "method": "temperature scaling fitted on the validation split, folded into the model",
             "temperature": temperature,
@@ -102,7 +179,7 @@ def evaluate(model_path: Path, command: str) -> dict[str, object]:
             "nll_before": metrics.negative_log_likelihood(raw, test.labels),
             "nll_after": metrics.negative_log_likelihood(probabilities.astype(np.float64), test.labels),
         },
-        "data": {"source": f"npm {mnist.NPM_PACKAGE}", "sha256": mnist.SHA256},
+        "data": training.pop("data", {"source": f"npm {mnist.NPM_PACKAGE}", "sha256": mnist.SHA256}),
         "training": training,
         "libraries": library_versions(),
         "evaluation": {
@@ -116,9 +193,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     """Evaluate the model named on the command line and write its card beside it."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "digits-cnn.keras")
+    parser.add_argument("--real", type=Path, default=sources.REPO.parent / "shared" / "data",
+                        help="the folder holding orand-car-a-dev/ (measured where it is there)")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    card = evaluate(args.model, shlex.join(["python", "-m", "training.evaluate", *argv]))
+    card = evaluate(args.model, shlex.join(["python", "-m", "training.evaluate", *argv]), args.real)
     target = card_path(args.model)
     target.write_text(json.dumps(card, indent=2) + "\n")
     test = card["test"]

@@ -2,7 +2,7 @@
 
 The shipped model has BatchNorm folded into the convolution weights, which gives the same
 outputs at about 1.7x the CPU throughput, and the fitted temperature folded in front of
-the softmax, so the file maps (N, 28, 28, 1) in [0, 1] to calibrated (N, 10)
+the softmax, so the file maps (N, 28, 28, 1) in [0, 1] to calibrated (N, C)
 probabilities. Only backend-agnostic Keras 3 layers are used, so the same file runs on
 TensorFlow, JAX or PyTorch.
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import layers
+
+from docproc.recognize.classes import CLASSES
 
 # (filters, kernel) of each conv stage; each stage is conv -> BN -> ReLU -> 2x2 max-pool.
 CONV_STAGES: tuple[tuple[int, int], ...] = ((32, 5), (64, 3), (128, 3))
@@ -36,8 +38,9 @@ def batchnorm_momentum(total_steps: int) -> float:
     return min(0.99, max(0.0, 1.0 - 10.0 / max(total_steps, 1)))
 
 
-def build_training_model(dropout: float = 0.3, bn_momentum: float = 0.99) -> keras.Model:
-    """The network as trained: conv stages with BatchNorm, dropout, and raw logits out."""
+def build_training_model(dropout: float = 0.3, bn_momentum: float = 0.99, classes: int = len(CLASSES)) -> keras.Model:
+    """The network as trained: conv stages with BatchNorm, dropout, and raw logits out
+    (one per output column, docproc.recognize.classes)."""
     inputs = keras.Input((28, 28, 1), name="digits")
     x = inputs
     for index, (filters, kernel) in enumerate(CONV_STAGES):
@@ -49,11 +52,11 @@ def build_training_model(dropout: float = 0.3, bn_momentum: float = 0.99) -> ker
     x = layers.Dropout(dropout, name="dropout0")(x)
     x = layers.Dense(DENSE_UNITS, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout1")(x)
-    logits = layers.Dense(10, name=LOGITS_LAYER)(x)
+    logits = layers.Dense(classes, name=LOGITS_LAYER)(x)
     return keras.Model(inputs, logits, name="digits_cnn_train")
 
 
-def build_inference_model(temperature: float = 1.0) -> keras.Model:
+def build_inference_model(temperature: float = 1.0, classes: int = len(CLASSES)) -> keras.Model:
     """The shipped layout: conv layers with biases (BatchNorm folded in), no dropout,
     logits divided by ``temperature`` and a softmax."""
     inputs = keras.Input((28, 28, 1), name="digits")
@@ -63,7 +66,7 @@ def build_inference_model(temperature: float = 1.0) -> keras.Model:
         x = layers.MaxPooling2D(name=f"pool{index}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(DENSE_UNITS, activation="relu", name="dense")(x)
-    logits = layers.Dense(10, name=LOGITS_LAYER)(x)
+    logits = layers.Dense(classes, name=LOGITS_LAYER)(x)
     scaled = layers.Rescaling(1.0 / temperature, name=TEMPERATURE_LAYER)(logits)
     probabilities = layers.Activation("softmax", name=OUTPUT_LAYER)(scaled)
     return keras.Model(inputs, probabilities, name="digits_cnn")
@@ -72,7 +75,7 @@ def build_inference_model(temperature: float = 1.0) -> keras.Model:
 def fold_for_inference(trained: keras.Model, temperature: float) -> keras.Model:
     """Copy a trained model's weights into the inference layout, folding each BatchNorm
     (inference statistics) into the convolution before it."""
-    shipped = build_inference_model(temperature)
+    shipped = build_inference_model(temperature, classes=int(trained.output.shape[-1]))
     for index in range(len(CONV_STAGES)):
         (kernel,) = trained.get_layer(f"conv{index}").get_weights()
         gamma, beta, mean, variance = trained.get_layer(f"bn{index}").get_weights()

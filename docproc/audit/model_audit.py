@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from docproc.audit import metrics, report, scores
+from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS
 
 CARD_BINS = 15  # the model card's ECE uses 15 bins; the report agrees with the card
 MNIST_TEST = "MNIST t10k (10,000 digits, writers disjoint from training)"
@@ -19,11 +20,12 @@ MNIST_TEST = "MNIST t10k (10,000 digits, writers disjoint from training)"
 
 def model_figures(probabilities: np.ndarray, labels: np.ndarray, target_error: float) -> dict[str, Any]:
     """Accuracy, per-digit scores, confusion, review trade-off and calibration of a
-    digit model's (N, 10) probabilities against the true labels."""
+    digit model's (N, C) probabilities against the true labels. A digit read as a mark is
+    an error; the confusion matrix is of the ten digit columns."""
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1).astype(np.float64)
     right = predicted == labels
-    matrix = metrics.confusion_matrix(labels, predicted)
+    matrix = metrics.confusion_matrix(labels, probabilities[:, :DIGIT_COLUMNS].argmax(axis=1))
     return {
         "overall": {"digits": int(len(labels)), "right": int(right.sum()), "errors": int((~right).sum()),
                     "accuracy": float(right.mean()) if len(labels) else 0.0},
@@ -48,8 +50,9 @@ def worst_mistakes(images: np.ndarray, labels: np.ndarray, probabilities: np.nda
         top = np.argsort(-probabilities[index])[:3]
         picture = cv2.resize(255 - images[index], (84, 84), interpolation=cv2.INTER_NEAREST)
         items.append(report.GalleryItem(
-            where=f"test digit #{index}", truth=str(labels[index]), text=str(predicted[index]),
-            confidence=float(confidence[index]), digit_confidences=", ".join(f"{d}: {probabilities[index, d]:.3f}" for d in top),
+            where=f"test digit #{index}", truth=str(labels[index]), text=CLASSES[predicted[index]],
+            confidence=float(confidence[index]),
+            digit_confidences=", ".join(f"{CLASSES[d]}: {probabilities[index, d]:.3f}" for d in top),
             outcome="wrong", crop_png=cv2.imencode(".png", picture)[1].tobytes(),
         ))
     return items

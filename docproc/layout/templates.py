@@ -14,22 +14,25 @@ from typing import Any
 import yaml
 
 from docproc.errors import TemplateError
+from docproc.recognize.classes import MARKS
 
 KNOWN_TEMPLATE_KEYS = {"name", "fields"}
-KNOWN_FIELD_KEYS = {"name", "box", "length", "pattern"}
+KNOWN_FIELD_KEYS = {"name", "box", "length", "pattern", "marks"}
 MAX_DIGITS = 64
 
 
 @dataclass(frozen=True)
 class FieldSpec:
     """One field: its name, box (left, top, right, bottom as page fractions), the digit
-    count expected, and an optional full-match pattern."""
+    count expected, an optional full-match pattern, and the marks it may hold between its
+    digits (none unless the template says)."""
 
     name: str
     box: tuple[float, float, float, float]
     min_length: int
     max_length: int
     pattern: re.Pattern[str] | None = None
+    marks: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,14 @@ def _box(value: Any, where: str, problems: list[str]) -> tuple[float, float, flo
             "(fractions of the page width and height, not pixels)"
         )
     return left, top, right, bottom
+
+
+def _marks(value: Any, where: str, problems: list[str]) -> str:
+    if not isinstance(value, str) or any(mark not in MARKS for mark in value):
+        problems.append(f"{where}: 'marks' must be a string of the marks the field may hold, some of {MARKS!r}; "
+                        f"got {value!r}")
+        return ""
+    return "".join(mark for mark in MARKS if mark in value)
 
 
 def parse_template(document: Any, source: Path) -> Template:
@@ -115,7 +126,8 @@ def parse_template(document: Any, source: Path) -> Template:
                     pattern = re.compile(raw["pattern"])
                 except re.error as exc:
                     problems.append(f"{where}: 'pattern' {raw['pattern']!r} is not a valid regular expression: {exc}")
-        fields.append(FieldSpec(field_name, box, low, high, pattern))
+        marks = _marks(raw.get("marks", ""), where, problems)
+        fields.append(FieldSpec(field_name, box, low, high, pattern, marks))
     if problems:
         raise TemplateError(f"template {source} is invalid:\n  - " + "\n  - ".join(problems))
     return Template(name=name, fields=tuple(fields), source=source)

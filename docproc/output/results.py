@@ -15,7 +15,7 @@ from docproc.output.atomic import write_atomically
 if TYPE_CHECKING:
     import pandas
 
-COLUMNS = ["file", "page", "template", "field", "text", "confidence", "digit_confidences",
+COLUMNS = ["file", "page", "template", "field", "text", "marks", "confidence", "digit_confidences",
            "status", "error", "x", "y", "w", "h"]
 STATUSES = ("ok", "review", "error")
 
@@ -34,6 +34,8 @@ class FieldResult:
     status: str = "ok"
     error: str = ""
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    # The reading with the marks between its digits (``1.250,00``); ``text`` is its digits.
+    marks: str = ""
 
     def row(self) -> dict[str, object]:
         """The CSV row: probabilities to 4 decimals, so equal runs give equal bytes."""
@@ -44,6 +46,7 @@ class FieldResult:
             "template": self.template,
             "field": self.field,
             "text": self.text,
+            "marks": self.marks,
             "confidence": f"{self.confidence:.4f}",
             "digit_confidences": " ".join(f"{c:.4f}" for c in self.digit_confidences),
             "status": self.status,
@@ -89,5 +92,5 @@ def read_csv(path: Path) -> pandas.DataFrame:
     """Read a results CSV back with the contract's column types (text stays text)."""
     import pandas as pd
 
-    return pd.read_csv(path, dtype={"text": str, "digit_confidences": str, "error": str, "template": str},
+    return pd.read_csv(path, dtype={"text": str, "marks": str, "digit_confidences": str, "error": str, "template": str},
                        keep_default_na=False)

@@ -50,7 +50,27 @@ def format_card(card: dict[str, Any]) -> str:
             f"{training.get('wall_seconds', 0) / 60:.1f} min, {training.get('epochs_run', '?')} epochs "
             f"(best {training.get('best_epoch', '?')})",
         ]
-    lines.append(f"data         {card['data']['source']} (SHA-256 checked)")
+    tests = card.get("tests") or {}
+    for key, name in (("held_out_fonts", "held-out fonts"), ("optdigits_windep", "optdigits windep"),
+                      ("marks", "marks"), ("real_cheques", "real cheques")):
+        figures = tests.get(key)
+        if not figures:
+            continue
+        if key == "real_cheques":
+            lines.append(f"{name:<12} {figures['field_accuracy']:.1%} of {figures['fields']} fields right, "
+                         f"{figures['error_at_30']:.1%} wrong among accepted at 30% review")
+        else:
+            extra = f", {figures['no_digit']:.1%} read as no digit" if "no_digit" in figures else ""
+            lines.append(f"{name:<12} accuracy {figures['accuracy']:.2%} on {figures['count']:,} "
+                         f"({figures['errors']} errors){extra}")
+    data = card["data"]
+    if "source" in data:  # a card of a model trained on MNIST alone
+        lines.append(f"data         {data['source']} (SHA-256 checked)")
+    else:
+        fonts = data.get("fonts", {})
+        lines.append(f"data         {data['mnist']['source']}, UCI {' '.join(data['uci']['files'])}, "
+                     f"{len(fonts.get('training', {}))} {fonts.get('collection', '')} fonts, drawn marks "
+                     "(SHA-256 checked; the card's data section lists each file)")
     lines += ["", "digit  precision  recall     f1  support"]
     for row in test["per_class"]:
         lines.append(f"{row['label']:>5}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:6.4f}  {row['support']:7d}")

@@ -2,7 +2,8 @@
 docproc reads crops with them: the unsure ones read again, shifted and by the peers.
 
 The model contract (docs/model.md): input (N, 28, 28, 1) float32 in [0, 1], ink high;
-output (N, 10) calibrated probabilities. The single-digit check (training/single_digit.py)
+output (N, C) calibrated probabilities, C the ten digits or the digits, marks and stroke
+of docproc.recognize.classes. The single-digit check (training/single_digit.py)
 takes the same crops and returns (N, 1), the probability that a crop is exactly one whole
 digit, so the decoder can tell two touching digits, or half a digit, from one digit. The
 peers (training/peers.py) follow the model contract too, and vote only on the crops the
@@ -37,7 +38,7 @@ SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 @dataclass(frozen=True)
 class CropReadings:
-    """What the models say of a batch of crops: (N, 10) digit probabilities, and (N,)
+    """What the models say of a batch of crops: (N, C) class probabilities, and (N,)
     single-digit check probabilities (None when no check is loaded)."""
 
     probabilities: np.ndarray
@@ -79,8 +80,8 @@ class PeerModels:
     members: int
 
     def predict(self, digits: np.ndarray) -> np.ndarray:
-        """The members' mean class probabilities (N, 10) for (N, 28, 28[, 1]) crops."""
-        return predict_in_batches(self.model, digits, 10)
+        """The members' mean class probabilities (N, C) for (N, 28, 28[, 1]) crops."""
+        return predict_in_batches(self.model, digits, int(self.model.output_shape[-1]))
 
 
 @dataclass
@@ -98,9 +99,14 @@ class DigitClassifier:
     peers: PeerModels | None = None
 
     def predict(self, digits: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1):
+        """Class probabilities (N, C) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1):
         the model's own, one pass (what the model card measures)."""
-        return predict_in_batches(self.model, digits, 10)
+        return predict_in_batches(self.model, digits, self.width)
+
+    @property
+    def width(self) -> int:
+        """How many classes the model tells apart (docproc.recognize.classes)."""
+        return int(self.model.output_shape[-1])
 
     def read(self, digits: np.ndarray) -> CropReadings:
         """The crops as docproc reads them: the digit model's probabilities and the
@@ -118,7 +124,7 @@ class DigitClassifier:
         if again.size:
             crops = np.asarray(digits, np.float32).reshape(-1, 28, 28)[again]
             shifted = self.predict(np.concatenate([shift_crops(crops, dx, dy) for dx, dy in SHIFTS]))
-            total = probabilities[again] + shifted.reshape(len(SHIFTS), again.size, 10).sum(axis=0)
+            total = probabilities[again] + shifted.reshape(len(SHIFTS), again.size, self.width).sum(axis=0)
             readings = len(SHIFTS) + 1
             if self.peers is not None:
                 total += self.peers.members * self.peers.predict(crops)

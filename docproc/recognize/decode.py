@@ -7,6 +7,13 @@ score, preferring readings whose length the template allows. A crop's score is t
 model's confidence times the single-digit check's probability that the crop is one whole
 digit: the digit model alone is often sure of two touching digits (a 4 and a 6 read as a
 6) or of half a digit (a 1), and the check is what tells them apart.
+
+A model that knows marks (docproc.recognize.classes) gives a glyph one more way to be
+read: as no digit at all, a mark (kept in ``marks``, left out of ``text``) or a stray
+stroke (left out of both), scored by the probability that it is no digit. Only a glyph
+whose most likely class is no digit has that way: otherwise it would be the cheap way
+out for every glyph the model cannot read, such as two touching zeros, whose split
+into two digits must pay for the check's doubt about each piece.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from docproc.layout.templates import FieldSpec
+from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS, MARKS
 
 
 @dataclass(frozen=True)
@@ -33,17 +41,44 @@ class Reading:
 
 @dataclass(frozen=True)
 class Decoded:
-    """A field's reading: digits, their confidences, the field confidence and status."""
+    """A field's reading: digits, their confidences, the field confidence and status, and
+    the reading with the marks between its digits (``1.250,00``; equal to ``text`` when the
+    model knows no marks)."""
 
     text: str
     digit_confidences: tuple[float, ...]
     confidence: float
     status: str
     reason: str
+    marks: str = ""
 
 
 # One way to read a glyph: its digit probability rows, and its score (see _score).
 Scored = tuple[tuple[np.ndarray, ...], float]
+
+
+def _digit(row: np.ndarray) -> int:
+    return int(row[:DIGIT_COLUMNS].argmax())
+
+
+def _digit_confidence(row: np.ndarray) -> float:
+    return float(row[:DIGIT_COLUMNS].max())
+
+
+def _no_digit(row: np.ndarray) -> float:
+    """The probability that a glyph is no digit: a mark or a stroke (0 for a digits-only model)."""
+    return float(max(0.0, 1.0 - float(row[:DIGIT_COLUMNS].sum()))) if row.size > DIGIT_COLUMNS else 0.0
+
+
+def _may_be_no_digit(row: np.ndarray) -> bool:
+    """Whether a glyph may be read as no digit: its most likely class is a mark or a stroke."""
+    return row.size > DIGIT_COLUMNS and int(row.argmax()) >= DIGIT_COLUMNS
+
+
+def _mark_of(row: np.ndarray) -> str:
+    """The mark a glyph read as no digit stands for; empty for a stray stroke."""
+    symbol = CLASSES[DIGIT_COLUMNS + int(row[DIGIT_COLUMNS:].argmax())]
+    return symbol if symbol in MARKS else ""
 
 
 def _score(rows: tuple[np.ndarray, ...], singles: tuple[float, ...] | None) -> float:
@@ -52,7 +87,7 @@ def _score(rows: tuple[np.ndarray, ...], singles: tuple[float, ...] | None) -> f
     digit the check doubts is not cut into two pieces it doubts as much (on held-out
     scans the mean chose such splits in free-length fields: 4 fields more right, none
     fewer, with the sum)."""
-    scores = [math.log(max(float(r.max()), 1e-12)) for r in rows]
+    scores = [math.log(max(_digit_confidence(r), 1e-12)) for r in rows]
     if singles is not None:
         scores = [score + math.log(max(single, 1e-12)) for score, single in zip(scores, singles)]
     return float(sum(scores))
@@ -72,61 +107,89 @@ def _best_per_length(reading: Reading) -> list[Scored]:
 
 
 # A path through the field's glyphs: its total score, and its last step (the glyph it
-# started at, the digit count before it, the rows it read) for tracing the path back.
-_Path = tuple[float, "tuple[int, int, tuple[np.ndarray, ...]] | None"]
+# started at, the digit count before it, the digit rows it read, and the row of a glyph
+# read as no digit) for tracing the path back.
+_Step = tuple[int, int, tuple[np.ndarray, ...], "np.ndarray | None"]
+_Path = tuple[float, "_Step | None"]
 
 
-def _best_rows(readings: list[Reading], lengths: range | None) -> list[np.ndarray]:
-    """The digit rows of the best way to read the glyphs: the best-scoring one among those
-    whose digit count ``lengths`` allows, or the best-scoring one of all if none fits.
+@dataclass(frozen=True)
+class _Chosen:
+    """The glyphs' chosen readings, in field order: each a tuple of digit rows (one per
+    digit) or the row of a glyph read as no digit."""
+
+    steps: tuple[tuple[tuple[np.ndarray, ...], np.ndarray | None], ...]
+
+    def digit_rows(self) -> list[np.ndarray]:
+        return [row for rows, _ in self.steps for row in rows]
+
+    def no_digit_rows(self) -> list[np.ndarray]:
+        return [row for _, row in self.steps if row is not None]
+
+    def with_marks(self) -> str:
+        return "".join(_mark_of(row) if row is not None else "".join(str(_digit(r)) for r in rows)
+                       for rows, row in self.steps)
+
+
+def _best_path(readings: list[Reading], lengths: range | None) -> _Chosen:
+    """The best way to read the glyphs: the best-scoring one among those whose digit count
+    ``lengths`` allows, or the best-scoring one of all if none fits.
 
     Dynamic programming over (glyphs read, digits so far): each glyph is read by one of its
-    options, or together with the next glyph as one digit. A joined step stands for two
-    glyphs, so its score counts twice, as two crops would: joining is not a way to leave
-    out a crop's doubt.
+    options, as no digit (when its most likely class is none), or together with the next glyph as
+    one digit. A joined step stands for two glyphs, so its score counts twice, as two
+    crops would: joining is not a way to leave out a crop's doubt.
     """
     count = len(readings)
     paths: list[dict[int, _Path]] = [{} for _ in range(count + 1)]
     paths[0][0] = (0.0, None)
     for at, reading in enumerate(readings):
         # Every position is reached: each glyph has at least its whole reading.
-        steps = [(1, rows, score) for rows, score in _best_per_length(reading)]
+        steps: list[tuple[int, tuple[np.ndarray, ...], float, np.ndarray | None]] = [
+            (1, rows, score, None) for rows, score in _best_per_length(reading)]
+        whole = reading.options[0][0]
+        if _may_be_no_digit(whole):
+            steps.append((1, (), math.log(max(_no_digit(whole), 1e-12)), whole))
         if reading.joined is not None and at + 1 < count:
             row, check = reading.joined
-            steps.append((2, (row,), 2 * _score((row,), None if check is None else (check,))))
+            steps.append((2, (row,), 2 * _score((row,), None if check is None else (check,)), None))
         for digits, (total, _) in paths[at].items():
-            for span, rows, score in steps:
+            for span, rows, score, no_digit in steps:
                 key = digits + len(rows)
                 candidate = total + score
                 best = paths[at + span].get(key)
                 if best is None or candidate > best[0]:
-                    paths[at + span][key] = (candidate, (at, digits, rows))
+                    paths[at + span][key] = (candidate, (at, digits, rows, no_digit))
     ends = paths[count]
     fitting = [digits for digits in ends if lengths is None or digits in lengths]
     digits = max(fitting or ends, key=lambda d: (ends[d][0], -d))
-    chosen: list[tuple[np.ndarray, ...]] = []
+    chosen: list[tuple[tuple[np.ndarray, ...], np.ndarray | None]] = []
     at = count
     while at > 0:
         _, step = paths[at][digits]
         assert step is not None
-        at, digits, rows = step
-        chosen.append(rows)
-    return [row for rows in reversed(chosen) for row in rows]
+        at, digits, rows, no_digit = step
+        chosen.append((rows, no_digit))
+    return _Chosen(tuple(reversed(chosen)))
 
 
 def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float) -> Decoded:
     """Choose each glyph's reading and judge the field.
 
-    Field confidence is the product of the chosen digits' calibrated probabilities: the
-    probability that every digit is right, given the segmentation; 0 when the reading
-    breaks the template's length or pattern, or nothing was found. ``review`` when it is
-    under ``review_below``, or the length or pattern is not met, or nothing was found.
+    Field confidence is the product of the chosen readings' calibrated probabilities (each
+    digit's, and for each glyph read as no digit the probability that it is none): the
+    probability that every glyph is read right, given the segmentation; 0 when the reading
+    breaks the template's length, pattern or marks, or nothing was found. ``review`` when
+    it is under ``review_below``, or the template is not met, or nothing was found.
     """
     lengths = range(spec.min_length, spec.max_length + 1) if spec else None
-    rows = _best_rows(readings, lengths)
-    text = "".join(str(int(r.argmax())) for r in rows)
-    confidences = tuple(float(r.max()) for r in rows)
-    confidence = float(np.prod(confidences)) if confidences else 0.0
+    chosen = _best_path(readings, lengths)
+    rows = chosen.digit_rows()
+    text = "".join(str(_digit(r)) for r in rows)
+    marks = chosen.with_marks()
+    confidences = tuple(_digit_confidence(r) for r in rows)
+    no_digits = [_no_digit(r) for r in chosen.no_digit_rows()]
+    confidence = float(np.prod(confidences) * np.prod(no_digits)) if confidences else 0.0
     reasons = []
     if not text:
         reasons.append("no digits found")
@@ -134,10 +197,13 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
         reasons.append(f"{len(text)} digits, expected {spec.min_length}-{spec.max_length}")
     if spec is not None and spec.pattern is not None and text and not spec.pattern.fullmatch(text):
         reasons.append("pattern not met")
+    stray = sorted({m for m in marks if m in MARKS and m not in spec.marks}) if spec is not None else []
+    if stray:
+        reasons.append(f"mark {' '.join(stray)} where the template allows {repr(spec.marks) if spec.marks else 'none'}")
     if reasons:
         # A reading the template rules out is not the field's value, however sure each
         # digit is: the probability that the field is right is nil (the digits keep theirs).
         confidence = 0.0
     elif confidence < review_below:
         reasons.append(f"confidence under {review_below}")
-    return Decoded(text, confidences, confidence, "review" if reasons else "ok", "; ".join(reasons))
+    return Decoded(text, confidences, confidence, "review" if reasons else "ok", "; ".join(reasons), marks)

@@ -35,7 +35,7 @@ def read_needed(classifier: DigitClassifier, crops: np.ndarray, owners: np.ndarr
     ``piece_owners``) only where the glyph's whole reading is not sure (see SURE_DIGIT);
     unread rows are NaN."""
     count = len(crops)
-    probabilities = np.full((count, 10), np.nan, np.float32)
+    probabilities = np.full((count, classifier.width), np.nan, np.float32)
     singles = np.full(count, np.nan, np.float32)
     first, owned = np.flatnonzero(owners < 0), np.flatnonzero(owners >= 0)
     read = classifier.read(crops[first])

@@ -11,6 +11,7 @@ import numpy as np
 
 from docproc.config import BATCH_SIZE
 from docproc.errors import ModelError
+from docproc.recognize.classes import OUTPUT_WIDTHS
 from docproc.recognize.classifier import DigitClassifier, PeerModels, SingleDigitCheck
 from docproc.recognize.model_files import MODEL_ENV, SHIPPED_CHECK, default_model_path, peers_beside
 from docproc.recognize.native_stderr import captured_native_stderr
@@ -39,14 +40,17 @@ def _load_keras(path: Path, missing_hint: str) -> Any:
     return model
 
 
-def _check_shapes(model: Any, path: Path, outputs: int, meaning: str) -> None:
+def _check_shapes(model: Any, path: Path, outputs: tuple[int, ...], meaning: str) -> int:
+    """The model's output width, after checking its shapes against the contract."""
     input_shape = tuple(model.input_shape)
     output_shape = tuple(model.output_shape)
-    if input_shape[1:] != (28, 28, 1) or output_shape[1:] != (outputs,):
+    if input_shape[1:] != (28, 28, 1) or len(output_shape) != 2 or output_shape[1] not in outputs:
+        widths = " or ".join(f"(N, {width})" for width in outputs)
         raise ModelError(
             f"Model {path} takes {input_shape} and returns {output_shape}, but docproc needs "
-            f"(N, 28, 28, 1) in and (N, {outputs}) {meaning} out (see the model contract in docs/model.md)."
+            f"(N, 28, 28, 1) in and {widths} {meaning} out (see the model contract in docs/model.md)."
         )
+    return int(output_shape[1])
 
 
 def load_single_digit_check(path: Path | None = None) -> SingleDigitCheck:
@@ -55,16 +59,16 @@ def load_single_digit_check(path: Path | None = None) -> SingleDigitCheck:
     path = Path(path) if path is not None else SHIPPED_CHECK
     model = _load_keras(path, "Restore models/single-digit.keras from the repository, "
                               "or train it with `python -m training.single_digit`.")
-    _check_shapes(model, path, 1, "single-digit probabilities")
+    _check_shapes(model, path, (1,), "single-digit probabilities")
     return SingleDigitCheck(model=model, path=path)
 
 
-def load_peers(path: Path) -> PeerModels:
+def load_peers(path: Path, width: int | None = None) -> PeerModels:
     """Load a peer bundle (training/peers.py); ModelError when it is unreadable or of the
-    wrong shape."""
+    wrong shape (``width``: the output width of the digit model it votes beside)."""
     model = _load_keras(path, "Restore it from the repository, bundle new peers with "
                               "`python -m training.peers`, or remove it to read with the digit model alone.")
-    _check_shapes(model, path, 10, "peer probabilities")
+    _check_shapes(model, path, OUTPUT_WIDTHS if width is None else (width,), "peer probabilities")
     # A bundle holds each member as a nested model; a plain model file is one member.
     members = sum(1 for layer in model.layers if hasattr(layer, "layers")) or 1
     return PeerModels(model=model, path=path, members=members)
@@ -85,9 +89,9 @@ def load_classifier(path: Path | None = None, batch_size: int = BATCH_SIZE,
         raise ModelError(f"batch size must be at least 1, got {batch_size}")
     model = _load_keras(path, f"Pass --model PATH (or set {MODEL_ENV}) to a .keras file, "
                               "or train one with `python -m training.train`.")
-    _check_shapes(model, path, 10, "probabilities")
+    width = _check_shapes(model, path, OUTPUT_WIDTHS, "probabilities")
     peers_file = peers_beside(path)
-    peers = load_peers(peers_file) if peers_file is not None else None
+    peers = load_peers(peers_file, width) if peers_file is not None else None
     classifier = DigitClassifier(model=model, path=path, batch_size=batch_size,
                                  check=load_single_digit_check() if check else None,
                                  peers=peers)

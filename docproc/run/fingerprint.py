@@ -19,13 +19,14 @@ _CHUNK = 1 << 20
 # fingerprint of that code and fails on any change to it until someone has decided here
 # whether the change can move a row. Version 1 adds nothing to the hash, so the ledgers
 # of every run before the version existed (whose rows version 1 reproduces) keep theirs.
-READING_VERSION = 1
+# Version 2: glyphs may be read as marks (the marks column, and marks allowed by templates).
+READING_VERSION = 2
 # The modules whose code decides the rows (beside the model files, hashed on their own).
 READING_CODE = ("config.py", "ingest/inputs.py", "ingest/pages.py", "ingest/pdf_scans.py", "layout/deskew.py",
                 "layout/field_image.py", "layout/page_fields.py", "layout/register.py", "layout/strings.py",
                 "layout/templates.py", "glyphs/binarize.py", "glyphs/crop_layout.py", "glyphs/cuts.py",
                 "glyphs/normalize.py", "glyphs/rules.py", "glyphs/segment.py", "recognize/batches.py",
-                "recognize/classifier.py", "recognize/decode.py", "recognize/field_reading.py",
+                "recognize/classes.py", "recognize/classifier.py", "recognize/decode.py", "recognize/field_reading.py",
                 "recognize/loading.py", "run/pipeline.py", "run/prepare.py")
 
 
@@ -53,7 +54,9 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
     else:
         template_hash = _text_sha256(json.dumps({
             "name": template.name,
-            "fields": [[f.name, list(f.box), f.min_length, f.max_length, f.pattern.pattern if f.pattern else None]
+            # A field's allowed marks only when it has some: templates from before marks keep their hash.
+            "fields": [[f.name, list(f.box), f.min_length, f.max_length, f.pattern.pattern if f.pattern else None,
+                        *([f.marks] if f.marks else [])]
                        for f in template.fields],
         }))
     models = hashlib.sha256()

@@ -18,7 +18,10 @@ from pathlib import Path
 from docproc.errors import LedgerError, OutputError
 from docproc.output.results import FieldResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# How a ledger of an older schema is brought up to this one, in place: version 2 added the
+# rows' marks (their files are read again anyway, as their model changed with it).
+_MIGRATIONS = {"1": "ALTER TABLE rows ADD COLUMN marks TEXT NOT NULL DEFAULT ''"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (
@@ -46,6 +49,7 @@ CREATE TABLE IF NOT EXISTS rows (
     status TEXT NOT NULL,
     error TEXT NOT NULL,
     x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,
+    marks TEXT NOT NULL DEFAULT '',  -- the reading with its marks (schema 2)
     PRIMARY KEY (path, seq)
 );
 """
@@ -94,12 +98,19 @@ class Ledger:
                               "or give --ledger another path") from exc
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
+            stored = self._stored_schema()
+            if stored in _MIGRATIONS:
+                # One transaction: SQLite's ALTER TABLE is transactional.
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(_MIGRATIONS[stored])
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+                self._db.execute("COMMIT")
+                stored = str(SCHEMA_VERSION)
             self._db.executescript(_SCHEMA)
-            stored = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if stored is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif stored[0] != str(SCHEMA_VERSION):
-                raise LedgerError(f"ledger {path} has schema {stored[0]}, this docproc writes {SCHEMA_VERSION}; "
+            elif stored != str(SCHEMA_VERSION):
+                raise LedgerError(f"ledger {path} has schema {stored}, this docproc writes {SCHEMA_VERSION}; "
                                   "move it aside (the next run reads every file again) or give --ledger another path")
         except sqlite3.DatabaseError as exc:
             self._db.close()
@@ -110,6 +121,14 @@ class Ledger:
         except LedgerError:
             self._db.close()
             raise
+
+    def _stored_schema(self) -> str | None:
+        """The schema version the file records; None for a new file."""
+        has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        if has_meta is None:
+            return None
+        stored = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return None if stored is None else str(stored[0])
 
     def __enter__(self) -> Ledger:
         return self
@@ -130,7 +149,7 @@ class Ledger:
     def commit(self, record: InputRecord, rows: Iterable[FieldResult]) -> None:
         """Replace ``record``'s input and all its rows, in one transaction."""
         values = [(record.path, seq, r.page, r.template, r.field, r.text, r.confidence,
-                   json.dumps(list(r.digit_confidences)), r.status, r.error, *r.box)
+                   json.dumps(list(r.digit_confidences)), r.status, r.error, *r.box, r.marks)
                   for seq, r in enumerate(rows)]
         fp = record.fingerprint
         self._write([
@@ -138,7 +157,7 @@ class Ledger:
             ("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
              [(record.path, record.name, record.size, record.mtime_ns, record.sha256, record.checked_ns,
                fp.template_hash, fp.model_hash, fp.options_hash, record.pages, int(record.has_error))]),
-            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values),
+            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values),
         ])
 
     def restat(self, path: str, size: int, mtime_ns: int, checked_ns: int) -> None:
@@ -157,12 +176,12 @@ class Ledger:
         self._db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(p,) for p in paths])
         self._db.execute("COMMIT")
         for row in self._db.execute("SELECT r.path, i.name, r.page, r.template, r.field, r.text, r.confidence, "
-                                    "r.digit_confidences, r.status, r.error, r.x, r.y, r.w, r.h "
+                                    "r.digit_confidences, r.status, r.error, r.x, r.y, r.w, r.h, r.marks "
                                     "FROM wanted w JOIN rows r ON r.path = w.path JOIN inputs i ON i.path = r.path "
                                     "ORDER BY r.path, r.seq"):
             found[row[0]].append(FieldResult(row[1], row[2], row[3], row[4], row[5], row[6],
                                              tuple(json.loads(row[7])), row[8], row[9],
-                                             (row[10], row[11], row[12], row[13])))
+                                             (row[10], row[11], row[12], row[13]), row[14]))
         return found
 
     def _write(self, statements: list[tuple[str, list[tuple[object, ...]]]]) -> None:

@@ -128,7 +128,7 @@ class _Batcher:
             decoded = decode_field(readings, prepared.spec, options.review_below)
             rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
                                     decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
-                                    prepared.box))
+                                    prepared.box, decoded.marks))
         return rows
 
 
