@@ -46,8 +46,6 @@ from docproc.audit import metrics  # noqa: E402
 from docproc.audit.scores import calibration_figures  # noqa: E402
 from docproc.config import RunOptions, default_jobs  # noqa: E402
 from docproc.datasets import uci_digits  # noqa: E402
-from docproc.glyphs.normalize import normalize_glyph  # noqa: E402
-from docproc.ingest.crop_files import ink_from_grey  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
 from docproc.output.results import FieldResult, write_csv  # noqa: E402
 from docproc.recognize.classifier import DigitClassifier  # noqa: E402
@@ -185,7 +183,7 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
 
 def digit_accuracy(bitmaps: uci_digits.Bitmaps, classifier: DigitClassifier) -> dict[str, float]:
     """The classifier on bitmaps as ``docproc classify`` reads a crop: right, errors, ECE."""
-    crops = np.stack([normalize_glyph(ink_from_grey(uci_digits.as_grey(image))) for image in bitmaps.images])
+    crops = uci_digits.recipe_crops(bitmaps)
     probabilities = classifier.read(crops).probabilities
     right = probabilities.argmax(axis=1) == bitmaps.labels
     return {"digits": float(len(right)), "accuracy": float(right.mean()), "errors": float((~right).sum()),

@@ -28,8 +28,6 @@ import numpy as np
 
 from docproc.audit import metrics
 from docproc.datasets import mnist, uci_digits
-from docproc.glyphs.normalize import normalize_glyph
-from docproc.ingest.crop_files import ink_from_grey
 from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS, MARKS
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier
@@ -92,14 +90,14 @@ def marks_test() -> sources.Crops:
         augment.augment_batch(drawn.images, [MARKS_TEST_SEED, 1], sources.MARK_AUGMENT),
         augment.augment_batch(rendered.images, [MARKS_TEST_SEED, 2], sources.FONT_AUGMENT),
     ])
-    return sources.Crops(np.round(images * 255).astype(np.uint8), np.concatenate([drawn.labels, rendered.labels]))
+    return sources.Crops(sources.as_uint8(images), np.concatenate([drawn.labels, rendered.labels]))
 
 
 def by_source(classifier: DigitClassifier, real: Path | None) -> dict[str, object]:
     """The model's figures on each test set: one pass of the model (``predict``), as the
     MNIST figures are; the real cheques as ``docproc run`` reads them."""
     windep = uci_digits.read_optdigits(sources.REAL_DIGITS / sources.UCI_TEST_FILE)
-    windep_crops = np.stack([normalize_glyph(ink_from_grey(uci_digits.as_grey(b))) for b in windep.images])
+    windep_crops = uci_digits.recipe_crops(windep)
     from docproc.datasets import fonts as font_files
 
     fonts = sources.held_out_font_crops()

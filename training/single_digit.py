@@ -161,7 +161,7 @@ def sources_of_crops(train: mnist.Split, seed: int) -> tuple[np.ndarray, np.ndar
 
     def augmented(crops: sources.Crops, stream: int) -> np.ndarray:
         images = augment.augment_batch(crops.images, [seed, 4, stream], sources.FONT_AUGMENT)
-        return np.round(images * 255.0).astype(np.uint8)
+        return sources.as_uint8(images)
 
     digits = np.concatenate([train.images, uci.images, augmented(font_digits, 0)])
     marks = np.concatenate([augmented(font_marks, 1), drawn.images])

@@ -25,9 +25,8 @@ import cv2
 import numpy as np
 
 from docproc.datasets import fonts as font_files
-from docproc.datasets import mnist, uci_digits
+from docproc.datasets import uci_digits
 from docproc.glyphs.normalize import SIZE, normalize_glyph
-from docproc.ingest.crop_files import ink_from_grey
 from docproc.recognize.classes import DIGITS, MARKS, STROKE, class_of
 from training import augment
 
@@ -59,8 +58,9 @@ class Crops:
         return Crops(self.images[index], self.labels[index])
 
 
-def _as_uint8(crops: list[np.ndarray]) -> np.ndarray:
-    stack = np.stack(crops) if crops else np.zeros((0, SIZE, SIZE), np.float32)
+def as_uint8(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Float crops in [0, 1] (a list or a stack) as a uint8 stack, ink high."""
+    stack = np.stack(list(crops)) if len(crops) else np.zeros((0, SIZE, SIZE), np.float32)
     return np.round(np.clip(stack, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
@@ -73,9 +73,9 @@ def uci_crops(names: tuple[str, ...] = UCI_TRAINING_FILES, folder: Path = REAL_D
     for name in names:
         path = folder / name
         bitmaps = uci_digits.read_semeion(path) if name == "semeion.data" else uci_digits.read_optdigits(path)
-        images += [normalize_glyph(ink_from_grey(uci_digits.as_grey(bitmap))) for bitmap in bitmaps.images]
+        images += list(uci_digits.recipe_crops(bitmaps))
         labels.append(bitmaps.labels)
-    return Crops(_as_uint8(images), np.concatenate(labels).astype(np.uint8))
+    return Crops(as_uint8(images), np.concatenate(labels).astype(np.uint8))
 
 
 def render_symbol(font_path: Path, symbol: str, size: int) -> np.ndarray:
@@ -99,7 +99,7 @@ def font_crops(faces: tuple[font_files.Font, ...], symbols: str = FONT_SYMBOLS,
             for symbol in symbols:
                 images.append(normalize_glyph(render_symbol(paths[face.name], symbol, size)))
                 labels.append(class_of(symbol))
-    return Crops(_as_uint8(images), np.array(labels, np.uint8))
+    return Crops(as_uint8(images), np.array(labels, np.uint8))
 
 
 def _pen_line(canvas: np.ndarray, points: np.ndarray, pen: float) -> None:
@@ -170,7 +170,7 @@ def drawn_crops(count: int, rng: np.random.Generator) -> Crops:
     symbols = rng.choice(len(DRAWN_SYMBOLS), size=count)
     images = [normalize_glyph(draw_mark(DRAWN_SYMBOLS[k], rng)) for k in symbols]
     labels = np.array([class_of(DRAWN_SYMBOLS[k]) for k in symbols], np.uint8)
-    return Crops(_as_uint8(images), labels)
+    return Crops(as_uint8(images), labels)
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ def held_out_font_crops(seed: int = 20261201, per_symbol: int = 3) -> Crops:
     clean = font_crops(font_files.held_out_fonts(), symbols=DIGITS)
     repeated = clean.take(np.repeat(np.arange(len(clean)), per_symbol))
     images = augment.augment_batch(repeated.images, [seed, 11], FONT_AUGMENT)
-    return Crops(_as_uint8(list(images)), repeated.labels)
+    return Crops(as_uint8(images), repeated.labels)
 
 
 def split(crops: Crops, share: float, seed: int) -> tuple[Crops, Crops]:
@@ -274,10 +274,6 @@ def split(crops: Crops, share: float, seed: int) -> tuple[Crops, Crops]:
     return crops.take(order[cut:]), crops.take(order[:cut])
 
 
-def mnist_crops(split_name: str) -> Crops:
-    """An MNIST split as crops."""
-    data = mnist.load(split_name)
-    return Crops(data.images, data.labels)
 
 
 def contact_sheet(out: Path, size: int = 40) -> Path:

@@ -80,3 +80,12 @@ def read_semeion(path: Path) -> Bitmaps:
 def as_grey(bitmap: np.ndarray) -> np.ndarray:
     """A bitmap as a scan of it would be: dark ink (0) on white paper (255), uint8."""
     return np.where(bitmap > 0, 0, 255).astype(np.uint8)
+
+
+def recipe_crops(bitmaps: Bitmaps) -> np.ndarray:
+    """The bitmaps as ``docproc classify`` reads scanned crops of them: (N, 28, 28)
+    float32 MNIST-recipe crops."""
+    from docproc.glyphs.normalize import normalize_glyph
+    from docproc.ingest.crop_files import ink_from_grey
+
+    return np.stack([normalize_glyph(ink_from_grey(as_grey(bitmap))) for bitmap in bitmaps.images])

@@ -17,8 +17,6 @@ STROKE = "stroke"
 CLASSES: tuple[str, ...] = (*DIGITS, *MARKS, STROKE)
 
 DIGIT_COLUMNS = len(DIGITS)
-MARK_COLUMNS = len(MARKS)
-STROKE_COLUMN = DIGIT_COLUMNS + MARK_COLUMNS
 # The output widths a digit model may have.
 OUTPUT_WIDTHS = (DIGIT_COLUMNS, len(CLASSES))
 
