@@ -62,8 +62,10 @@ def main(verbose: int) -> None:
 
 def _log_to_file(path: Path) -> None:
     """Send docproc's log (at least INFO: pages read, error rows) to ``path`` as well."""
+    from docproc.run.log_file import LogFile
+
     try:
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = LogFile(str(path))
     except OSError as exc:
         raise OutputError(f"cannot open log file {path}: {exc.strerror or exc}; choose another --log-file") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s docproc %(levelname)s %(message)s"))
@@ -218,27 +220,32 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     Exit status: 0 when every file was read, 3 when some could not be (their rows say
     why), and the codes in docs/exit-codes.md for errors that stop the run before it starts.
     """
+    from docproc.run.stop_signals import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, sigterm_unwinds
     from docproc.run.summary import RunSummary
 
     started = datetime.datetime.now().astimezone()
     summary = RunSummary()
     exit_code, error = 1, "stopped by an unexpected error (a bug: the traceback is on stderr)"
     try:
-        if log_file is not None:
-            _log_to_file(log_file)
-        _read_scans(inputs, output, template_path, model_path, root, ledger_path, force, quiet, summary_json, summary,
-                    config.RunOptions(pdf_dpi=pdf_dpi, review_below=review_below, max_pixels=int(max_pixels * 1e6),
-                                      file_timeout=file_timeout or None, direct_pdf_scans=direct_pdf_scans,
-                                      raise_on_error=raise_on_error),
-                    batch_size, jobs, scheduler)
+        with sigterm_unwinds():
+            if log_file is not None:
+                _log_to_file(log_file)
+            _read_scans(inputs, output, template_path, model_path, root, ledger_path, force, quiet, summary_json,
+                        summary, config.RunOptions(pdf_dpi=pdf_dpi, review_below=review_below,
+                                                   max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
+                                                   direct_pdf_scans=direct_pdf_scans, raise_on_error=raise_on_error),
+                        batch_size, jobs, scheduler)
         exit_code = InputFileError.exit_code if summary.failed_files else 0
         error = f"{summary.failed_files} files could not be read (their rows say why)" if exit_code else None
     except DocprocError as exc:
         exit_code, error = exc.exit_code, exc.message
         raise
-    except KeyboardInterrupt:
-        # The shell's code for SIGINT, and one line, not a traceback: nothing is wrong with docproc.
-        exit_code, error = 130, "interrupted (Ctrl-C): the files committed so far are kept; rerun to finish"
+    except (KeyboardInterrupt, Terminated) as exc:
+        # The shell's codes for SIGINT and SIGTERM (128 + the signal), and one line, not a
+        # traceback: nothing is wrong with docproc.
+        how = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
+        exit_code = INTERRUPTED_EXIT if isinstance(exc, KeyboardInterrupt) else TERMINATED_EXIT
+        error = f"{how}: the files committed so far ({summary.pages} pages) are kept in the ledger; rerun to finish"
         click.echo(f"docproc: {error}", err=True)
     finally:
         _report_end(summary, summary_json, output, exit_code, error, started)

@@ -73,6 +73,24 @@ class ClusterError(DocprocError):
     exit_code = 11
 
 
+class DiskFullError(OutputError):
+    """The disk (or the user's quota) filled while docproc wrote. The message says what was
+    kept: every file committed to the ledger before it, and the previous output files."""
+
+    exit_code = 13
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk or quota is full: ENOSPC or EDQUOT from the OS, or
+    SQLite's SQLITE_FULL ("database or disk is full")."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
+
+
 class MissingInputError(DocprocError):
     """An input path given to the command does not exist; nothing was read."""
 

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from docproc.errors import OutputError
+from docproc.errors import DiskFullError, OutputError, is_disk_full
 
 
 def _umask() -> int:
@@ -16,15 +16,23 @@ def _umask() -> int:
     return current
 
 
+def _failed(message: str, exc: OSError, fix: str) -> OutputError:
+    if is_disk_full(exc):
+        return DiskFullError(f"{message}: the disk is full ({exc.strerror or exc}); any earlier version of the file "
+                             f"is left as it was; {fix}")
+    return OutputError(f"{message}: {exc.strerror or exc}; {fix}")
+
+
 def write_atomically(path: Path, content: bytes, fix: str = "free some space or choose another output path") -> None:
     """Write ``content`` to a temporary file beside ``path``, fsync it, give it the
-    permissions a plain new file would get, rename it over ``path`` and fsync the folder. OutputError
-    (with ``fix`` as the advice) when any step fails; the temporary file is removed."""
+    permissions a plain new file would get, rename it over ``path`` and fsync the folder.
+    OutputError (with ``fix`` as the advice; DiskFullError when the disk is full) when any
+    step fails; the temporary file is removed."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
         handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     except OSError as exc:
-        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}; {fix}") from exc
+        raise _failed(f"cannot write in {folder}", exc, fix) from exc
     try:
         with handle:
             handle.write(content)
@@ -35,7 +43,7 @@ def write_atomically(path: Path, content: bytes, fix: str = "free some space or 
         os.replace(handle.name, path)
     except OSError as exc:
         Path(handle.name).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; {fix}") from exc
+        raise _failed(f"cannot write {path}", exc, fix) from exc
     _sync_folder(folder)
 
 

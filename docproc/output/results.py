@@ -78,14 +78,15 @@ def check_writable(path: Path) -> None:
                           "or choose another -o path")
 
 
-def write_csv(results: Iterable[FieldResult], path: Path) -> None:
+def write_csv(results: Iterable[FieldResult], path: Path, fix: str = "free some space or choose another -o path") -> None:
     """Write the results CSV atomically: a temporary file beside the target, fsynced, then
-    renamed over it, so a crash leaves either the old file or the new one."""
+    renamed over it, so a crash leaves either the old file or the new one. ``fix`` is the
+    advice an OutputError gives when it cannot be written."""
     import pandas as pd  # here, not at the top: worker processes need the rows, not pandas
 
     frame = pd.DataFrame([r.row() for r in results], columns=COLUMNS)
     content = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    write_atomically(path, content, fix="free some space or choose another -o path")
+    write_atomically(path, content, fix=fix)
 
 
 def read_csv(path: Path) -> pandas.DataFrame:

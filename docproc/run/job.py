@@ -99,7 +99,8 @@ def _commit_as_read(to_read: list[Step], options: RunOptions, ledger: Ledger, re
     by_file = {id(s.file): s for s in to_read}
 
     def page_read(item: InputFile, number: int) -> None:
-        log.info("%s page %d: read", item.name, number)
+        # Read is not yet kept: the log says a file is done only once it is committed.
+        log.debug("%s page %d: read", item.path.absolute(), number)
         if on_page is not None:
             on_page(item, number)
 
@@ -107,9 +108,12 @@ def _commit_as_read(to_read: list[Step], options: RunOptions, ledger: Ledger, re
         step = by_file[id(done.file)]
         ledger.commit(_record(step, done.rows, done.pages, fingerprint), done.rows)
         summary.pages += done.pages
+        # Absolute paths: a cron mail or a log read later must say where the file is.
+        where = done.file.path.absolute()
+        log.info("%s: committed, %d pages, %d rows", where, done.pages, len(done.rows))
         for row in done.rows:
             if row.status == "error":
-                log.warning("%s page %d: %s", row.file, row.page, row.error)
+                log.warning("%s page %d: %s", where, row.page, row.error)
 
 
 def _rows_from_ledger(ledger: Ledger, steps: list[Step]) -> list[FieldResult]:
@@ -138,7 +142,8 @@ def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output:
     if to_read:
         _commit_as_read(to_read, options, ledger, readers, fingerprint, summary, on_page, load or readers.load)
     rows = _rows_from_ledger(ledger, steps)
-    write_csv(rows, output)
+    write_csv(rows, output, fix="every file read is committed to the ledger, so once there is room a rerun writes "
+                                "the CSV without reading them again")
     summary.count(rows)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from docproc.errors import LedgerError, OutputError
+from docproc.errors import DiskFullError, LedgerError, OutputError, is_disk_full
 from docproc.output.results import FieldResult
 
 SCHEMA_VERSION = 2
@@ -192,8 +192,15 @@ class Ledger:
                     self._db.executemany(sql, values)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has already rolled back a transaction it could not write (a full
+                # disk): a second rollback would only hide why.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(f"cannot write ledger {self.path}: the disk is full ({exc}); every file committed "
+                                    "before is kept in it, and the file being read when it filled is not; free some "
+                                    "space and rerun: the run goes on from that file") from exc
             raise OutputError(f"cannot write ledger {self.path}: {exc}; free some space, check its permissions, "
                               "or give --ledger another path") from exc

@@ -135,7 +135,8 @@ class _Batcher:
 def _log_traceback(item: InputFile, failure: FileFailure) -> None:
     # The row says what happened; the traceback is for the report it asks for.
     if failure.traceback:
-        log.info("%s page %d: traceback of the internal error:\n%s", item.name, failure.page, failure.traceback.rstrip())
+        log.info("%s page %d: traceback of the internal error:\n%s", item.path.absolute(), failure.page,
+                 failure.traceback.rstrip())
 
 
 def _prepared_here(files: list[InputFile], batcher: _Batcher, options: RunOptions,
@@ -227,14 +228,15 @@ def run_all(files: list[InputFile], classifier: DigitClassifier, options: RunOpt
 
     def count_page(item: InputFile, number: int) -> None:
         summary.pages += 1
-        log.info("%s page %d: read", item.name, number)
+        log.info("%s page %d: read", item.path.absolute(), number)
         if on_page is not None:
             on_page(item, number)
 
-    for row in run(files, classifier, options, count_page, jobs):
-        rows.append(row)
-        if row.status == "error":
-            log.warning("%s page %d: %s", row.file, row.page, row.error)
+    for done in run_files(files, classifier, options, count_page, jobs):
+        rows.extend(done.rows)
+        for row in done.rows:
+            if row.status == "error":
+                log.warning("%s page %d: %s", done.file.path.absolute(), row.page, row.error)
     summary.count(rows)
     summary.seconds = time.perf_counter() - started
     return rows, summary

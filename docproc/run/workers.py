@@ -23,6 +23,7 @@ from docproc.run.failures import FileFailure, worker_died
 from docproc.run.native_memory import malloc_environment
 from docproc.run.parts import Part, PreparedPart, first_part, later_parts, prepare_part
 from docproc.run.prepare import PreparedPage
+from docproc.run.stop_signals import ignore_interrupts_in_worker
 
 
 def watch_parent(parent: int) -> None:
@@ -35,7 +36,8 @@ def watch_parent(parent: int) -> None:
 
 
 def _start_worker(parent: int) -> None:
-    """Set up a worker process: it leaves when its run (``parent``) dies; one OpenCV
+    """Set up a worker process: it leaves when its run (``parent``) dies, leaves Ctrl-C to
+    its run (see ignore_interrupts_in_worker); one OpenCV
     thread, since the workers already share out the cores and OpenCV's own thread per
     core in each would only fight over the same ones."""
     import cv2
@@ -43,6 +45,7 @@ def _start_worker(parent: int) -> None:
     # The run's pid comes from the run itself: a run killed while this worker was still
     # starting has already made it an orphan, and os.getppid() here would watch init.
     threading.Thread(target=watch_parent, args=(parent,), daemon=True, name="docproc-parent-watch").start()
+    ignore_interrupts_in_worker()
     cv2.setNumThreads(1)
 
 
