@@ -90,7 +90,8 @@ def cpu_stages_alone(files: list, options: Any, jobs: int) -> tuple[float, int, 
                 pages += 1
                 fields.extend(page.fields)
     finally:
-        pool.shutdown(wait=True)
+        pool.stop()  # the feed has let the workers go once iterated; this is for a feed that failed sooner
+        pool.join()
     return time.perf_counter() - started, pages, fields
 
 

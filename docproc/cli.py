@@ -178,7 +178,8 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
                    "instead of rendering them: about twice as fast on scanned PDFs, with pixels that differ from "
                    "poppler's by a grey level or two (see the README).")
 @click.option("--file-timeout", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
-              help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on.")
+              help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on. "
+                   "Files are then read in worker processes, so one stuck inside a decoder is killed too.")
 @click.option("--max-pixels", type=click.FloatRange(min=0.01), default=config.MAX_PIXELS / 1e6, show_default=True,
               help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=config.BATCH_SIZE, show_default=True,

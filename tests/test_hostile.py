@@ -139,6 +139,13 @@ def test_a_file_over_its_time_limit_gets_an_error_row_and_the_run_goes_on(monkey
     from docproc.layout.templates import load_template
 
     options = RunOptions(template=load_template(tmp_path / "templates" / "cheque.yaml"), file_timeout=1.0)
+
+    def no_semaphores(jobs: int) -> None:
+        raise OSError(38, "Function not implemented")
+
+    # With a time limit files are read in a worker process (tests/test_workers.py); where
+    # none can start, the file's own timer holds here too.
+    monkeypatch.setattr(pipeline, "start_pool", no_semaphores)
     rows, _ = pipeline.run_all(files, load_classifier(), options)
     # The second file sleeps 5 s in a 1 s limit: it ends as an error row, the others are read.
     assert [r.file for r in rows if r.status == "error"] == ["cheques/cheque-0002.png"]

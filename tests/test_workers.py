@@ -59,6 +59,21 @@ def hang_on_slow(item: InputFile, options: RunOptions, first: int = 1, last: int
     return REAL_PREPARE(item, options, first, last)
 
 
+def stuck_in_native_code_on_slow(item: InputFile, options: RunOptions, first: int = 1,
+                                 last: int | None = None) -> object:
+    """Runs in a worker process: the file named 'slow' is stuck inside C for 60 s with the
+    file timer's signal blocked, as a decoder looping in native code is: no Python-level
+    timer can stop it. When it got stuck goes into $DOCPROC_TEST_MARKS."""
+    if "slow" in item.name:
+        import ctypes
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        (Path(os.environ["DOCPROC_TEST_MARKS"]) / "stuck").write_text(repr(time.time()))
+        ctypes.CDLL(None).sleep(60)
+    return REAL_PREPARE(item, options, first, last)
+
+
 def page_seven_is_damaged(item: InputFile, options: RunOptions, first: int = 1, last: int | None = None) -> object:
     """Runs in a worker process: page 7 of a PDF cannot be read."""
     if first <= 7 <= (last or 7):
@@ -142,17 +157,16 @@ def test_a_worker_that_dies_while_this_process_is_busy_costs_only_its_file(
     assert summary.failed_files == 1
 
 
-def test_a_pool_broken_by_work_no_longer_waited_on_is_started_afresh(scans: Path) -> None:
+def test_a_worker_killed_by_work_no_longer_waited_on_is_replaced(scans: Path) -> None:
     # A later part of a file an error has ended is dropped, but may already be running and
-    # kill its worker: then nothing waited on reports the broken pool, and the next part
-    # cannot even be sent. Here the pool is broken before the feed sends anything.
-    from concurrent.futures.process import BrokenProcessPool
+    # kill its worker: nothing waits for it, and the pool must read the next files all the same.
+    from pebble import ProcessExpired
 
     template = load_template(scans / "templates" / "cheque.yaml")
     options = RunOptions(template=template)
     cheques = [InputFile(c, c.name) for c in sorted((scans / "scans" / "cheques").glob("*"))[:3]]
     pool = workers.start_pool(2)
-    assert isinstance(pool.submit(os._exit, 139).exception(timeout=60), BrokenProcessPool)
+    assert isinstance(pool.schedule(os._exit, (139,)).exception(timeout=60), ProcessExpired)
     feed = workers.WorkerFeed(cheques, 2, options, pool)
     read = [(part.file.name, [page.number for page in part.pages], part.file_done) for part in feed]
     assert read == [(c.name, [1], True) for c in cheques]
@@ -170,6 +184,31 @@ def test_the_file_time_limit_holds_in_a_worker(scans: Path, tmp_path: Path, ship
     assert [(r.file, r.status) for r in rows if r.status == "error"] == [("slow.png", "error")]
     assert "stopped after 2 s (--file-timeout)" in next(r.error for r in rows if r.status == "error")
     assert {r.file for r in rows if r.status != "error"} == {"a.png", "b.png"}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_stuck_in_native_code_is_killed_within_twice_its_limit(
+        scans: Path, tmp_path: Path, shipped_classifier, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+        jobs: int) -> None:
+    # With --jobs 1 too: a file time limit reads in a worker, so that a hang can be killed.
+    template = load_template(scans / "templates" / "cheque.yaml")
+    cheques = sorted((scans / "scans" / "cheques").glob("*"))[:2]
+    slow = tmp_path / "slow.png"
+    slow.write_bytes(cheques[0].read_bytes())
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    files = [InputFile(cheques[0], "a.png"), InputFile(cheques[1], "b.png"), InputFile(slow, "slow.png")]
+    monkeypatch.setenv("DOCPROC_TEST_MARKS", str(marks))
+    monkeypatch.setattr(workers, "prepare_part", stuck_in_native_code_on_slow)
+    limit = 4.0
+    rows, _ = run_all(files, shipped_classifier, RunOptions(template=template, file_timeout=limit), jobs=jobs)
+    ended = time.time()
+    assert [(r.file, r.status) for r in rows if r.status == "error"] == [("slow.png", "error")]
+    error = next(r.error for r in rows if r.status == "error")
+    assert "stopped after 4 s (--file-timeout)" in error and "worker process was killed" in error
+    assert {r.file for r in rows if r.status != "error"} == {"a.png", "b.png"}
+    stuck_for = ended - float((marks / "stuck").read_text())
+    assert limit < stuck_for < 2 * limit, stuck_for
 
 
 def test_without_worker_processes_the_run_goes_on_in_this_one(scans: Path, shipped_classifier,
@@ -229,6 +268,7 @@ def test_workers_start_with_malloc_set_to_keep_freed_memory() -> None:
 
     pool = workers.start_pool(1)
     try:
-        assert pool.submit(_malloc_setting).result(timeout=60) == malloc_environment()["MALLOC_MMAP_THRESHOLD_"]
+        assert pool.schedule(_malloc_setting).result(timeout=60) == malloc_environment()["MALLOC_MMAP_THRESHOLD_"]
     finally:
-        pool.shutdown()
+        pool.close()
+        pool.join()

@@ -53,6 +53,13 @@ def timed_out(page: int, seconds: float | None) -> FileFailure:
                              "too slowly; check it, or raise the limit")
 
 
+def killed_after(page: int, seconds: float | None) -> FileFailure:
+    """A file whose worker was killed because it was still stuck well past --file-timeout
+    (inside native code, where the file's own timer cannot stop it), from ``page`` on."""
+    return FileFailure(page, f"stopped after {seconds or 0:g} s (--file-timeout): stuck inside a decoder, so its "
+                             "worker process was killed and replaced; check the file, or raise the limit")
+
+
 def worker_died(page: int) -> FileFailure:
     """A file whose worker process died while reading it (from ``page`` on)."""
     return FileFailure(page, "the worker process reading this file died (out of memory, or a crash in a decoder); "

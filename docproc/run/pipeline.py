@@ -187,12 +187,15 @@ def run_files(files: list[InputFile], classifier: DigitClassifier | Callable[[],
               jobs: int = 1) -> Iterator[FileRows]:
     """Read every file; yield each file's rows, complete, in input order, classifying in
     batches gathered across files. With ``jobs`` > 1 the CPU stages run in that many
-    worker processes. A file is yielded only once all its rows exist, so a caller can
-    commit it whole. ``classifier`` may be a function that loads it: it is then called
-    once the workers have their first files, so they start while it loads."""
+    worker processes, and with a file time limit in at least one, which can be killed when
+    a file is stuck where no timer in it can stop it. A file is yielded only once all its
+    rows exist, so a caller can commit it whole. ``classifier`` may be a function that
+    loads it: it is then called once the workers have their first files, so they start
+    while it loads."""
     keep_freed_memory()
     pool = None
-    if jobs > 1 and (len(files) > 1 or (files and long_pdf(files[0], options))):
+    shared = jobs > 1 and (len(files) > 1 or (files and long_pdf(files[0], options)))
+    if shared or (files and options.file_timeout is not None):
         try:
             pool = start_pool(jobs)
         except (OSError, NotImplementedError) as exc:
@@ -206,7 +209,8 @@ def run_files(files: list[InputFile], classifier: DigitClassifier | Callable[[],
     try:
         batcher = _Batcher(_loaded(classifier), options)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)  # a model that will not load ends the run
+        pool.stop()  # a model that will not load ends the run
+        pool.join()
         raise
     yield from _prepared_by_workers(feed, batcher, on_page)
 

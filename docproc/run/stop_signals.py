@@ -36,11 +36,3 @@ def sigterm_unwinds() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def ignore_interrupts_in_worker() -> None:
-    """A worker process leaves Ctrl-C to its run: a terminal sends SIGINT to the whole
-    process group, and each worker would print a KeyboardInterrupt traceback while the run
-    itself stops them in order. SIGTERM keeps its default: the pool uses it to stop the
-    workers of a broken pool."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -2,7 +2,9 @@
 stuck decoder) costs the run its limit and an error row, not the whole night.
 
 It uses SIGALRM, so it only acts in the main thread of a process (each worker process
-of a pool has its own); elsewhere it does nothing.
+of a pool has its own); elsewhere it does nothing. A signal handler runs only between
+Python instructions, so code stuck inside C is out of its reach: the worker pool kills
+such a worker a little after the limit (docproc.run.workers.hard_limit).
 """
 
 from __future__ import annotations

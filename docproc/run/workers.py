@@ -1,8 +1,12 @@
 """The worker pool of ``--jobs``: the CPU stages of files, or of parts of long PDFs
 (docproc.run.parts), in spawned processes, handed back in input and page order.
 
-Workers leave when their run dies (even by kill -9); a part that kills its worker is
-read again alone, and becomes an error row if it kills that one too.
+The pool is pebble's: a worker that dies or overruns its part is replaced, and only that
+part fails. Workers leave when their run dies (even by kill -9). A part that kills its
+worker is read once more, and becomes an error row if it kills that one too. With
+``--file-timeout`` a part still running well past the limit (``hard_limit``) is stopped
+by killing its worker, so a decoder stuck inside native code, where the file's own timer in
+the worker cannot reach it, costs an error row and no more.
 """
 
 from __future__ import annotations
@@ -13,17 +17,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import TimeoutError as PartTimedOut
 from dataclasses import dataclass
+
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
 from docproc.config import RunOptions
 from docproc.ingest.inputs import InputFile
-from docproc.run.failures import FileFailure, worker_died
+from docproc.run.failures import FileFailure, killed_after, worker_died
 from docproc.run.native_memory import malloc_environment
 from docproc.run.parts import Part, PreparedPart, first_part, later_parts, prepare_part
 from docproc.run.prepare import PreparedPage
-from docproc.run.stop_signals import ignore_interrupts_in_worker
+
+# A part is killed with its worker once it has run --file-timeout and then half as long
+# again (at least HARD_LIMIT_GRACE seconds more). The file's own timer in the worker
+# (docproc.run.time_limit) stops Python code at the limit itself, with the pages read so
+# far; only what it cannot interrupt (native code) runs on until here, so a hang is
+# stopped within twice the limit for limits of 4 s and more.
+HARD_LIMIT_EXTRA = 0.5
+HARD_LIMIT_GRACE = 2.0
 
 
 def watch_parent(parent: int) -> None:
@@ -36,8 +48,7 @@ def watch_parent(parent: int) -> None:
 
 
 def _start_worker(parent: int) -> None:
-    """Set up a worker process: it leaves when its run (``parent``) dies, leaves Ctrl-C to
-    its run (see ignore_interrupts_in_worker); one OpenCV
+    """Set up a worker process: it leaves when its run (``parent``) dies; one OpenCV
     thread, since the workers already share out the cores and OpenCV's own thread per
     core in each would only fight over the same ones."""
     import cv2
@@ -45,18 +56,25 @@ def _start_worker(parent: int) -> None:
     # The run's pid comes from the run itself: a run killed while this worker was still
     # starting has already made it an orphan, and os.getppid() here would watch init.
     threading.Thread(target=watch_parent, args=(parent,), daemon=True, name="docproc-parent-watch").start()
-    ignore_interrupts_in_worker()
     cv2.setNumThreads(1)
 
 
-def start_pool(jobs: int) -> ProcessPoolExecutor:
+def start_pool(jobs: int) -> ProcessPool:
     """A pool of ``jobs`` spawned worker processes, each set up by ``_start_worker``."""
     # Spawned, not forked: this process may already run TensorFlow's threads. Spawned
     # workers inherit the environment, where glibc finds its malloc settings at start.
+    # pebble's workers leave SIGINT to their run (a terminal's Ctrl-C reaches the whole
+    # process group; the run stops them in order) and exit quietly on SIGTERM.
     for name, value in malloc_environment().items():
         os.environ.setdefault(name, value)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(os.getpid(),))
+    return ProcessPool(max_workers=jobs, initializer=_start_worker, initargs=(os.getpid(),),
+                       context=multiprocessing.get_context("spawn"))
+
+
+def hard_limit(options: RunOptions) -> float | None:
+    """Seconds after which a part still running is killed with its worker (None: never)."""
+    limit = options.file_timeout
+    return None if limit is None else limit + max(HARD_LIMIT_EXTRA * limit, HARD_LIMIT_GRACE)
 
 
 @dataclass
@@ -64,7 +82,8 @@ class _Queued:
     """A part waiting for its turn in the output, and its worker's future once sent."""
 
     part: Part
-    future: Future[PreparedPart] | None = None
+    future: ProcessFuture | None = None
+    tries: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,16 +97,6 @@ class PartRead:
     file_done: bool
 
 
-def _read_alone(part: Part, options: RunOptions) -> PreparedPart:
-    """A part that broke the pool, read again in a pool of its own: it either reads, or is
-    the part that kills its worker."""
-    with start_pool(1) as pool:
-        try:
-            return pool.submit(prepare_part, part.file, options, part.first, part.last).result()
-        except BrokenProcessPool:
-            return PreparedPart([], worker_died(part.first))
-
-
 class WorkerFeed:
     """Files prepared by a pool of ``jobs`` workers, whole or, for long PDFs, in parts
     (docproc.run.parts). Iterating yields each part read, in input and page order. At
@@ -95,61 +104,64 @@ class WorkerFeed:
     the first parts early, so the workers start while this process is still loading the
     models."""
 
-    def __init__(self, files: list[InputFile], jobs: int, options: RunOptions, pool: ProcessPoolExecutor) -> None:
+    def __init__(self, files: list[InputFile], jobs: int, options: RunOptions, pool: ProcessPool) -> None:
         self.upcoming = iter(files)
         self.jobs, self.options, self.pool = jobs, options, pool
         self.queue: deque[_Queued] = deque()  # in output order; the submitted ones first
 
-    def _submit(self, queued: _Queued) -> bool:
-        """Send a part to the pool; False, and the part left unsent, if the pool is broken."""
+    def _submit(self, queued: _Queued) -> None:
         part = queued.part
-        try:
-            queued.future = self.pool.submit(prepare_part, part.file, self.options, part.first, part.last)
-        except BrokenProcessPool:
-            # A part in flight has killed its worker while this process was classifying.
-            # The part is sent again once __iter__ has found that one and started afresh.
-            return False
-        return True
+        queued.tries += 1
+        queued.future = self.pool.schedule(prepare_part, (part.file, self.options, part.first, part.last),
+                                           timeout=hard_limit(self.options))
 
     def start(self) -> None:
-        """Keep 2 x jobs parts in flight, the earliest first."""
+        """Keep 2 x jobs parts in flight, the earliest first: the parts queued but not yet
+        sent (later parts of a long PDF, a part sent again), then new files."""
         submitted = sum(queued.future is not None for queued in self.queue)
         for queued in self.queue:
             if submitted >= 2 * self.jobs:
                 return
             if queued.future is None:
-                if not self._submit(queued):
-                    return
+                self._submit(queued)
                 submitted += 1
         while submitted < 2 * self.jobs and (item := next(self.upcoming, None)) is not None:
             queued = _Queued(first_part(item, self.options))
             self.queue.append(queued)
-            if not self._submit(queued):
-                return
+            self._submit(queued)
             submitted += 1
 
     def _prepared(self, queued: _Queued) -> PreparedPart:
-        """The part's prepared pages, from its worker; or, if the pool has broken, read
-        alone to learn whether it was the part that broke it, after which the rest start
-        afresh in a new pool."""
-        if queued.future is None:  # start() sends from the left; this is for certainty
-            self._submit(queued)
-        if queued.future is not None:
+        """The part's prepared pages, from its worker. A part whose worker died is sent
+        once more (the death may have been another's doing: the kernel's OOM killer picks
+        the largest process); one that outran the hard limit is not."""
+        while True:
+            if queued.future is None:
+                self._submit(queued)
+            assert queued.future is not None
             try:
                 return queued.future.result()
-            except BrokenProcessPool:
-                pass
-        # Also reached with the part unsent: the part that broke the pool may be one no
-        # longer waited on (a later part of a file a failure had ended).
-        result = _read_alone(queued.part, self.options)
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = start_pool(self.jobs)
-        for waiting in self.queue:
-            waiting.future = None
-        return result
+            except PartTimedOut:
+                return PreparedPart([], killed_after(queued.part.first, self.options.file_timeout))
+            except ProcessExpired:
+                if queued.tries >= 2:
+                    return PreparedPart([], worker_died(queued.part.first))
+                queued.future = None
+
+    def _stop(self, finished: bool) -> None:
+        """Let the pool's workers go: at once (killing what they run) unless every part is in."""
+        for queued in self.queue:
+            if queued.future is not None:
+                queued.future.cancel()
+        if finished:
+            self.pool.close()
+        else:
+            self.pool.stop()
+        self.pool.join()
 
     def __iter__(self) -> Iterator[PartRead]:
         queue = self.queue
+        finished = False
         try:
             self.start()
             while queue:
@@ -169,5 +181,6 @@ class WorkerFeed:
                     final = not rest
                 self.start()
                 yield PartRead(part.file, result.pages, result.failure, final)
+            finished = True
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self._stop(finished)
