@@ -77,6 +77,10 @@ def _frame_residue(c: _Component, shape: tuple[int, ...]) -> bool:
     return (at_side and c.w <= 0.25 * c.h) or (at_end and c.h <= 0.25 * c.w)
 
 
+# Ink shorter than this share of the tallest glyph is a fragment (a tick, a rule end, a
+# digit's detached bar), never a glyph of its own.
+SMALL_GLYPH = 0.3
+
 # Neighbours at most this far apart (relative to the tallest glyph), and together at most
 # this much wider than tall, may be one digit whose strokes parted.
 JOIN_GAP = 0.3
@@ -167,7 +171,7 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
         y0 = min(c.y for c in group)
         x1 = max(c.x + c.w for c in group)
         y1 = max(c.y + c.h for c in group)
-        if max(c.h for c in group) < 0.25 * tallest or (y1 - y0) < 0.4 * tallest:
+        if max(c.h for c in group) < 0.25 * tallest or (y1 - y0) < SMALL_GLYPH * tallest:
             fragments.append(group)  # a stray tick, a rule end, or a digit's detached bar
             continue
         own = np.isin(labels[y0:y1, x0:x1], [c.label for c in group])

@@ -20,7 +20,9 @@ _CHUNK = 1 << 20
 # whether the change can move a row. Version 1 adds nothing to the hash, so the ledgers
 # of every run before the version existed (whose rows version 1 reproduces) keep theirs.
 # Version 2: glyphs may be read as marks (the marks column, and marks allowed by templates).
-READING_VERSION = 2
+# Version 3: strings found without a template keep pen strokes that page-sized rules took
+# (layout/strings.py), and smaller glyphs are read (glyphs/segment.py SMALL_GLYPH).
+READING_VERSION = 3
 # The modules whose code decides the rows (beside the model files, hashed on their own).
 READING_CODE = ("config.py", "ingest/inputs.py", "ingest/pages.py", "ingest/pdf_scans.py", "layout/deskew.py",
                 "layout/field_image.py", "layout/page_fields.py", "layout/register.py", "layout/strings.py",
