@@ -1,6 +1,7 @@
 """A full disk is named as such wherever it strikes (ledger, CSV, summary, log), with what
 was kept: a real SQLite database that cannot grow, a real /dev/full, and an fsync that
-reports ENOSPC the way delayed allocation does."""
+reports an error the way delayed allocation does (the CSV's own full disk is in
+tests/test_templates_results.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from docproc.errors import DiskFullError, OutputError, is_disk_full
 from docproc.output.atomic import write_atomically
-from docproc.output.results import FieldResult, write_csv
+from docproc.output.results import FieldResult
 from docproc.run.ledger import Fingerprint, InputRecord, Ledger
 from docproc.run.log_file import LogFile
 
@@ -40,23 +41,6 @@ def test_a_ledger_that_cannot_grow_is_a_full_disk_and_keeps_what_was_committed(t
         assert caught.value.exit_code == 13 and isinstance(caught.value, OutputError)
         assert set(ledger.records()) == {"/scans/first.png"}
         assert len(ledger.rows(["/scans/first.png"])["/scans/first.png"]) == 2
-
-
-def test_an_atomic_write_that_finds_the_disk_full_keeps_the_old_file(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "results.csv"
-    target.write_text("the old results\n")
-
-    def no_space(descriptor: int) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "fsync", no_space)
-    with pytest.raises(DiskFullError) as caught:
-        write_csv([FieldResult("a.png", 1, "", "f", text="12")], target, fix="the ledger keeps every file read")
-    assert "the disk is full (No space left on device)" in caught.value.message
-    assert "the ledger keeps every file read" in caught.value.message
-    assert target.read_text() == "the old results\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]  # no temporary file left
 
 
 def test_other_write_failures_are_not_called_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from docproc.errors import OutputError, TemplateError
+from docproc.errors import DiskFullError, OutputError, TemplateError
 from docproc.layout.templates import load_template
 from docproc.output.results import COLUMNS, FieldResult, check_writable, read_csv, write_csv
 
@@ -122,7 +122,8 @@ def test_a_full_disk_while_writing_leaves_the_old_results_whole(tmp_path: Path, 
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(atomic.os, "fsync", disk_full)
-    with pytest.raises(OutputError, match="No space left on device; free some space"):
+    with pytest.raises(DiskFullError, match=r"the disk is full \(No space left on device\); any earlier version "
+                                            "of the file is left as it was; free some space"):
         write_csv([FieldResult("a.png", 1, "", "digits-1", "12", 0.9, (0.95, 0.95))], out)
     assert out.read_text() == "the previous run's results\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]  # no temporary file left behind
