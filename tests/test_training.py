@@ -145,11 +145,12 @@ def test_an_epoch_of_the_mix_is_a_pure_function_of_seed_and_epoch() -> None:
     tiny = sources.Crops(rng.integers(0, 255, (30, 28, 28), dtype=np.uint8), rng.integers(0, 10, 30).astype(np.uint8))
     rendered = sources.Crops(rng.integers(0, 255, (36, 28, 28), dtype=np.uint8),
                              np.tile(np.arange(len(sources.FONT_SYMBOLS)), 2).astype(np.uint8))
-    mix = sources.Mix(tiny, tiny, rendered, uci_per_epoch=12, font_digits_per_epoch=10, marks_per_epoch=20)
+    mix = sources.Mix(tiny, tiny, rendered, uci_per_epoch=12, font_digits_per_epoch=10, marks_per_epoch=20,
+                      pen_digits_per_epoch=15)
     x, y = sources.epoch_crops(mix, 7, 3)
     again_x, again_y = sources.epoch_crops(mix, 7, 3)
     assert np.array_equal(x, again_x) and np.array_equal(y, again_y)
-    assert x.shape == (30 + 12 + 10 + 20, 28, 28, 1) and x.dtype == np.float32
+    assert x.shape == (30 + 12 + 10 + 20 + 15, 28, 28, 1) and x.dtype == np.float32
     assert (y >= len(DIGITS)).sum() == 20 and y.max() < len(CLASSES)
     other_x, _ = sources.epoch_crops(mix, 7, 4)
     assert not np.array_equal(x, other_x)
@@ -165,3 +166,22 @@ def test_drawn_marks_are_their_class_at_the_size_a_pen_gives_them() -> None:
         assert ink.max() > 0.5, symbol
     crops = sources.drawn_crops(90, np.random.default_rng(2))
     assert set(crops.labels) <= {class_of(s) for s in sources.DRAWN_SYMBOLS} and len(set(crops.labels)) >= 6
+
+
+def test_every_pen_style_draws_its_digit_and_the_draws_differ() -> None:
+    from docproc.glyphs.normalize import normalize_glyph
+    from docproc.recognize.classes import class_of
+    from training import pen_digits, sources
+
+    rng = np.random.default_rng(3)
+    for digit, styles in pen_digits.STYLES.items():
+        for style in styles:
+            first, second = (normalize_glyph(pen_digits._draw_style(style, digit, rng)) for _ in range(2))
+            # Ink inside the canvas (the recipe put it in its 20x20 box), and two draws of
+            # one style are not the same digit twice.
+            assert first.max() > 0.5 and (first > 0.3).sum() > 20, digit
+            assert np.abs(first - second).mean() > 0.01, digit
+    crops = sources.pen_digit_crops(60, np.random.default_rng(4))
+    again = sources.pen_digit_crops(60, np.random.default_rng(4))
+    assert np.array_equal(crops.images, again.images)
+    assert set(crops.labels) == {class_of(d) for d in "0123456789"}

@@ -15,8 +15,8 @@ with a sliver of its neighbour (a cut in the wrong place); and, as positives, si
 digits; and marks and stray strokes (a comma, a dash: no digit at all); any of them may
 carry a speck of noise. The digits are those the digit model learns from
 (training/sources.py): MNIST training digits (the digit model's validation digits held
-out), the UCI training digits and the training fonts' digits (each font glyph augmented
-before it is used, so none is seen clean), and crops that docproc's own pipeline cut from
+out), the UCI training digits, the training fonts' digits and pen-drawn digits (each font
+glyph and pen digit augmented before it is used, so none is seen clean), and crops that docproc's own pipeline cut from
 generated scans of MNIST training digits (training/field_crops.py), so scanned-looking
 strokes are found on both sides of the line and the check does not learn "scanned" for
 "wrong". The marks are the training fonts' and drawn ones. Everything goes through the
@@ -143,9 +143,14 @@ def composite_set(images: np.ndarray, count: int, seed: int | list[int],
     return x, (kinds == 0).astype(np.uint8), kinds.astype(np.uint8)
 
 
+# Pen-drawn digits (training/pen_digits.py) among the digits composites are made of: as
+# many as the digit model sees in an epoch, so the check knows their shapes as whole digits.
+PEN_DIGITS = 15000
+
+
 def sources_of_crops(train: mnist.Split, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
     """The digit crops (MNIST ``train``, the UCI training digits, the training fonts'
-    digits augmented once), the mark crops (the training fonts' marks augmented once, and
+    digits and pen-drawn digits augmented once), the mark crops (the training fonts' marks augmented once, and
     drawn ones), both uint8 recipe crops, and what they are for the card."""
     from docproc.datasets import fonts as font_files
     from docproc.recognize.classes import DIGIT_COLUMNS
@@ -158,17 +163,18 @@ def sources_of_crops(train: mnist.Split, seed: int) -> tuple[np.ndarray, np.ndar
     font_digits = rendered.take(np.flatnonzero(rendered.labels < DIGIT_COLUMNS))
     font_marks = rendered.take(np.flatnonzero(rendered.labels >= DIGIT_COLUMNS))
     drawn = sources.drawn_crops(len(font_marks), rng)
+    pen = sources.pen_digit_crops(PEN_DIGITS, rng)
 
     def augmented(crops: sources.Crops, stream: int) -> np.ndarray:
         images = augment.augment_batch(crops.images, [seed, 4, stream], sources.FONT_AUGMENT)
         return sources.as_uint8(images)
 
-    digits = np.concatenate([train.images, uci.images, augmented(font_digits, 0)])
+    digits = np.concatenate([train.images, uci.images, augmented(font_digits, 0), augmented(pen, 2)])
     marks = np.concatenate([augmented(font_marks, 1), drawn.images])
     description = training_data_description(sources.Mix(sources.Crops(train.images, train.labels), uci, rendered,
-                                                        len(uci), len(font_digits), len(marks)))
+                                                        len(uci), len(font_digits), len(marks), len(pen)))
     description["per_epoch"] = {"mnist": len(train.labels), "uci": len(uci), "font digits": len(font_digits),
-                                "marks": len(marks)}
+                                "marks": len(marks), "pen digits": len(pen)}
     return digits, marks, description
 
 

