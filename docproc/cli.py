@@ -382,10 +382,14 @@ def template_check_command(template_path: Path, scan: Path | None, output: Path)
         pattern = f", pattern {spec.pattern.pattern}" if spec.pattern else ""
         click.echo(f"  {spec.name}: box {list(spec.box)}, {length} digits{pattern}")
     if scan is not None:
+        from docproc.layout.orientation import MIN_FIT, matches
         from docproc.layout.overlay import draw_overlay
 
-        angle, shift = draw_overlay(scan, template, output)
-        click.echo(f"overlay of {scan} (skew {angle:.2f} deg, shift {shift[0]},{shift[1]} px) written to {output}")
+        located = draw_overlay(scan, template, output)
+        fit = "fits the template" if matches(located.fit) else f"does not fit the template (under {MIN_FIT:g})"
+        click.echo(f"overlay of {scan} (turned {90 * located.turns} deg, skew {located.angle:.2f} deg, shift "
+                   f"{located.shift[0]},{located.shift[1]} px; its boxes hold {located.fit:.1f} times the page's "
+                   f"ink density: {fit}) written to {output}")
 
 
 if __name__ == "__main__":

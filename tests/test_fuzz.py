@@ -15,6 +15,7 @@ from docproc.errors import InputFileError
 from docproc.glyphs.segment import find_glyphs
 from docproc.ingest.inputs import sniff_kind
 from docproc.ingest.pages import iter_pages
+from docproc.layout.deskew import MAX_SKEW_DEG
 from docproc.layout.strings import find_strings
 
 MAGIC = [b"%PDF-1.4\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"II*\x00", b"MM\x00*", b"BM"]
@@ -112,14 +113,15 @@ def test_segmentation_of_random_fields_never_crashes(height: int, width: int, da
 @FUZZ
 @given(st.integers(1, 200), st.integers(1, 300), st.integers(0, 2**32 - 1))
 def test_registration_of_random_pages_never_crashes(height: int, width: int, seed: int) -> None:
-    from docproc.layout.register import template_fields
+    from docproc.layout.page_fields import locate_fields
     from docproc.layout.templates import load_template
 
     template = load_template(Path(__file__).resolve().parent.parent / "samples" / "templates" / "cheque.yaml")
     rng = np.random.default_rng(seed)
     page = rng.integers(0, 256, size=(height, width), dtype=np.uint8) if rng.random() < 0.5 else \
         np.full((height, width), int(rng.integers(0, 256)), np.uint8)
-    fields, angle, _ = template_fields(page, template)
-    assert len(fields) == len(template.fields) and abs(angle) <= 3.0
+    located = locate_fields(page, template)  # the paper found, then deskew and registration
+    fields = located.fields
+    assert len(fields) == len(template.fields) and abs(located.angle) <= MAX_SKEW_DEG
     for field in fields:
         find_glyphs(field.image)

@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from docproc.config import IMAGE_DPI, MAX_PIXELS, PDF_DPI
 from docproc.errors import InputFileError
+from docproc.ingest.bitonal import grey_from_bitonal
 from docproc.ingest.pdf_scans import ScannedPdf, open_scanned_pdf
 
 log = logging.getLogger("docproc")
@@ -64,6 +65,8 @@ def _grey(frame: Image.Image) -> np.ndarray:
         return np.clip(wide * scale, 0, 255).astype(np.uint8)
     if frame.mode == "L":
         return np.asarray(frame)
+    if frame.mode == "1":
+        return grey_from_bitonal(np.asarray(frame, dtype=bool))
     return np.asarray(frame.convert("L"))
 
 

@@ -12,9 +12,11 @@ from docproc.layout.templates import FieldSpec
 @dataclass(frozen=True)
 class FieldImage:
     """One field to read: its name, the grey crop (ink dark), its box (x, y, w, h) on the
-    original page in pixels, and its spec when a template defined it."""
+    original page in pixels, its spec when a template defined it, and why its place on
+    the page is in doubt (empty when it is not): a field in doubt is never ``ok``."""
 
     name: str
     image: np.ndarray
     box: tuple[int, int, int, int]
     spec: FieldSpec | None = None
+    doubt: str = ""

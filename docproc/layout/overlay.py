@@ -9,26 +9,27 @@ import cv2
 from docproc.errors import InputFileError, OutputError
 from docproc.ingest.inputs import read_kind
 from docproc.ingest.pages import iter_pages
-from docproc.layout.register import template_fields
+from docproc.layout.page_fields import PageLayout, locate_fields
 from docproc.layout.templates import Template
 
 
-def draw_overlay(scan: Path, template: Template, output: Path) -> tuple[float, tuple[int, int]]:
+def draw_overlay(scan: Path, template: Template, output: Path) -> PageLayout:
     """Write ``output``: the scan's first page with the template's nominal boxes in red and
-    the boxes after deskew and registration in green, each labelled. Returns the skew
-    angle and shift found."""
+    the boxes after finding the paper, turning it upright, deskew and registration in
+    green, each labelled. Returns where the fields were found (turns, fit, skew, shift)."""
     kind = read_kind(scan)
     if kind is None:
         raise InputFileError(f"{scan} is not a PDF or image file.")
     page = next(iter(iter_pages(scan, kind)))
-    height, width = page.image.shape
-    fields, angle, shift = template_fields(page.image, template)
+    located = locate_fields(page.image, template)
+    # The template's boxes are fractions of the paper found in the scan.
+    px, py, width, height = located.paper
     canvas = cv2.cvtColor(page.image, cv2.COLOR_GRAY2BGR)
     thickness = max(1, width // 600)
-    for spec, placed in zip(template.fields, fields):
+    for spec, placed in zip(template.fields, located.fields):
         left, top, right, bottom = spec.box
-        cv2.rectangle(canvas, (int(left * width), int(top * height)), (int(right * width), int(bottom * height)),
-                      (0, 0, 255), thickness)
+        cv2.rectangle(canvas, (px + int(left * width), py + int(top * height)),
+                      (px + int(right * width), py + int(bottom * height)), (0, 0, 255), thickness)
         x, y, w, h = placed.box
         cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 160, 0), thickness)
         cv2.putText(canvas, spec.name, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, max(0.4, width / 2000),
@@ -40,4 +41,4 @@ def draw_overlay(scan: Path, template: Template, output: Path) -> tuple[float, t
         encoded.tofile(str(output))
     except OSError as exc:
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    return angle, shift
+    return located

@@ -1,23 +1,87 @@
-"""Where the fields are on a page: the template's boxes after deskew and registration,
-or, with no template, the digit strings found on the page in reading order."""
+"""Where the fields are on a page: the paper found in the scan, then the template's boxes
+after deskew and registration, or, with no template, the digit strings found on the page
+in reading order."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass
+
+import numpy as np
 
 from docproc.ingest.pages import Page
+from docproc.layout.contrast import restore_contrast
+from docproc.layout.deskew import MAX_SKEW_DEG, beyond_range
 from docproc.layout.field_image import FieldImage
-from docproc.layout.register import template_fields
+from docproc.layout.orientation import NOT_MATCHED, box_in_scan, find_orientation, matches
+from docproc.layout.paper import Paper, find_paper
+from docproc.layout.register import MOVED_FAR, at_shift_limit, template_fields
 from docproc.layout.strings import find_strings
 from docproc.layout.templates import Template
 
 log = logging.getLogger("docproc")
 
+TOO_TILTED = (f"page tilted {MAX_SKEW_DEG:g} degrees or more, beyond what docproc straightens: "
+              "rescan it straight")
+
+
+
+def several_documents(count: int) -> str:
+    """Why the fields of a scan holding ``count`` documents are in doubt."""
+    return (f"{count} documents on one scan: only the largest was read with the template; "
+            "scan each document on its own page")
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """A page's fields (boxes in the pixels of the scan as stored), the paper's box in
+    the scan (x, y, w, h), and, with a template, the quarter turns (counter-clockwise)
+    that made the paper upright, the ink ratio of its placed boxes (register.Registration),
+    the skew found and the registration shift."""
+
+    fields: list[FieldImage]
+    paper: tuple[int, int, int, int]
+    turns: int = 0
+    fit: float = 0.0
+    angle: float = 0.0
+    shift: tuple[int, int] = (0, 0)
+
+
+def locate_fields(grey: np.ndarray, template: Template | None) -> PageLayout:
+    """The fields of one page's grey image: the template's, on the paper (its contrast
+    restored where the page is faint) turned upright, deskewed and registered, or the
+    strings found on the paper. A template's fields are
+    in doubt where the page fits it badly or is tilted beyond what docproc straightens."""
+    paper = find_paper(grey)
+    if template is None and paper.documents > 1:
+        paper = Paper(grey, (0, 0))  # every document's strings are on the page: read it all
+    paper = dataclasses.replace(paper, image=restore_contrast(paper.image))
+    x, y = paper.offset
+    height, width = paper.image.shape
+    if template is None:
+        fields = [dataclasses.replace(f, box=(f.box[0] + x, f.box[1] + y, f.box[2], f.box[3]))
+                  for f in find_strings(paper.image)]
+        return PageLayout(fields, (x, y, width, height))
+    turns = find_orientation(paper.image, template)
+    image = np.ascontiguousarray(np.rot90(paper.image, turns))
+    mask = None if paper.mask is None else np.ascontiguousarray(np.rot90(paper.mask, turns))
+    registered = template_fields(image, template, mask)
+    doubts = (([] if matches(registered.fit) else [NOT_MATCHED])
+              + ([TOO_TILTED] if beyond_range(registered.angle) else [])
+              + ([MOVED_FAR] if at_shift_limit(registered.shift, image.shape) else [])
+              + ([several_documents(paper.documents)] if paper.documents > 1 else []))
+    placed = []
+    for f in registered.fields:
+        fx, fy, fw, fh = box_in_scan(f.box, turns, (height, width))
+        placed.append(dataclasses.replace(f, box=(fx + x, fy + y, fw, fh),
+                                          doubt="; ".join(doubts + ([f.doubt] if f.doubt else []))))
+    return PageLayout(placed, (x, y, width, height), turns, registered.fit, registered.angle, registered.shift)
+
 
 def page_fields(page: Page, template: Template | None) -> list[FieldImage]:
-    """The fields of one page: the template's, registered, or the strings found."""
-    if template is None:
-        return find_strings(page.image)
-    fields, angle, shift = template_fields(page.image, template)
-    log.debug("page %d: skew %.2f deg, shift %s px", page.number, angle, shift)
-    return fields
+    """The fields of one page (see ``locate_fields``)."""
+    layout = locate_fields(page.image, template)
+    log.debug("page %d: paper %s, turned %d x 90 deg, template fit %.2f, skew %.2f deg, shift %s px", page.number,
+              layout.paper, layout.turns, layout.fit, layout.angle, layout.shift)
+    return layout.fields

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -11,10 +13,17 @@ from docproc.layout.field_image import FieldImage
 from docproc.layout.templates import FieldSpec, Template
 
 MAX_SHIFT = 0.03  # of the page's width / height: scans are shifted by up to 2%
+# A field more than this share of whose box lies off the scanned paper may have lost
+# digits there (a corner turned out of a sheet feeder's scan, a page cut short).
+MISSING_SHARE = 0.02
+OFF_THE_SCAN = "part of the field's box lies off the scanned paper: digits may be missing; rescan the page whole"
+MOVED_FAR = ("the template's boxes had to move as far as registration allows (3% of the page): the page may be "
+             "cut, scaled or laid out otherwise; check it with `docproc template check T.yaml --overlay SCAN`")
 EDGE_WEIGHT = 4.0
 
 
-def _box_pixels(spec: FieldSpec, width: int, height: int) -> tuple[int, int, int, int]:
+def box_pixels(spec: FieldSpec, width: int, height: int) -> tuple[int, int, int, int]:
+    """A template box in pixels (x0, y0, x1, y1) of a page ``width`` by ``height``."""
     left, top, right, bottom = spec.box
     return int(round(left * width)), int(round(top * height)), int(round(right * width)), int(round(bottom * height))
 
@@ -55,10 +64,52 @@ def register_shift(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> 
     return int(round(float(np.median(gx[near])))), int(round(float(np.median(gy[near]))))
 
 
-def template_fields(grey: np.ndarray, template: Template) -> tuple[list[FieldImage], float, tuple[int, int]]:
+def at_shift_limit(shift: tuple[int, int], shape: tuple[int, int]) -> bool:
+    """Whether a registration shift found on a page of ``shape`` (height, width) lies at the
+    edge of the search (within two of its steps), so the boxes may belong further still."""
+    height, width = shape
+    max_dx, max_dy = int(width * MAX_SHIFT), int(height * MAX_SHIFT)
+    step = max(1, min(max_dx, max_dy) // 20)
+    return abs(shift[0]) >= max_dx - 2 * step or abs(shift[1]) >= max_dy - 2 * step
+
+
+def box_ink_ratio(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> float:
+    """The ink density inside ``boxes`` (x0, y0, x1, y1; clipped to the page) over the
+    page's: how much more of the writing and furniture the boxes hold than paper does."""
+    height, width = mask.shape
+    page_density = float(mask.mean()) if mask.size else 0.0
+    ink = area = 0
+    for x0, y0, x1, y1 in boxes:
+        x0, x1 = np.clip([x0, x1], 0, width)
+        y0, y1 = np.clip([y0, y1], 0, height)
+        ink += int(mask[y0:y1, x0:x1].sum())
+        area += int(max(0, x1 - x0) * max(0, y1 - y0))
+    if page_density == 0.0 or area == 0:
+        return 0.0
+    return (ink / area) / page_density
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A template's fields cut from a page (boxes in the page's pixels), the skew angle
+    and the shift found, and the ink ratio of the placed boxes (``box_ink_ratio``)."""
+
+    fields: list[FieldImage]
+    angle: float
+    shift: tuple[int, int]
+    fit: float
+
+
+def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | None = None) -> Registration:
     """Crop each template field from the page after deskew and registration.
 
-    Returns the fields (boxes in original page pixels), the skew angle and the shift found.
+    ``paper``: which pixels of ``grey`` are paper (None: all). The template's boxes are
+    fractions of the paper once it is straight: of its box, where a tilted page left bed
+    in the corners of the scan's.
+
+    Returns the fields (boxes in original page pixels, clipped to it; a field whose box
+    runs off the scanned paper is in doubt), the skew angle, the shift found and how much
+    ink the placed boxes hold (``Registration``).
     """
     height, width = grey.shape
     _, mask = binarize(grey)
@@ -70,18 +121,37 @@ def template_fields(grey: np.ndarray, template: Template) -> tuple[list[FieldIma
         straight_mask = cv2.warpAffine(mask.astype(np.uint8), rotation, (width, height), flags=cv2.INTER_NEAREST).astype(bool)
     else:
         straight, straight_mask = grey, mask
-    boxes = [_box_pixels(spec, width, height) for spec in template.fields]
+    left, top, paper_width, paper_height = 0, 0, width, height
+    # Which pixels of the straightened page were scanned paper (None: all of them).
+    straight_paper: np.ndarray | None = None
+    if paper is not None or abs(angle) >= 0.05:
+        scanned = paper if paper is not None else np.ones((height, width), bool)
+        straight_paper = scanned if abs(angle) < 0.05 else cv2.warpAffine(
+            scanned.astype(np.uint8), rotation, (width, height), flags=cv2.INTER_NEAREST).astype(bool)
+    if paper is not None and straight_paper is not None:
+        rows, columns = np.flatnonzero(straight_paper.any(axis=1)), np.flatnonzero(straight_paper.any(axis=0))
+        if rows.size and columns.size:
+            left, top = int(columns[0]), int(rows[0])
+            paper_width, paper_height = int(columns[-1]) + 1 - left, int(rows[-1]) + 1 - top
+    boxes = [(x0 + left, y0 + top, x1 + left, y1 + top)
+             for x0, y0, x1, y1 in (box_pixels(spec, paper_width, paper_height) for spec in template.fields)]
     dx, dy = register_shift(straight_mask, boxes)
     inverse = cv2.invertAffineTransform(rotation)
     fields = []
     for spec, (x0, y0, x1, y1) in zip(template.fields, boxes):
+        area = max(1, (x1 - x0) * (y1 - y0))
         x0, x1 = np.clip([x0 + dx, x1 + dx], 0, width)
         y0, y1 = np.clip([y0 + dy, y1 + dy], 0, height)
+        scanned_share = (int(straight_paper[y0:y1, x0:x1].sum()) if straight_paper is not None
+                         else int((x1 - x0) * (y1 - y0))) / area
         corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ inverse.T
         ox0, oy0 = np.floor(corners.min(axis=0)).astype(int)
         ox1, oy1 = np.ceil(corners.max(axis=0)).astype(int)
         # A copy, not a view: a view would keep the whole page alive while the field waits
         # for its batch to be classified.
+        ox0, oy0, ox1, oy1 = max(0, ox0), max(0, oy0), min(width, ox1), min(height, oy1)
         fields.append(FieldImage(spec.name, straight[y0:y1, x0:x1].copy(),
-                                 (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec))
-    return fields, angle, (dx, dy)
+                                 (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec,
+                                 OFF_THE_SCAN if scanned_share < 1.0 - MISSING_SHARE else ""))
+    fit = box_ink_ratio(straight_mask, [(x0 + dx, y0 + dy, x1 + dx, y1 + dy) for x0, y0, x1, y1 in boxes])
+    return Registration(fields, angle, (dx, dy), fit)

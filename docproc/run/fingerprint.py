@@ -22,9 +22,14 @@ _CHUNK = 1 << 20
 # Version 2: glyphs may be read as marks (the marks column, and marks allowed by templates).
 # Version 3: strings found without a template keep pen strokes that page-sized rules took
 # (layout/strings.py), and smaller glyphs are read (glyphs/segment.py SMALL_GLYPH).
-READING_VERSION = 3
+# Version 4: the paper is found on a scanner bed, pages turned upright and deskewed up to 20
+# degrees, bitonal images read as grey; fields in doubt (a page tilted too far, off its
+# template, a box off the scan) are marked review; faint pages have their contrast restored
+# (layout/paper.py, orientation.py, contrast.py; ingest/bitonal.py).
+READING_VERSION = 4
 # The modules whose code decides the rows (beside the model files, hashed on their own).
-READING_CODE = ("config.py", "ingest/inputs.py", "ingest/pages.py", "ingest/pdf_scans.py", "layout/deskew.py",
+READING_CODE = ("config.py", "ingest/inputs.py", "ingest/bitonal.py", "ingest/pages.py", "ingest/pdf_scans.py",
+                "layout/contrast.py", "layout/deskew.py", "layout/orientation.py", "layout/paper.py",
                 "layout/field_image.py", "layout/page_fields.py", "layout/register.py", "layout/strings.py",
                 "layout/templates.py", "glyphs/binarize.py", "glyphs/crop_layout.py", "glyphs/cuts.py",
                 "glyphs/normalize.py", "glyphs/rules.py", "glyphs/segment.py", "recognize/batches.py",

@@ -120,14 +120,21 @@ class _Batcher:
                       ) -> list[FieldResult]:
         rows, at = [], work.first_crop
         options = self.options
+        for doubt in dict.fromkeys(f.doubt for f in work.page.fields if f.doubt):
+            log.warning("%s page %d: %s; its fields are marked review", work.file.path.absolute(), work.page.number,
+                        doubt)
         for prepared in work.page.fields:
             end = at + len(prepared.crops)
             readings = field_readings(prepared.layout, probabilities[at:end],
                                       None if singles is None else singles[at:end])
             at = end
             decoded = decode_field(readings, prepared.spec, options.review_below)
+            status, confidence = decoded.status, decoded.confidence
+            if prepared.doubt:
+                # Digits read where the field may not be are not the field's value.
+                status, confidence = "review", 0.0
             rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
-                                    decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
+                                    decoded.text, confidence, decoded.digit_confidences, status, "",
                                     prepared.box, decoded.marks))
         return rows
 

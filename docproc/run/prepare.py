@@ -36,6 +36,7 @@ class PreparedField:
     spec: FieldSpec | None
     crops: np.ndarray  # (n, 28, 28) float32
     layout: CropLayout
+    doubt: str = ""  # why the field's place on the page is in doubt (layout.field_image)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class PreparedPage:
 def prepare_field(field_image: FieldImage) -> PreparedField:
     """Segment a field and normalize every crop its reading options need."""
     crops, layout = lay_out(find_glyphs(field_image.image))
-    return PreparedField(field_image.name, field_image.box, field_image.spec, crops, layout)
+    return PreparedField(field_image.name, field_image.box, field_image.spec, crops, layout, field_image.doubt)
 
 
 def prepare_page(page: Page, template: Template | None) -> PreparedPage:

@@ -1,0 +1,114 @@
+"""Fields right and "ok but wrong" on held-out cheques delivered the way scanners deliver them.
+
+    python -m benchmarks.scan_variants [--cheques 150] [--seed 5150]
+
+Generates held-out cheques (MNIST test digits, a seed the samples, tests and the field
+benchmark do not use) and writes each as every variant of samples/scan_variants.py (a
+dark scanner bed, tilts beyond a feeder's, upside down, bitonal, ...) as grey PNG, or
+CCITT G4 TIFF for the bitonal ones. Each variant's
+set is read with the cheque template, and per variant it prints the share of fields read
+right and of fields marked ``ok`` with a wrong text (the errors nobody looks at), with
+their 95% intervals, into benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from scipy.stats import binomtest  # noqa: E402
+
+from benchmarks.results_file import machine_line, write_section  # noqa: E402
+from docproc.config import RunOptions  # noqa: E402
+from docproc.ingest.inputs import discover  # noqa: E402
+from docproc.layout.templates import load_template  # noqa: E402
+from docproc.recognize.loading import load_classifier  # noqa: E402
+from docproc.run.pipeline import run_all  # noqa: E402
+from samples.layouts import DigitSource, cheque_layout, render_page  # noqa: E402
+from samples.scan_variants import VARIANTS  # noqa: E402
+
+
+def write_variants(out: Path, cheques: int, seed: int) -> dict[tuple[str, str], str]:
+    """Each variant's scans under ``out/<n>/``, the template as ``out/cheque.yaml``;
+    returns the truth {(variant folder/file, field): text}."""
+    rng = np.random.default_rng(seed)
+    digits = DigitSource(rng)
+    layout = cheque_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cheque.yaml").write_text(layout.template_yaml())
+    truth: dict[tuple[str, str], str] = {}
+    for number in range(1, cheques + 1):
+        page, fields = render_page(layout, rng, digits)
+        grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+        for index, variant in enumerate(VARIANTS.values()):
+            folder = out / str(index)
+            folder.mkdir(parents=True, exist_ok=True)
+            scan = variant(grey, rng)
+            if scan.dtype == bool:  # bitonal: stored as an archive stores it
+                name = f"cheque-{number:04d}.tif"
+                Image.fromarray(scan).save(folder / name, compression="group4", dpi=(layout.dpi, layout.dpi))
+            else:
+                name = f"cheque-{number:04d}.png"
+                cv2.imwrite(str(folder / name), scan)
+            truth.update(((f"{index}/{name}", field), text) for field, text in fields.items())
+    return truth
+
+
+def interval(count: int, total: int) -> str:
+    """A share with its 95% Wilson interval."""
+    low, high = binomtest(count, total).proportion_ci(0.95, method="wilson")
+    return f"{count / total:.1%} ({low:.1%}-{high:.1%})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cheques", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=5150)
+    parser.add_argument("--out", type=Path, default=None, help="keep the generated scans here")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="docproc-scan-variants-"))
+    truth = write_variants(out, args.cheques, args.seed)
+    template = load_template(out / "cheque.yaml")
+    classifier = load_classifier()
+    table = ["| variant | fields | fields right | ok but wrong | pages/s |", "|---|---:|---:|---:|---:|"]
+    for index, name in enumerate(VARIANTS):
+        files = discover([str(out / str(index))], root=out)
+        started = time.perf_counter()
+        rows, summary = run_all(files, classifier, RunOptions(template=template))
+        seconds = time.perf_counter() - started
+        got = {(r.file, r.field): r for r in rows}
+        keys = [k for k in truth if k[0].startswith(f"{index}/")]
+        right = sum(1 for k in keys if k in got and got[k].text == truth[k])
+        ok_wrong = sum(1 for k in keys if k in got and got[k].status == "ok" and got[k].text != truth[k])
+        line = (f"| {name} | {len(keys)} | {interval(right, len(keys))} | {interval(ok_wrong, len(keys))} "
+                f"| {summary.pages / seconds:.1f} |")
+        print(line, flush=True)
+        table.append(line)
+    section = [
+        "## Scan variants (`python -m benchmarks.scan_variants`)",
+        "",
+        f"{args.cheques} held-out cheques (MNIST test digits, seed {args.seed}), each written as every variant of "
+        "`samples/scan_variants.py` (grey PNG; the bitonal ones CCITT G4 TIFF) and read with the cheque template. "
+        "\"ok but wrong\": marked `ok` with a wrong text. 95% Wilson intervals. "
+        f"Measured {dt.date.today().isoformat()} on: {machine_line()}.",
+        "",
+        *table,
+    ]
+    print("\n".join(section))
+    if not args.no_write:
+        print(f"written to {write_section('scan-variants', chr(10).join(section))}")
+
+
+if __name__ == "__main__":
+    main()
