@@ -35,11 +35,10 @@ def matches(fit: float) -> bool:
 
 
 def _ink(grey: np.ndarray) -> np.ndarray:
-    """A shrunk ink mask of the page (Otsu's threshold: enough for ink density)."""
-    height, width = grey.shape
-    scale = min(1.0, JUDGED_SIZE / max(height, width, 1))
-    small = grey if scale == 1.0 else cv2.resize(
-        grey, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    """A shrunk ink mask of the page (every n-th pixel, Otsu's threshold: enough for ink
+    density, and a tenth of the time an averaging resize takes)."""
+    stride = max(1, int(np.ceil(max(grey.shape) / JUDGED_SIZE)))
+    small = np.ascontiguousarray(grey[::stride, ::stride])
     _, mask = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     return mask.astype(bool)
 

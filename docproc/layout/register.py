@@ -66,11 +66,11 @@ def register_shift(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> 
 
 def at_shift_limit(shift: tuple[int, int], shape: tuple[int, int]) -> bool:
     """Whether a registration shift found on a page of ``shape`` (height, width) lies at the
-    edge of the search (within two of its steps), so the boxes may belong further still."""
+    edge of the search (within one of its steps), so the boxes may belong further still."""
     height, width = shape
     max_dx, max_dy = int(width * MAX_SHIFT), int(height * MAX_SHIFT)
     step = max(1, min(max_dx, max_dy) // 20)
-    return abs(shift[0]) >= max_dx - 2 * step or abs(shift[1]) >= max_dy - 2 * step
+    return abs(shift[0]) >= max_dx - step or abs(shift[1]) >= max_dy - step
 
 
 def box_ink_ratio(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> float:
