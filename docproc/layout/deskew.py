@@ -13,22 +13,22 @@ MAX_SKEW_DEG = 20.0
 AT_THE_EDGE_DEG = 0.5
 
 
-def _sharpness(mask: np.ndarray, width_px: float) -> Callable[[float], float]:
-    """The projection-profile sharpness of ``mask`` at an angle, on the mask shrunk to
-    ``width_px`` wide (rows; columns pooled twice as hard)."""
-    height, width = mask.shape
-    scale = min(1.0, width_px / max(width, 1))
-    # Columns are pooled twice as hard as rows: the angle's precision comes from the
-    # rows (where ink lands) over the page's width, not from how many columns there are.
-    column_scale = scale / 2.0
-    ink = (mask if mask.dtype == bool else mask.astype(bool)).view(np.uint8) * np.uint8(255)
-    small = cv2.resize(ink,
-                       (max(1, int(width * column_scale)), max(1, int(height * scale))), interpolation=cv2.INTER_AREA)
+def _shrunk(ink: np.ndarray, factor: float) -> np.ndarray:
+    """``ink`` shrunk by ``factor`` each way (at least one pixel)."""
+    height, width = ink.shape
+    size = (max(1, int(round(width * factor))), max(1, int(round(height * factor))))
+    return cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+
+
+def _sharpness(small: np.ndarray, width: float) -> Callable[[float], float]:
+    """The projection-profile sharpness, at an angle, of a shrunk mask (``_shrunk``) of a
+    page ``width`` rows wide."""
     ys, xs = np.nonzero(small)
     weights = small[ys, xs].astype(np.float64)
-    # Column centres, in row units, so that tan(angle) turns them into row offsets.
-    offset_x = (xs + 0.5 - small.shape[1] / 2.0) * (scale / column_scale)
-    margin = int(np.ceil(width * scale * np.tan(np.radians(MAX_SKEW_DEG + 1.0)))) + 1
+    # Column centres, in row units (columns were pooled twice as hard), so that tan(angle)
+    # turns them into row offsets.
+    offset_x = (xs + 0.5 - small.shape[1] / 2.0) * 2.0
+    margin = int(np.ceil(width * np.tan(np.radians(MAX_SKEW_DEG + 1.0)))) + 1
     size = small.shape[0] + 2 * margin + 1
 
     def sharpness(angle: float) -> float:
@@ -57,12 +57,20 @@ def estimate_skew(mask: np.ndarray) -> float:
     horizontal on the form."""
     if not mask.any():
         return 0.0
-    # Coarse to fine: on a mask a quarter as wide a line's peak is four times as broad, so
-    # half-degree steps cannot step over it; the full-size mask then places it.
-    coarse = _best(_sharpness(mask, 200.0), 0.0, MAX_SKEW_DEG, 0.5)
-    fine = _sharpness(mask, 800.0)
-    best = _best(fine, coarse, 0.75, 0.25)
-    return float(round(_best(fine, best, 0.25, 0.05), 2))
+    ink = (mask if mask.dtype == bool else mask.astype(bool)).view(np.uint8) * np.uint8(255)
+    height, width = mask.shape
+    scale = min(1.0, 800.0 / max(width, 1))
+    # Columns are pooled twice as hard as rows: the angle's precision comes from the
+    # rows (where ink lands) over the page's width, not from how many columns there are.
+    fine = cv2.resize(ink, (max(1, int(width * scale / 2.0)), max(1, int(height * scale))),
+                      interpolation=cv2.INTER_AREA)
+    fine_width = width * scale  # the page's width in the fine mask's rows
+    # Coarse to fine: on a mask an eighth as wide a line's peak is eight times as broad,
+    # so whole-degree steps cannot step over it; wider masks then place it. Each is shrunk
+    # from the finest, not from the page.
+    coarse = _best(_sharpness(_shrunk(fine, 1 / 8), fine_width / 8), 0.0, MAX_SKEW_DEG, 1.0)
+    middle = _best(_sharpness(_shrunk(fine, 1 / 2), fine_width / 2), coarse, 1.5, 0.25)
+    return float(round(_best(_sharpness(fine, fine_width), middle, 0.25, 0.05), 2))
 
 
 def beyond_range(angle: float) -> bool:

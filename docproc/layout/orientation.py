@@ -12,8 +12,8 @@ from docproc.layout.register import box_ink_ratio, box_pixels, register_shift
 from docproc.layout.templates import Template
 
 # Pages are judged shrunk to about this many pixels on their longer side: ink density in
-# boxes needs no detail, and the four turns then cost about a millisecond.
-JUDGED_SIZE = 400
+# boxes needs no detail (at 200 the margin between the right turn and the next shrinks).
+JUDGED_SIZE = 300
 # Turned this way, the boxes must hold this many times more ink (per pixel) than the
 # upright page's boxes do for the page to be turned: an upright page is never turned on
 # a near tie.

@@ -100,6 +100,24 @@ class Registration:
     fit: float
 
 
+def _scanned_share(box: tuple[int, int, int, int], straight_paper: np.ndarray | None, inverse: np.ndarray,
+                   shape: tuple[int, int]) -> float:
+    """The share of a box (x0, y0, x1, y1) on the straightened page that was scanned: on
+    the paper (``straight_paper``) where there is a mask of it, else inside the scan as
+    stored (judged on a grid of points mapped back through ``inverse``)."""
+    height, width = shape
+    x0, y0, x1, y1 = box
+    area = max(1, (x1 - x0) * (y1 - y0))
+    if straight_paper is not None:
+        cx0, cx1 = np.clip([x0, x1], 0, width)
+        cy0, cy1 = np.clip([y0, y1], 0, height)
+        return int(straight_paper[cy0:cy1, cx0:cx1].sum()) / area
+    xs, ys = np.meshgrid(np.linspace(x0, x1, 24), np.linspace(y0, y1, 24))
+    points = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1) @ inverse.T
+    inside = (points[:, 0] >= 0) & (points[:, 0] <= width) & (points[:, 1] >= 0) & (points[:, 1] <= height)
+    return float(inside.mean())
+
+
 def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | None = None) -> Registration:
     """Crop each template field from the page after deskew and registration.
 
@@ -122,13 +140,11 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
     else:
         straight, straight_mask = grey, mask
     left, top, paper_width, paper_height = 0, 0, width, height
-    # Which pixels of the straightened page were scanned paper (None: all of them).
+    # Which pixels of the straightened page were scanned paper (None: all the scan's).
     straight_paper: np.ndarray | None = None
-    if paper is not None or abs(angle) >= 0.05:
-        scanned = paper if paper is not None else np.ones((height, width), bool)
-        straight_paper = scanned if abs(angle) < 0.05 else cv2.warpAffine(
-            scanned.astype(np.uint8), rotation, (width, height), flags=cv2.INTER_NEAREST).astype(bool)
-    if paper is not None and straight_paper is not None:
+    if paper is not None:
+        straight_paper = paper if abs(angle) < 0.05 else cv2.warpAffine(
+            paper.astype(np.uint8), rotation, (width, height), flags=cv2.INTER_NEAREST).astype(bool)
         rows, columns = np.flatnonzero(straight_paper.any(axis=1)), np.flatnonzero(straight_paper.any(axis=0))
         if rows.size and columns.size:
             left, top = int(columns[0]), int(rows[0])
@@ -139,17 +155,16 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
     inverse = cv2.invertAffineTransform(rotation)
     fields = []
     for spec, (x0, y0, x1, y1) in zip(template.fields, boxes):
-        area = max(1, (x1 - x0) * (y1 - y0))
-        x0, x1 = np.clip([x0 + dx, x1 + dx], 0, width)
-        y0, y1 = np.clip([y0 + dy, y1 + dy], 0, height)
-        scanned_share = (int(straight_paper[y0:y1, x0:x1].sum()) if straight_paper is not None
-                         else int((x1 - x0) * (y1 - y0))) / area
+        placed = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+        scanned_share = _scanned_share(placed, straight_paper, inverse, (height, width))
+        x0, x1 = np.clip([placed[0], placed[2]], 0, width)
+        y0, y1 = np.clip([placed[1], placed[3]], 0, height)
         corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ inverse.T
         ox0, oy0 = np.floor(corners.min(axis=0)).astype(int)
         ox1, oy1 = np.ceil(corners.max(axis=0)).astype(int)
+        ox0, oy0, ox1, oy1 = max(0, ox0), max(0, oy0), min(width, ox1), min(height, oy1)
         # A copy, not a view: a view would keep the whole page alive while the field waits
         # for its batch to be classified.
-        ox0, oy0, ox1, oy1 = max(0, ox0), max(0, oy0), min(width, ox1), min(height, oy1)
         fields.append(FieldImage(spec.name, straight[y0:y1, x0:x1].copy(),
                                  (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec,
                                  OFF_THE_SCAN if scanned_share < 1.0 - MISSING_SHARE else ""))
