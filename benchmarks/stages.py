@@ -75,7 +75,9 @@ def instrument(clock: StageClock, classifier: Any) -> None:
     from docproc.run import pipeline, prepare
 
     prepare.iter_pages = clock.wrap_iterator("rasterize", prepare.iter_pages)
-    page_fields.template_fields = clock.wrap("deskew+register", page_fields.template_fields)
+    # Finding the paper, its contrast and which way up it is count with deskew and registration.
+    for name in ("find_paper", "restore_contrast", "find_orientation", "template_fields"):
+        setattr(page_fields, name, clock.wrap("deskew+register", getattr(page_fields, name)))
     page_fields.find_strings = clock.wrap("deskew+register", page_fields.find_strings)
     prepare.find_glyphs = clock.wrap("segment", prepare.find_glyphs)
     segment.binarize = clock.wrap("binarize", segment.binarize)

@@ -26,7 +26,6 @@ TOO_TILTED = (f"page tilted {MAX_SKEW_DEG:g} degrees or more, beyond what docpro
               "rescan it straight")
 
 
-
 def several_documents(count: int) -> str:
     """Why the fields of a scan holding ``count`` documents are in doubt."""
     return (f"{count} documents on one scan: only the largest was read with the template; "
@@ -51,8 +50,9 @@ class PageLayout:
 def locate_fields(grey: np.ndarray, template: Template | None) -> PageLayout:
     """The fields of one page's grey image: the template's, on the paper (its contrast
     restored where the page is faint) turned upright, deskewed and registered, or the
-    strings found on the paper. A template's fields are
-    in doubt where the page fits it badly or is tilted beyond what docproc straightens."""
+    strings found on the paper. A template's fields are in doubt where the page fits it
+    badly, is tilted beyond what docproc straightens, or holds several documents, and a
+    field is where its box runs off the scan."""
     paper = find_paper(grey)
     if template is None and paper.documents > 1:
         paper = Paper(grey, (0, 0))  # every document's strings are on the page: read it all
