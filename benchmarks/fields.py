@@ -113,12 +113,16 @@ def direct_scans_comparison(work: Path, truth: dict[tuple[str, int, str], str], 
             f"differently: {only_direct} right only read directly, {only_rendered} right only rendered.")
 
 
+def wilson_interval(count: int, total: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of the share ``count`` of ``total``."""
+    interval = binomtest(count, total).proportion_ci(0.95, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
 def accuracy_interval(pairs: list[tuple[str, str, float]]) -> tuple[float, float]:
     """The 95% Wilson score interval of the share of fields read right, counting the fields
     as independent draws (they are not quite: a test digit can be written in several)."""
-    right = sum(1 for t, r, _ in pairs if t == r)
-    interval = binomtest(right, len(pairs)).proportion_ci(0.95, method="wilson")
-    return float(interval.low), float(interval.high)
+    return wilson_interval(sum(1 for t, r, _ in pairs if t == r), len(pairs))
 
 
 def clean_readable(written_with: dict[tuple[str, int, str], tuple[int, ...]],

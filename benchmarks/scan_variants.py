@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-from scipy.stats import binomtest  # noqa: E402
 
+from benchmarks.fields import wilson_interval  # noqa: E402
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.config import RunOptions  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
@@ -65,7 +65,7 @@ def write_variants(out: Path, cheques: int, seed: int) -> dict[tuple[str, str], 
 
 def interval(count: int, total: int) -> str:
     """A share with its 95% Wilson interval."""
-    low, high = binomtest(count, total).proportion_ci(0.95, method="wilson")
+    low, high = wilson_interval(count, total)
     return f"{count / total:.1%} ({low:.1%}-{high:.1%})"
 
 

@@ -126,3 +126,14 @@ def test_a_glyph_is_read_as_no_digit_only_where_that_is_its_likeliest_class() ->
     touching = Reading(((blob,), (zero, zero)), ((0.2,), (0.4, 0.4)))
     decoded = decode_field([_sure("9"), touching], None, review_below=0.5)
     assert (decoded.text, decoded.marks) == ("900", "900")
+
+
+def test_a_field_whose_place_is_in_doubt_is_review_with_confidence_zero() -> None:
+    readings = [_sure(s) for s in "42"]
+    sure = decode_field(readings, None, review_below=0.5)
+    doubted = decode_field(readings, None, review_below=0.5, doubt="page tilted 20 degrees or more")
+    assert sure.status == "ok" and sure.confidence > 0.9
+    # The digits and their own confidences stay; the field's value is not vouched for.
+    assert (doubted.text, doubted.digit_confidences) == (sure.text, sure.digit_confidences)
+    assert (doubted.status, doubted.confidence) == ("review", 0.0)
+    assert doubted.reason.startswith("page tilted 20 degrees or more")

@@ -60,9 +60,7 @@ def locate_fields(grey: np.ndarray, template: Template | None) -> PageLayout:
     x, y = paper.offset
     height, width = paper.image.shape
     if template is None:
-        fields = [dataclasses.replace(f, box=(f.box[0] + x, f.box[1] + y, f.box[2], f.box[3]))
-                  for f in find_strings(paper.image)]
-        return PageLayout(fields, (x, y, width, height))
+        return PageLayout(_in_scan(find_strings(paper.image), paper, 0, []), (x, y, width, height))
     turns = find_orientation(paper.image, template)
     image = np.ascontiguousarray(np.rot90(paper.image, turns))
     mask = None if paper.mask is None else np.ascontiguousarray(np.rot90(paper.mask, turns))
@@ -71,12 +69,20 @@ def locate_fields(grey: np.ndarray, template: Template | None) -> PageLayout:
               + ([TOO_TILTED] if beyond_range(registered.angle) else [])
               + ([MOVED_FAR] if at_shift_limit(registered.shift, image.shape) else [])
               + ([several_documents(paper.documents)] if paper.documents > 1 else []))
+    return PageLayout(_in_scan(registered.fields, paper, turns, doubts), (x, y, width, height), turns,
+                      registered.fit, registered.angle, registered.shift)
+
+
+def _in_scan(fields: list[FieldImage], paper: Paper, turns: int, doubts: list[str]) -> list[FieldImage]:
+    """Fields found on the paper turned by ``turns``, with their boxes in the scan's pixels
+    and the page's ``doubts`` joined to each field's own."""
+    x, y = paper.offset
     placed = []
-    for f in registered.fields:
-        fx, fy, fw, fh = box_in_scan(f.box, turns, (height, width))
+    for f in fields:
+        fx, fy, fw, fh = box_in_scan(f.box, turns, paper.image.shape)
         placed.append(dataclasses.replace(f, box=(fx + x, fy + y, fw, fh),
                                           doubt="; ".join(doubts + ([f.doubt] if f.doubt else []))))
-    return PageLayout(placed, (x, y, width, height), turns, registered.fit, registered.angle, registered.shift)
+    return placed
 
 
 def page_fields(page: Page, template: Template | None) -> list[FieldImage]:

@@ -28,6 +28,14 @@ def box_pixels(spec: FieldSpec, width: int, height: int) -> tuple[int, int, int,
     return int(round(left * width)), int(round(top * height)), int(round(right * width)), int(round(bottom * height))
 
 
+def _shift_search(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The registration search on a page of ``shape`` (height, width): the largest shift
+    each way (x, y) and the step between candidate shifts, in pixels."""
+    height, width = shape[:2]
+    max_dx, max_dy = int(width * MAX_SHIFT), int(height * MAX_SHIFT)
+    return max_dx, max_dy, max(1, min(max_dx, max_dy) // 20)
+
+
 def register_shift(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> tuple[int, int]:
     """The (dx, dy) that places the template boxes where no box edge cuts through ink.
 
@@ -40,8 +48,7 @@ def register_shift(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> 
     """
     height, width = mask.shape
     integral = cv2.integral(mask.astype(np.uint8))
-    max_dx, max_dy = int(width * MAX_SHIFT), int(height * MAX_SHIFT)
-    step = max(1, min(max_dx, max_dy) // 20)
+    max_dx, max_dy, step = _shift_search(mask.shape)
     dxs = np.arange(-max_dx, max_dx + 1, step)
     dys = np.arange(-max_dy, max_dy + 1, step)
 
@@ -67,9 +74,7 @@ def register_shift(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> 
 def at_shift_limit(shift: tuple[int, int], shape: tuple[int, int]) -> bool:
     """Whether a registration shift found on a page of ``shape`` (height, width) lies at the
     edge of the search (within one of its steps), so the boxes may belong further still."""
-    height, width = shape
-    max_dx, max_dy = int(width * MAX_SHIFT), int(height * MAX_SHIFT)
-    step = max(1, min(max_dx, max_dy) // 20)
+    max_dx, max_dy, step = _shift_search(shape)
     return abs(shift[0]) >= max_dx - step or abs(shift[1]) >= max_dy - step
 
 
@@ -152,10 +157,10 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
     boxes = [(x0 + left, y0 + top, x1 + left, y1 + top)
              for x0, y0, x1, y1 in (box_pixels(spec, paper_width, paper_height) for spec in template.fields)]
     dx, dy = register_shift(straight_mask, boxes)
+    placed_boxes = [(x0 + dx, y0 + dy, x1 + dx, y1 + dy) for x0, y0, x1, y1 in boxes]
     inverse = cv2.invertAffineTransform(rotation)
     fields = []
-    for spec, (x0, y0, x1, y1) in zip(template.fields, boxes):
-        placed = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+    for spec, placed in zip(template.fields, placed_boxes):
         scanned_share = _scanned_share(placed, straight_paper, inverse, (height, width))
         x0, x1 = np.clip([placed[0], placed[2]], 0, width)
         y0, y1 = np.clip([placed[1], placed[3]], 0, height)
@@ -168,5 +173,4 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
         fields.append(FieldImage(spec.name, straight[y0:y1, x0:x1].copy(),
                                  (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec,
                                  OFF_THE_SCAN if scanned_share < 1.0 - MISSING_SHARE else ""))
-    fit = box_ink_ratio(straight_mask, [(x0 + dx, y0 + dy, x1 + dx, y1 + dy) for x0, y0, x1, y1 in boxes])
-    return Registration(fields, angle, (dx, dy), fit)
+    return Registration(fields, angle, (dx, dy), box_ink_ratio(straight_mask, placed_boxes))

@@ -173,14 +173,16 @@ def _best_path(readings: list[Reading], lengths: range | None) -> _Chosen:
     return _Chosen(tuple(reversed(chosen)))
 
 
-def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float) -> Decoded:
+def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float, doubt: str = "") -> Decoded:
     """Choose each glyph's reading and judge the field.
 
     Field confidence is the product of the chosen readings' calibrated probabilities (each
     digit's, and for each glyph read as no digit the probability that it is none): the
     probability that every glyph is read right, given the segmentation; 0 when the reading
-    breaks the template's length, pattern or marks, or nothing was found. ``review`` when
-    it is under ``review_below``, or the template is not met, or nothing was found.
+    breaks the template's length, pattern or marks, or nothing was found, or the field's
+    place on the page is in doubt (``doubt``, from the layout: digits read where the field
+    may not be are not its value). ``review`` when it is under ``review_below``, or for
+    any of those reasons.
     """
     lengths = range(spec.min_length, spec.max_length + 1) if spec else None
     chosen = _best_path(readings, lengths)
@@ -190,7 +192,7 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     confidences = tuple(_digit_confidence(r) for r in rows)
     no_digits = [_no_digit(r) for r in chosen.no_digit_rows()]
     confidence = float(np.prod(confidences) * np.prod(no_digits)) if confidences else 0.0
-    reasons = []
+    reasons = [doubt] if doubt else []
     if not text:
         reasons.append("no digits found")
     if spec is not None and text and not spec.min_length <= len(text) <= spec.max_length:

@@ -128,13 +128,9 @@ class _Batcher:
             readings = field_readings(prepared.layout, probabilities[at:end],
                                       None if singles is None else singles[at:end])
             at = end
-            decoded = decode_field(readings, prepared.spec, options.review_below)
-            status, confidence = decoded.status, decoded.confidence
-            if prepared.doubt:
-                # Digits read where the field may not be are not the field's value.
-                status, confidence = "review", 0.0
+            decoded = decode_field(readings, prepared.spec, options.review_below, prepared.doubt)
             rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
-                                    decoded.text, confidence, decoded.digit_confidences, status, "",
+                                    decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
                                     prepared.box, decoded.marks))
         return rows
 
