@@ -5,10 +5,11 @@
 Generates held-out cheques (MNIST test digits, a seed the samples, tests and the field
 benchmark do not use) and writes each as every variant of samples/scan_variants.py (a
 dark scanner bed, tilts beyond a feeder's, upside down, bitonal, ...) as grey PNG, or
-CCITT G4 TIFF for the bitonal ones. Each variant's
-set is read with the cheque template, and per variant it prints the share of fields read
-right and of fields marked ``ok`` with a wrong text (the errors nobody looks at), with
-their 95% intervals, into benchmarks/RESULTS.md.
+CCITT G4 TIFF (or a PDF of one G4 image) for the bitonal ones, and the same cheques three to a flatbed scan, read
+with ``--split-documents``. Each variant's set is read with the cheque template, and per
+variant it prints the share of fields read right and of fields marked ``ok`` with a
+wrong text (the errors nobody looks at), with their 95% intervals, into
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -34,32 +35,51 @@ from docproc.layout.templates import load_template  # noqa: E402
 from docproc.recognize.loading import load_classifier  # noqa: E402
 from docproc.run.pipeline import run_all  # noqa: E402
 from samples.layouts import DigitSource, cheque_layout, render_page  # noqa: E402
-from samples.scan_variants import VARIANTS  # noqa: E402
+from samples.scan_variants import IN_A_PDF, VARIANTS, several_on_a_bed  # noqa: E402
+
+# Cheques laid on one flatbed scan in the split-documents set.
+PER_FLATBED = 3
+FLATBEDS = "flatbeds"
 
 
 def write_variants(out: Path, cheques: int, seed: int) -> dict[tuple[str, str], str]:
-    """Each variant's scans under ``out/<n>/``, the template as ``out/cheque.yaml``;
-    returns the truth {(variant folder/file, field): text}."""
+    """Each variant's scans under ``out/<n>/``, the cheques ``PER_FLATBED`` to a scan under
+    ``out/flatbeds/``, the template as ``out/cheque.yaml``; returns the truth
+    {(variant folder/file, field): text}, a flatbed's fields named ``<part>/<field>``."""
     rng = np.random.default_rng(seed)
     digits = DigitSource(rng)
     layout = cheque_layout()
     out.mkdir(parents=True, exist_ok=True)
     (out / "cheque.yaml").write_text(layout.template_yaml())
     truth: dict[tuple[str, str], str] = {}
+    written: list[tuple[np.ndarray, dict[str, str]]] = []
     for number in range(1, cheques + 1):
         page, fields = render_page(layout, rng, digits)
         grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
-        for index, variant in enumerate(VARIANTS.values()):
+        written.append((grey, fields))
+        for index, (variant_name, variant) in enumerate(VARIANTS.items()):
             folder = out / str(index)
             folder.mkdir(parents=True, exist_ok=True)
             scan = variant(grey, rng)
-            if scan.dtype == bool:  # bitonal: stored as an archive stores it
+            if variant_name.endswith(IN_A_PDF):
+                name = f"cheque-{number:04d}.pdf"
+                Image.fromarray(scan).save(folder / name, resolution=layout.dpi)
+            elif scan.dtype == bool:  # bitonal: stored as an archive stores it
                 name = f"cheque-{number:04d}.tif"
                 Image.fromarray(scan).save(folder / name, compression="group4", dpi=(layout.dpi, layout.dpi))
             else:
                 name = f"cheque-{number:04d}.png"
                 cv2.imwrite(str(folder / name), scan)
             truth.update(((f"{index}/{name}", field), text) for field, text in fields.items())
+    # Its own random stream, so the variants above keep theirs.
+    flatbed_rng = np.random.default_rng(seed + 1)
+    (out / FLATBEDS).mkdir(exist_ok=True)
+    for start in range(0, len(written), PER_FLATBED):
+        group = written[start : start + PER_FLATBED]
+        name = f"flatbed-{start // PER_FLATBED + 1:04d}.png"
+        cv2.imwrite(str(out / FLATBEDS / name), several_on_a_bed([grey for grey, _ in group], flatbed_rng))
+        truth.update(((f"{FLATBEDS}/{name}", f"{part}/{field}"), text)
+                     for part, (_, fields) in enumerate(group, 1) for field, text in fields.items())
     return truth
 
 
@@ -82,13 +102,16 @@ def main(argv: list[str] | None = None) -> None:
     template = load_template(out / "cheque.yaml")
     classifier = load_classifier()
     table = ["| variant | fields | fields right | ok but wrong | pages/s |", "|---|---:|---:|---:|---:|"]
-    for index, name in enumerate(VARIANTS):
-        files = discover([str(out / str(index))], root=out)
+    sets = [(name, str(index), RunOptions(template=template)) for index, name in enumerate(VARIANTS)]
+    sets.append((f"{PER_FLATBED} cheques on a flatbed, each tilted up to 3 degrees, --split-documents", FLATBEDS,
+                 RunOptions(template=template, split_documents=True)))
+    for name, folder, options in sets:
+        files = discover([str(out / folder)], root=out)
         started = time.perf_counter()
-        rows, summary = run_all(files, classifier, RunOptions(template=template))
+        rows, summary = run_all(files, classifier, options)
         seconds = time.perf_counter() - started
-        got = {(r.file, r.field): r for r in rows}
-        keys = [k for k in truth if k[0].startswith(f"{index}/")]
+        got = {(r.file, f"{r.part}/{r.field}" if folder == FLATBEDS else r.field): r for r in rows}
+        keys = [k for k in truth if k[0].startswith(f"{folder}/")]
         right = sum(1 for k in keys if k in got and got[k].text == truth[k])
         ok_wrong = sum(1 for k in keys if k in got and got[k].status == "ok" and got[k].text != truth[k])
         line = (f"| {name} | {len(keys)} | {interval(right, len(keys))} | {interval(ok_wrong, len(keys))} "
@@ -99,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         "## Scan variants (`python -m benchmarks.scan_variants`)",
         "",
         f"{args.cheques} held-out cheques (MNIST test digits, seed {args.seed}), each written as every variant of "
-        "`samples/scan_variants.py` (grey PNG; the bitonal ones CCITT G4 TIFF) and read with the cheque template. "
+        "`samples/scan_variants.py` (grey PNG; the bitonal ones CCITT G4 TIFF, or a PDF of one G4 image), and the same cheques "
+        f"{PER_FLATBED} to a flatbed scan, read with the cheque template. pages/s: scans per second. "
         "\"ok but wrong\": marked `ok` with a wrong text. 95% Wilson intervals. "
         f"Measured {dt.date.today().isoformat()} on: {machine_line()}.",
         "",

@@ -177,6 +177,10 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
               help="Take PDF pages that are bare scans (one JPEG over the whole page) straight from their JPEG "
                    "instead of rendering them: about twice as fast on scanned PDFs, with pixels that differ from "
                    "poppler's by a grey level or two (see the README).")
+@click.option("--split-documents", is_flag=True,
+              help="Read each document on a scan of several (cheques laid side by side on a flatbed) as its own "
+                   "part of the page: the CSV's part column numbers them from 1, rows from the top, each row from "
+                   "the left. Without it, only the largest is read with a template, in review.")
 @click.option("--file-timeout", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
               help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on. "
                    "Files are then read in worker processes, so one stuck inside a decoder is killed too.")
@@ -208,7 +212,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
                    "here, however it ends (for monitoring).")
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
-                root: Path | None, pdf_dpi: int, direct_pdf_scans: bool,
+                root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, split_documents: bool,
                 file_timeout: float, max_pixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
                 raise_on_error: bool, review_below: float, ledger_path: Path | None, force: bool,
                 quiet: bool, log_file: Path | None, summary_json: Path | None) -> None:
@@ -234,7 +238,8 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
             _read_scans(inputs, output, template_path, model_path, root, ledger_path, force, quiet, summary_json,
                         summary, config.RunOptions(pdf_dpi=pdf_dpi, review_below=review_below,
                                                    max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
-                                                   direct_pdf_scans=direct_pdf_scans, raise_on_error=raise_on_error),
+                                                   direct_pdf_scans=direct_pdf_scans, split_documents=split_documents,
+                                                   raise_on_error=raise_on_error),
                         batch_size, jobs, scheduler)
         exit_code = InputFileError.exit_code if summary.failed_files else 0
         error = f"{summary.failed_files} files could not be read (their rows say why)" if exit_code else None

@@ -38,8 +38,9 @@ def default_jobs() -> int:
 @dataclass(frozen=True)
 class RunOptions:
     """How to read: template (or None to find strings), PDF resolution, page size limit,
-    review threshold, time limit per file, whether bare PDF scans skip poppler, and
-    whether an internal error ends the run."""
+    review threshold, time limit per file, whether bare PDF scans skip poppler, whether
+    each document on a scanner bed is read as its own part of the page, and whether an
+    internal error ends the run."""
 
     template: Template | None = None
     pdf_dpi: int = PDF_DPI
@@ -47,6 +48,7 @@ class RunOptions:
     max_pixels: int = MAX_PIXELS
     file_timeout: float | None = None  # seconds of work per file; None: no limit
     direct_pdf_scans: bool = False  # bare scanned PDF pages straight from their JPEG (docproc.ingest.pdf_scans)
+    split_documents: bool = False  # several documents on one scan: each its own part (layout.page_fields)
     # An unexpected exception while reading a file: False makes it the file's error row,
     # True lets it end the run with its traceback (--raise-on-error, for debugging).
     raise_on_error: bool = False

@@ -105,6 +105,26 @@ def faint_carbon(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(paper - (paper - page.astype(np.float32)) * strength, 0, 255).astype(np.uint8)
 
 
+def several_on_a_bed(pages: list[np.ndarray], rng: np.random.Generator, max_tilt: float = 3.0) -> np.ndarray:
+    """Grey pages laid on one flatbed scan one under another, as cheques are laid on a
+    page-sized bed: each turned by up to ``max_tilt`` degrees either way and set in from
+    the left by its own margin, on a dark bed with noise. The pages are in the scan's
+    reading order (docproc's parts 1, 2, ...)."""
+    level = float(rng.uniform(8, 45))
+    placed = [tilted(page, rng, 0.0, max_tilt, fill=(level,), whole=True) for page in pages]
+    lefts = [int(rng.integers(20, 160)) for _ in placed]
+    gaps = [int(rng.integers(40, 120)) for _ in range(len(placed) + 1)]
+    width = max(left + piece.shape[1] for left, piece in zip(lefts, placed)) + int(rng.integers(20, 160))
+    height = sum(piece.shape[0] for piece in placed) + sum(gaps)
+    bed = np.clip(rng.normal(level, 4, (height, width)), 0, 255).astype(np.uint8)
+    top = gaps[0]
+    for piece, left, gap in zip(placed, lefts, gaps[1:]):
+        h, w = piece.shape
+        bed[top : top + h, left : left + w] = piece  # its corners turned in are the bed's level
+        top += h + gap
+    return bed
+
+
 VARIANTS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "as generated": lambda page, rng: page,
     "black scanner border, 25-60 px": scanner_bed,
@@ -122,4 +142,8 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "punch holes": punch_holes,
     "staple and its shadow": staple_shadow,
     "faint carbon copy": faint_carbon,
+    # Stored as a PDF of one CCITT G4 image (benchmarks.scan_variants: the names ending so).
+    "bitonal G4, dithered, in a PDF": bitonal,
 }
+# The variants a benchmark stores as PDF pages rather than as images.
+IN_A_PDF = "in a PDF"

@@ -86,6 +86,8 @@ def test_every_figure_on_a_hand_checked_case(tmp_path: Path) -> None:
      r"truth.csv, line 3; .*truth.csv, line 7: field 'date' of a.png page 1 appears more than once"),
     (RESULTS, TRUTH + "f.png,one,zip,1\n", r"truth.csv, line 7: page 'one' is not a page number"),
     (RESULTS, TRUTH + "f.png,1,zip,12a\n", r"truth.csv, line 7: truth '12a' is not a digit string"),
+    (RESULTS, "file,page,part,field,text\na.png,1,0,amount,123\n",
+     r"truth.csv, line 2: part '0' is not a document's part number"),
     (RESULTS.replace("0.9500", "1.5"), TRUTH, r"results.csv, line 4: confidence '1.5' is not between 0 and 1"),
     (RESULTS, TRUTH.replace(".png", ".tif").replace(".pdf", ".tif"), r"no field of .*results.csv matches a field of .*truth.csv"),
 ])
@@ -135,6 +137,23 @@ def test_runs_in_several_files_are_audited_together_and_a_field_twice_is_refused
     (tmp_path / "again.csv").write_text(lines[0] + lines[1])
     with pytest.raises(AuditInputError, match=r"first.csv, line 2; .*again.csv, line 2: field 'amount' of a.png"):
         tables.load([tmp_path / "first.csv", tmp_path / "again.csv"], tmp_path / "truth.csv")
+
+
+def test_the_documents_of_a_split_page_are_told_apart_by_their_part(tmp_path: Path) -> None:
+    header = HEADER.replace("page,", "page,part,", 1)
+    results = header + (
+        "bed.png,1,1,cheque,amount,123,0.9900,0.99 1.0 1.0,ok,,0,0,10,10\n"
+        "bed.png,1,2,cheque,amount,456,0.9900,0.99 1.0 1.0,ok,,0,20,10,10\n"
+    )
+    # Truth keyed per part joins part by part; the second cheque's amount was 450.
+    truth = "file,page,part,field,text\nbed.png,1,1,amount,123\nbed.png,1,2,amount,450\n"
+    table = tables.load(list(write(tmp_path, results, truth)[:1]), tmp_path / "truth.csv")
+    assert table.fields["outcome"].tolist() == ["right", "wrong"]
+    # Truth without a part column is part 1 of each page: the second cheque's row is extra.
+    table = tables.load([tmp_path / "results.csv"], write(tmp_path, results, "file,page,field,text\nbed.png,1,amount,123\n")[1])
+    assert table.fields["outcome"].tolist() == ["right"] and len(table.extra) == 1
+    with pytest.raises(AuditInputError, match=r"field 'amount' of bed.png page 1 part 2 appears more than once"):
+        tables.load([write(tmp_path, results + results.splitlines(keepends=True)[2], truth)[0]], tmp_path / "truth.csv")
 
 
 def test_the_report_reads_well_in_headless_chromium(tmp_path: Path) -> None:

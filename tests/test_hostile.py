@@ -128,11 +128,11 @@ def test_a_file_over_its_time_limit_gets_an_error_row_and_the_run_goes_on(monkey
     files = discover([str(tmp_path / "scans" / "cheques")], root=tmp_path / "scans")
     real_page_fields = prepare.page_fields
 
-    def slow_on_the_second(page, template):  # type: ignore[no-untyped-def]
+    def slow_on_the_second(page, template, split_documents=False):  # type: ignore[no-untyped-def]
         slow_on_the_second.calls += 1
         if slow_on_the_second.calls == 2:
             time.sleep(5)
-        return real_page_fields(page, template)
+        return real_page_fields(page, template, split_documents)
 
     slow_on_the_second.calls = 0
     monkeypatch.setattr(prepare, "page_fields", slow_on_the_second)

@@ -121,32 +121,41 @@ def test_rows_round_trip_exactly(tmp_path: Path) -> None:
         assert ledger.rows([step.key]) == {step.key: rows[:1]}
 
 
-def test_a_ledger_of_schema_1_is_brought_up_to_date_keeping_its_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("schema", [1, 2])
+def test_a_ledger_of_an_older_schema_is_brought_up_to_date_keeping_its_rows(tmp_path: Path, schema: int) -> None:
     import sqlite3
 
     path = tmp_path / "old.sqlite"
-    # A ledger as docproc 1.x wrote it: the rows had no marks.
+    # A ledger as docproc wrote it before: schema 1 rows had no marks, schema 2 rows no part.
+    marks_column = ", marks TEXT NOT NULL DEFAULT ''" if schema >= 2 else ""
+    marks_value = ", '4.2'" if schema >= 2 else ""
     old = sqlite3.connect(path)
-    old.executescript("""
+    old.executescript(f"""
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        INSERT INTO meta VALUES ('schema', '1');
+        INSERT INTO meta VALUES ('schema', '{schema}');
         CREATE TABLE inputs (path TEXT PRIMARY KEY, name TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, sha256 TEXT,
             checked_ns INTEGER NOT NULL, template_hash TEXT NOT NULL, model_hash TEXT NOT NULL,
             options_hash TEXT NOT NULL, pages INTEGER NOT NULL, has_error INTEGER NOT NULL);
         CREATE TABLE rows (path TEXT NOT NULL REFERENCES inputs(path) ON DELETE CASCADE, seq INTEGER NOT NULL,
             page INTEGER NOT NULL, template TEXT NOT NULL, field TEXT NOT NULL, text TEXT NOT NULL,
             confidence REAL NOT NULL, digit_confidences TEXT NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL,
-            x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL, PRIMARY KEY (path, seq));
+            x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL{marks_column},
+            PRIMARY KEY (path, seq));
         INSERT INTO inputs VALUES ('/s/a.png', 'a.png', 1, 1, NULL, 1, 't', 'm', 'o', 1, 0);
-        INSERT INTO rows VALUES ('/s/a.png', 0, 1, '', 'digits-1', '42', 0.5, '[0.5, 1.0]', 'ok', '', 1, 2, 3, 4);
+        INSERT INTO rows VALUES ('/s/a.png', 0, 1, '', 'digits-1', '42', 0.5, '[0.5, 1.0]', 'ok', '', 1, 2, 3, 4
+                                 {marks_value});
     """)
     old.close()
     with Ledger(path) as ledger:
         assert ledger.rows(["/s/a.png"]) == {"/s/a.png": [
-            FieldResult("a.png", 1, "", "digits-1", "42", 0.5, (0.5, 1.0), "ok", "", (1, 2, 3, 4), "")]}
+            FieldResult("a.png", 1, "", "digits-1", "42", 0.5, (0.5, 1.0), "ok", "", (1, 2, 3, 4),
+                        "4.2" if schema >= 2 else "", part=1)]}
+        split = FieldResult("b.png", 1, "", "digits-1", "7", 0.9, (0.9,), "ok", "", (5, 6, 7, 8), "7", part=2)
+        ledger.commit(InputRecord("/s/b.png", "b.png", 1, 1, None, 1, FP, 1, False), [split])
+        assert ledger.rows(["/s/b.png"]) == {"/s/b.png": [split]}
     with Ledger(path) as again:  # opened again: already current
-        assert list(again.records()) == ["/s/a.png"]
-    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        assert sorted(again.records()) == ["/s/a.png", "/s/b.png"]
+    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
 
 
 def test_a_damaged_ledger_is_refused_with_what_to_do(tmp_path: Path) -> None:

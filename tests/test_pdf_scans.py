@@ -148,3 +148,28 @@ def test_qpdf_complaints_about_a_damaged_pdf_are_told_at_debug_only(
     assert [p.number for p in pages] == [1, 2]  # page 2 as poppler recovers it
     assert not [r for r in caplog.records if r.levelno >= 30]
     assert any(r.name == "docproc" and "pikepdf:" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("dithered", [True, False], ids=["dithered", "thresholded"])
+def test_a_bitonal_pdf_page_is_read_from_its_image_as_a_bitonal_tiff_is(tmp_path: Path, dithered: bool) -> None:
+    import cv2
+    from PIL import Image
+
+    from docproc.ingest.inputs import read_kind
+    from samples.layouts import DigitSource, cheque_layout, render_page
+    from samples.scan_variants import bitonal
+
+    rng = np.random.default_rng(3232)
+    page, _ = render_page(cheque_layout(), rng, DigitSource(rng))
+    white = bitonal(cv2.cvtColor(page, cv2.COLOR_BGR2GRAY), rng, dithered)
+    tiff, pdf = tmp_path / "cheque.tif", tmp_path / "cheque.pdf"
+    Image.fromarray(white).save(tiff, compression="group4", dpi=(200, 200))
+    Image.fromarray(white).save(pdf, resolution=200)  # a CCITT G4 image over the page, as archives write them
+    with pikepdf.Pdf.open(pdf) as opened:
+        assert "/CCITTFaxDecode" in str(next(iter(opened.pages[0].resources.XObject.values())).Filter)
+    (from_tiff,) = iter_pages(tiff, read_kind(tiff) or "")
+    (from_pdf,) = iter_pages(pdf, "pdf", pdf_dpi=200)  # by default, not only with --direct-pdf-scans
+    assert np.array_equal(from_pdf.image, from_tiff.image)
+    # At another resolution: poppler's page size, the same grey resampled.
+    (at_300,) = iter_pages(pdf, "pdf", pdf_dpi=300)
+    assert at_300.image.shape == poppler(pdf, 300, 1).shape

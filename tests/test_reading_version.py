@@ -18,7 +18,7 @@ from docproc.run.fingerprint import READING_CODE, READING_VERSION
 
 # Recorded with READING_VERSION, on the Python named (ast.unparse may write the same code
 # a little differently on another); see the message below for when and how to change it.
-RECORDED = (4, "8042853458e3dca4a55623ce52fd6af7d06e0fcd8c3d1b8062cd12542ee51e88")
+RECORDED = (5, "b771418d5c67ea85fcfc7e6852befa546441ccf0f5d77af625aeddb941a7a886")
 RECORDED_ON_PYTHON = (3, 11)
 
 

@@ -49,7 +49,7 @@ def test_a_second_run_exits_at_once_and_a_killed_run_does_not_block(tmp_path: Pa
             holder.kill()
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert out.read_text().startswith("file,page,template,field")
+    assert out.read_text().startswith("file,page,part,template,field")
 
 
 @pytest.mark.slow

@@ -19,12 +19,12 @@ from docproc.ingest.pages import iter_pages
 from docproc.layout.contrast import restore_contrast
 from docproc.layout.deskew import estimate_skew
 from docproc.layout.orientation import NOT_MATCHED, find_orientation
-from docproc.layout.page_fields import TOO_TILTED, locate_fields
-from docproc.layout.paper import SHADOW, find_paper
+from docproc.layout.page_fields import TOO_TILTED, locate_documents, locate_fields
+from docproc.layout.paper import SHADOW, find_documents, find_paper
 from docproc.layout.register import MOVED_FAR, OFF_THE_SCAN
 from docproc.layout.templates import Template, load_template
 from samples.layouts import DigitSource, cheque_layout, form_layout, render_page
-from samples.scan_variants import bitonal, faint_carbon, scanner_bed, tilted, upside_down
+from samples.scan_variants import bitonal, faint_carbon, scanner_bed, several_on_a_bed, tilted, upside_down
 
 DOCPROC = Path(sys.executable).with_name("docproc")
 
@@ -87,6 +87,24 @@ def test_two_documents_on_one_bed_are_counted(tmp_path: Path, cheque) -> None:
     # Without a template every document's strings are read.
     strings = locate_fields(bed, None).fields
     assert any(f.box[1] < 610 for f in strings) and any(f.box[1] > 700 for f in strings)
+
+
+def test_each_document_on_a_bed_is_found_in_reading_order(tmp_path: Path, cheque) -> None:
+    page, _ = cheque
+    other, _ = _page("cheque", 1903)
+    bed = np.full((1400, 2700), 25, np.uint8)
+    bed[80:630, 1420:2620] = page  # top right, a little higher than the top left one
+    bed[100:650, 60:1260] = other
+    bed[760:1310, 700:1900] = page  # under both
+    offsets = [paper.offset for paper in find_documents(bed)]
+    assert [(x // 10, y // 10) for x, y in offsets] == [(6, 10), (142, 8), (70, 76)]
+    layouts = locate_documents(bed, _template(tmp_path, "cheque"))
+    assert [{f.part for f in layout.fields} for layout in layouts] == [{1}, {2}, {3}]
+    assert not any(f.doubt for layout in layouts for f in layout.fields)
+    # Each document's boxes lie on that document, in the scan's pixels.
+    for layout, (x, y) in zip(layouts, offsets):
+        assert all(x <= f.box[0] < x + 1200 and y <= f.box[1] < y + 550 for f in layout.fields)
+    assert find_documents(page)[0].image is page, "a scan without bed is one document, itself"
 
 
 def test_the_corners_around_a_tilted_page_on_a_bed_are_painted_paper(cheque) -> None:
@@ -179,6 +197,27 @@ def test_a_field_turned_out_of_a_feeders_scan_is_in_doubt(tmp_path: Path, cheque
         assert x >= 0 and y >= 0 and x + w <= width and y + h <= height, "boxes stay on the scan"
 
 
+def test_writing_that_crosses_the_edge_of_its_box_is_in_doubt(tmp_path: Path, cheque) -> None:
+    from docproc.glyphs.segment import CROSSES_EDGE
+    from docproc.run.prepare import prepare_field
+
+    page, _ = cheque
+    template = _template(tmp_path, "cheque")
+    height, width = page.shape
+    overflowing = page.copy()
+    # A tail written down from the amount's last digit, far below its box: no shift the
+    # registration may make keeps the box from cutting it.
+    right, bottom = (int(0.975 * width), int(0.4545 * height))
+    cv2.line(overflowing, (right - int(0.04 * width), bottom - int(0.05 * height)),
+             (right - int(0.05 * width), bottom + int(0.12 * height)), 30, 5)
+    for scan, crossing in ((page, False), (overflowing, True)):
+        fields = {f.name: prepare_field(f) for f in locate_fields(scan, template).fields}
+        assert (CROSSES_EDGE in fields["amount"].doubt) == crossing
+        assert not fields["date"].doubt
+    # Without a template a string's box is drawn around its ink: touching it is no doubt.
+    assert not any(prepare_field(f).doubt for f in locate_fields(overflowing, None).fields)
+
+
 def test_a_dithered_g4_tiff_is_read_as_grey(tmp_path: Path, cheque) -> None:
     from PIL import Image
 
@@ -205,10 +244,11 @@ def test_a_faint_page_has_its_contrast_restored_and_a_blank_one_is_left_alone(ch
     assert restore_contrast(tinted) is tinted, "tint and noise are never stretched into ink"
 
 
-def _run(tmp_path: Path, scans: Path, template: Path) -> tuple[subprocess.CompletedProcess[str], list[dict[str, str]]]:
-    out = tmp_path / "results.csv"
+def _run(tmp_path: Path, scans: Path, template: Path, *options: str,
+         out_name: str = "results.csv") -> tuple[subprocess.CompletedProcess[str], list[dict[str, str]]]:
+    out = tmp_path / out_name
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([str(DOCPROC), "run", str(scans), "-o", str(out), "--template", str(template)],
+    done = subprocess.run([str(DOCPROC), "run", str(scans), "-o", str(out), "--template", str(template), *options],
                           capture_output=True, text=True, env=env, timeout=300)
     with out.open(newline="") as handle:
         return done, list(csv.DictReader(handle))
@@ -245,3 +285,26 @@ def test_docproc_run_reads_real_scan_deliveries_and_refuses_another_form(tmp_pat
     form_rows = [r for r in rows if r["file"] == "zz-form.png"]
     assert form_rows and all(r["status"] == "review" and r["confidence"] == "0.0000" for r in form_rows)
     assert "zz-form.png page 1: template did not match" in done.stderr
+
+
+def test_docproc_run_split_documents_reads_each_cheque_as_its_part(tmp_path: Path) -> None:
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    pages = [_page("cheque", seed) for seed in (1931, 1932)]
+    cv2.imwrite(str(scans / "flatbed.png"), several_on_a_bed([page for page, _ in pages], np.random.default_rng(12)))
+    template = tmp_path / "cheque.yaml"
+    template.write_text(cheque_layout().template_yaml())
+
+    done, rows = _run(tmp_path, scans, template, "--split-documents")
+    assert done.returncode == 0, done.stderr
+    assert [(r["part"], r["field"]) for r in rows] == [("1", "date"), ("1", "amount"), ("2", "date"), ("2", "amount")]
+    truth = {(str(part), field): text for part, (_, fields) in enumerate(pages, 1) for field, text in fields.items()}
+    right = sum(r["text"] == truth[(r["part"], r["field"])] for r in rows)
+    assert right >= 3, f"{right} of 4 fields of two cheques on one flatbed scan read right"
+    assert not [r for r in rows if r["status"] == "ok" and r["text"] != truth[(r["part"], r["field"])]]
+
+    # Without the option only the largest is read, in review, and the log says what to do.
+    done, rows = _run(tmp_path, scans, template, out_name="unsplit.csv")
+    assert done.returncode == 0, done.stderr
+    assert rows and all(r["part"] == "1" and r["status"] == "review" for r in rows)
+    assert "2 documents on one scan" in done.stderr

@@ -18,7 +18,7 @@ from samples.pages import write_set
 pytestmark = pytest.mark.slow
 REAL_PREPARE = parts.prepare_part
 # The CPU stages, by the name prepare.py calls them under.
-STAGES = ("iter_pages", "page_fields", "find_glyphs", "lay_out")
+STAGES = ("iter_pages", "page_fields", "segment_field", "lay_out")
 
 
 def raising_while_bad(stage: str, real, current: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -102,10 +102,10 @@ def test_a_failure_in_a_stage_costs_only_its_file_on_a_dask_worker(
 
     options, files = cheques
     clean, _ = run_all(files, shipped_classifier, options)
-    plant_here("find_glyphs", monkeypatch)
+    plant_here("segment_field", monkeypatch)
     # What a Dask worker runs for a task, here in this process.
     done = read_files_on_worker(files, options, ModelFiles.read(default_model_path(), SHIPPED_CHECK, 1024))
-    _check([row for d in done for row in d.rows], clean, "find_glyphs")
+    _check([row for d in done for row in d.rows], clean, "segment_field")
 
 
 def test_a_failure_while_decoding_costs_only_its_page(cheques, shipped_classifier,  # type: ignore[no-untyped-def]

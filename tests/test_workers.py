@@ -51,9 +51,9 @@ def hang_on_slow(item: InputFile, options: RunOptions, first: int = 1, last: int
     if "slow" in item.name:
         real_page_fields = prepare.page_fields
 
-        def hanging(page, template):  # type: ignore[no-untyped-def]
+        def hanging(page, template, split_documents=False):  # type: ignore[no-untyped-def]
             time.sleep(30)
-            return real_page_fields(page, template)
+            return real_page_fields(page, template, split_documents)
 
         prepare.page_fields = hanging
     return REAL_PREPARE(item, options, first, last)

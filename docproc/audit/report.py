@@ -56,7 +56,8 @@ def worst_errors(fields: pd.DataFrame, scans: Path | None, limit: int) -> list[G
     are relative to), each item carries its crop, cut from the page at the results' box."""
     wrong = fields[fields["outcome"] != "right"].copy()
     wrong["rank"] = wrong["outcome"].map({"wrong": 0, "missing": 1, "error": 2})
-    wrong = wrong.sort_values(["rank", "confidence", "file", "page", "field"], ascending=[True, False, True, True, True],
+    wrong = wrong.sort_values(["rank", "confidence", "file", "page", "part", "field"],
+                              ascending=[True, False, True, True, True, True],
                               kind="stable").head(limit)
     crops: dict[int, bytes] = {}
     if scans is not None:
@@ -82,7 +83,7 @@ def worst_errors(fields: pd.DataFrame, scans: Path | None, limit: int) -> list[G
                 if not pages:
                     break  # pages stream one at a time: stop at the last one needed
     return [
-        GalleryItem(f"{row['file']} p{int(row['page'])} {row['field']}", row["truth"], row["text"],
+        GalleryItem(f"{row['file']} p{int(row['page'])}{_part(int(row['part']))} {row['field']}", row["truth"], row["text"],
                     float(row["confidence"]), row["digit_confidences"], row["outcome"], crops.get(index))
         for index, row in wrong.iterrows()
     ]
@@ -140,6 +141,11 @@ td:first-child,th:first-child{text-align:left}
 .where{color:#555} .bad{color:#b03a2e} .digits{color:#777;font-family:monospace;font-size:0.85em}
 .nocrop{color:#999;font-style:italic;margin-bottom:0.3em}
 """
+
+
+def _part(part: int) -> str:
+    """How the gallery names a document of a split page (``p1.2``: page 1, part 2); nothing for part 1."""
+    return f".{part}" if part != 1 else ""
 
 
 def _page(title: str, subtitle: str, headline: list[tuple[str, str]], sections: str, images: dict[str, bytes],

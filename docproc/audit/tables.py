@@ -13,7 +13,10 @@ import pandas as pd
 
 from docproc.errors import AuditInputError
 
-KEY = ["file", "page", "field"]
+# A field is known by its file, page, the document on the page (``part``: optional in
+# either file, 1 where absent, so truth keyed before documents were split still joins)
+# and its name.
+KEY = ["file", "page", "part", "field"]
 TRUTH_COLUMNS = ["file", "page", "field", "text"]
 RESULT_COLUMNS = ["file", "page", "field", "text", "confidence", "status"]
 # Used when present: the template column groups figures, the rest fill the gallery.
@@ -25,7 +28,7 @@ OUTCOMES = ("right", "wrong", "missing", "error")
 
 @dataclass(frozen=True)
 class AuditTable:
-    """The join: one row per truth field (columns file, page, field, truth, text,
+    """The join: one row per truth field (columns file, page, part, field, truth, text,
     confidence, status, outcome, results_line, truth_line and OPTIONAL_COLUMNS, empty
     where the results lack them), the result rows no truth field matched (``extra``), and
     the results' error rows."""
@@ -68,12 +71,15 @@ def _read(path: Path, required: list[str], what: str) -> pd.DataFrame:
         )
     frame["line"] = range(2, len(frame) + 2)
     frame["source"] = str(path)
-    pages = pd.to_numeric(frame["page"], errors="coerce")
-    bad = frame[pages.isna() | (pages < 1) | (pages % 1 != 0)]
-    if len(bad):
-        row = bad.iloc[0]
-        raise AuditInputError(f"{path}, line {row['line']}: page {row['page']!r} is not a page number (1, 2, ...)")
-    frame["page"] = pages.astype(int)
+    if "part" not in frame.columns:
+        frame["part"] = "1"
+    for column, what in (("page", "a page number"), ("part", "a document's part number")):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[numbers.isna() | (numbers < 1) | (numbers % 1 != 0)]
+        if len(bad):
+            row = bad.iloc[0]
+            raise AuditInputError(f"{path}, line {row['line']}: {column} {row[column]!r} is not {what} (1, 2, ...)")
+        frame[column] = numbers.astype(int)
     return frame
 
 
@@ -83,8 +89,9 @@ def _duplicates(frame: pd.DataFrame) -> None:
         first = repeated.iloc[0]
         same = repeated[(repeated[KEY] == first[KEY]).all(axis=1)]
         places = "; ".join(f"{source}, line {line}" for source, line in zip(same["source"], same["line"]))
+        part = f" part {first['part']}" if first["part"] != 1 else ""
         raise AuditInputError(
-            f"{places}: field {first['field']!r} of {first['file']} page {first['page']} appears more than once; "
+            f"{places}: field {first['field']!r} of {first['file']} page {first['page']}{part} appears more than once; "
             "keep one row per field"
         )
 
@@ -128,7 +135,7 @@ def load(results_paths: list[Path], truth_path: Path) -> AuditTable:
     found = joined["_merge"] == "both"
     if len(truth) and len(fields) and not found.any():
         raise AuditInputError(
-            f"no field of {results_name} matches a field of {truth_path} by (file, page, field): check that both "
+            f"no field of {results_name} matches a field of {truth_path} by (file, page, part, field): check that both "
             f"name files the same way (docproc run --root makes the names relative to one folder), e.g. "
             f"{fields.iloc[0]['file']!r} against {truth.iloc[0]['file']!r}"
         )

@@ -142,6 +142,20 @@ def _joined(left: Glyph, right: Glyph, tallest: int, dividers: list[int]) -> np.
     return ink
 
 
+CROSSES_EDGE = ("ink crosses the edge of the field's box: digits may be cut off, or the box is not where the "
+                "field is written; check it with `docproc template check T.yaml --overlay SCAN`")
+
+
+@dataclass(frozen=True)
+class FieldGlyphs:
+    """A field's digit candidates (``find_glyphs``), and whether writing crosses the edge
+    of its image: ink that is neither a speck nor a sliver of frame touches the border,
+    so the field's box cuts through writing."""
+
+    glyphs: list[Glyph]
+    crosses_edge: bool = False
+
+
 def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     """The digit candidates of one field image (ink dark on paper), left to right.
 
@@ -149,21 +163,27 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     pieces merged, and blobs wide enough to be two or three touching digits get split
     alternatives for the decoder to weigh against the whole.
     """
+    return segment_field(grey).glyphs
+
+
+def segment_field(grey: np.ndarray) -> FieldGlyphs:
+    """A field image's glyphs (``find_glyphs``) and whether its writing crosses its edge."""
     height = grey.shape[0]
     if grey.size == 0 or height < 8 or grey.shape[1] < 8:
-        return []
+        return FieldGlyphs([])
     ink, mask, dividers = _writing(grey)
     # Three or more dividers make a comb (a frame has two sides); its cell is their spacing.
     cell = float(np.median(np.diff(dividers))) if len(dividers) >= 3 else 0.0
     labels, comps = _components(mask)
     if not comps:
-        return []
+        return FieldGlyphs([])
     tallest = max(c.h for c in comps if c.area >= 4) if any(c.area >= 4 for c in comps) else 0
     if tallest == 0:
-        return []
+        return FieldGlyphs([])
     # Specks and rule fragments: much shorter than the writing, or tiny.
     min_area = max(6, int((tallest * 0.08) ** 2))
     comps = [c for c in comps if c.area >= min_area and not _frame_residue(c, grey.shape)]
+    crosses_edge = any(c.x == 0 or c.y == 0 or c.x + c.w == grey.shape[1] or c.y + c.h == height for c in comps)
     glyphs: list[Glyph] = []
     fragments: list[list[_Component]] = []
     for group in _merge_groups(comps):
@@ -181,10 +201,10 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     glyphs = _with_fragments(glyphs, fragments, labels, ink, tallest)
     # Groups are formed by overlap, so the pieces of a digit that parted side by side (a 4
     # broken at its crossing, a 5 and its bar) are separate glyphs: offer them joined.
-    return [
+    return FieldGlyphs([
         replace(glyph, joined=_joined(glyph, glyphs[i + 1], tallest, dividers)) if i + 1 < len(glyphs) else glyph
         for i, glyph in enumerate(glyphs)
-    ]
+    ], crosses_edge)
 
 
 def _writing(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:

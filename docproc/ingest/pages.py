@@ -12,7 +12,6 @@ import io
 import logging
 import math
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,12 +181,13 @@ def _rendered_pages(path: Path, dpi: int, first: int, last: int) -> Iterator[Pag
         yield Page(number=number, image=np.ascontiguousarray(_grey(image)), dpi=float(dpi))
 
 
-def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int) -> np.ndarray | None:
-    """PDF page ``number`` in grey at ``dpi`` (poppler's size for it) from its JPEG, when it
-    is a bare scan; None when poppler must render it: any other page, one over
-    ``max_pixels`` (in the JPEG or at ``dpi``: poppler's path has the checks), or a JPEG
-    that does not decode to the size the PDF states (poppler renders what it can of it)."""
-    scan = scans.bare_scan(number)
+def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int, jpeg: bool = True) -> np.ndarray | None:
+    """PDF page ``number`` in grey at ``dpi`` (poppler's size for it) from its image, when it
+    is a bare bitonal scan or (with ``jpeg``) a bare JPEG scan; None when poppler must
+    render it: any other page, one over ``max_pixels`` (in the image or at ``dpi``:
+    poppler's path has the checks), or a JPEG that does not decode to the size the PDF
+    states (poppler renders what it can of it)."""
+    scan = scans.bare_scan(number, jpeg)
     if scan is None:
         return None
     width_pt, height_pt = scan.points
@@ -195,6 +195,8 @@ def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int) -> np.n
     size = (math.ceil(round(width_pt * dpi / 72, 6)), math.ceil(round(height_pt * dpi / 72, 6)))
     if max(scan.pixels[0] * scan.pixels[1], size[0] * size[1]) > max_pixels:
         return None
+    if scan.white is not None:
+        return _at_size(grey_from_bitonal(scan.white), size)
     try:
         with Image.open(io.BytesIO(scan.jpeg)) as jpeg:
             if jpeg.format != "JPEG" or jpeg.size != scan.pixels or jpeg.mode not in ("L", "RGB"):
@@ -204,6 +206,11 @@ def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int) -> np.n
     except (OSError, ValueError, SyntaxError) as exc:  # Pillow's ways of saying "corrupt", as in image_pages
         log.debug("page %d's JPEG left to poppler: %s", number, exc)
         return None
+    return _at_size(grey, size)
+
+
+def _at_size(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A scan's grey at the (width, height) poppler would render its page at."""
     if (grey.shape[1], grey.shape[0]) == size:
         return grey
     # Shrinking averages the pixels each output pixel covers; enlarging interpolates.
@@ -214,14 +221,15 @@ def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int) -> np.n
 def pdf_pages(path: Path, dpi: int = PDF_DPI, max_pixels: int = MAX_PIXELS,
               first_page: int = 1, last_page: int | None = None, direct_scans: bool = False) -> Iterator[Page]:
     """Pages ``first_page`` to ``last_page`` (default: the end) of a PDF in grey at
-    ``dpi``, rendered by poppler a few pages per call; with ``direct_scans``, bare
-    scanned pages straight from their JPEG instead (docproc.ingest.pdf_scans)."""
+    ``dpi``, rendered by poppler a few pages per call, but bare bitonal scans straight
+    from their image and, with ``direct_scans``, bare JPEG scans straight from their JPEG
+    (docproc.ingest.pdf_scans)."""
     count = pdf_page_count(path, dpi, max_pixels)
     end = count if last_page is None else min(count, last_page)
-    with open_scanned_pdf(path) if direct_scans else nullcontext() as scans:
+    with open_scanned_pdf(path) as scans:
         number = first_page
         while number <= end:
-            direct = scan_page(scans, number, dpi, max_pixels) if scans is not None else None
+            direct = scan_page(scans, number, dpi, max_pixels, direct_scans) if scans is not None else None
             if direct is not None:
                 yield Page(number=number, image=direct, dpi=float(dpi))
                 number += 1

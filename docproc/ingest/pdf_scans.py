@@ -1,4 +1,5 @@
-"""Find the PDF pages that are bare scans, for reading without rendering (--direct-pdf-scans).
+"""Find the PDF pages that are bare scans, for reading without rendering: bitonal ones
+always, JPEG ones with --direct-pdf-scans.
 
 A scanner's PDF page is one JPEG drawn over the whole page and nothing else. Its pixels
 are the JPEG's: decoded to grey and scaled to the rendering resolution (docproc.ingest.pages
@@ -8,8 +9,12 @@ resamples through its own imaging path). A page that is anything else (text, dra
 annotations, masks, rotation, another image encoding, a damaged file) is left to
 poppler: ``bare_scan`` returns None.
 
-It is an option, not the default: the small differences at stroke edges change a few
-readings either way, and ``benchmarks.fields`` measures the balance on its forms.
+For JPEG pages it is an option, not the default: the small differences at stroke edges
+change a few readings either way, and ``benchmarks.fields`` measures the balance on its
+forms. A bitonal page (one 1-bit image: CCITT G3/G4, LZW, Flate, as archives store
+cheques) is always read from its image, so it gets the grey that bitonal TIFFs get
+(docproc.ingest.bitonal): poppler smooths a dithered image into a blur the digits do not
+survive.
 """
 
 from __future__ import annotations
@@ -41,12 +46,14 @@ _SCAN_OPERATORS = {"q", "Q", "cm", "Do"}
 
 @dataclass(frozen=True)
 class BareScan:
-    """A page that is one JPEG over the whole page: the JPEG's bytes, its size in pixels
-    as the PDF states it, and the page's size in points."""
+    """A page that is one image over the whole page: a JPEG's bytes (empty for a bitonal
+    image), the image's size in pixels as the PDF states it, the page's size in points,
+    and a bitonal image's pixels (True where white; None for a JPEG)."""
 
     jpeg: bytes
     pixels: tuple[int, int]
     points: tuple[float, float]
+    white: np.ndarray | None = None
 
 
 class ScannedPdf:
@@ -56,13 +63,17 @@ class ScannedPdf:
     def __init__(self, pdf: pikepdf.Pdf) -> None:
         self.pdf = pdf
 
-    def bare_scan(self, number: int) -> BareScan | None:
-        """Page ``number`` (from 1) when it is a bare JPEG scan; None when poppler must render it."""
+    def bare_scan(self, number: int, jpeg: bool = True) -> BareScan | None:
+        """Page ``number`` (from 1) when it is a bare bitonal scan, or (with ``jpeg``) a bare
+        JPEG scan; None when poppler must render it."""
         import pikepdf
 
         try:
-            return _bare_scan(self.pdf.pages[number - 1])
-        except (pikepdf.PdfError, KeyError, AttributeError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            return _bare_scan(self.pdf.pages[number - 1], jpeg)
+        except (pikepdf.PdfError, KeyError, AttributeError, IndexError, TypeError, ValueError, RuntimeError,
+                NotImplementedError, OSError) as exc:
+            # (pikepdf's UnsupportedImageTypeError and DependencyError, for a JBIG2 image
+            # without its decoder, are among these.)
             # An odd or damaged page is poppler's to render, or to report.
             log.debug("page %d left to poppler: %s", number, exc)
             return None
@@ -97,9 +108,9 @@ def open_scanned_pdf(path: Path) -> Iterator[ScannedPdf | None]:
         yield ScannedPdf(pdf)
 
 
-def _bare_scan(page: pikepdf.Page) -> BareScan | None:
-    """The page as a BareScan when it is one JPEG drawn over the whole media box and
-    nothing else; None for any other page."""
+def _bare_scan(page: pikepdf.Page, jpeg: bool) -> BareScan | None:
+    """The page as a BareScan when it is one bitonal image, or (with ``jpeg``) one JPEG,
+    drawn over the whole media box and nothing else; None for any other page."""
     box = _plain_page_box(page)
     if box is None:
         return None
@@ -110,10 +121,18 @@ def _bare_scan(page: pikepdf.Page) -> BareScan | None:
     if not _fills_box(matrix, box):
         return None
     image = page.resources.XObject[name]
-    if not _plain_jpeg(image):
-        return None
     x0, y0, x1, y1 = box
-    return BareScan(bytes(image.read_raw_bytes()), (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0))
+    pixels, points = (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0)
+    if _plain_bitonal(image):
+        import pikepdf
+
+        decoded = pikepdf.PdfImage(image).as_pil_image()
+        if decoded.size != pixels or decoded.mode not in ("1", "L"):
+            return None
+        return BareScan(b"", pixels, points, np.asarray(decoded.convert("1"), bool))
+    if not jpeg or not _plain_jpeg(image):
+        return None
+    return BareScan(bytes(image.read_raw_bytes()), pixels, points)
 
 
 def _plain_page_box(page: pikepdf.Page) -> tuple[float, float, float, float] | None:
@@ -178,6 +197,16 @@ def _plain_jpeg(image: pikepdf.Object) -> bool:
     if any(key in image for key in ("/SMask", "/Mask", "/Decode", "/ImageMask", "/DecodeParms")):
         return False
     return int(image.get("/BitsPerComponent", 0)) == 8 and _grey_or_rgb(image.get("/ColorSpace"))
+
+
+def _plain_bitonal(image: pikepdf.Object) -> bool:
+    """Whether an XObject is a 1-bit grey image drawn as it decodes (any filter pikepdf
+    decodes; not a stencil mask, not masked, not inverted by a /Decode)."""
+    if image.get("/Subtype") != "/Image" or bool(image.get("/ImageMask", False)):
+        return False
+    if any(key in image for key in ("/SMask", "/Mask", "/Decode")):
+        return False
+    return int(image.get("/BitsPerComponent", 0)) == 1 and image.get("/ColorSpace") == "/DeviceGray"
 
 
 def _grey_or_rgb(space: object) -> bool:

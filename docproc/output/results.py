@@ -15,7 +15,7 @@ from docproc.output.atomic import write_atomically
 if TYPE_CHECKING:
     import pandas
 
-COLUMNS = ["file", "page", "template", "field", "text", "marks", "confidence", "digit_confidences",
+COLUMNS = ["file", "page", "part", "template", "field", "text", "marks", "confidence", "digit_confidences",
            "status", "error", "x", "y", "w", "h"]
 STATUSES = ("ok", "review", "error")
 
@@ -36,6 +36,8 @@ class FieldResult:
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     # The reading with the marks between its digits (``1.250,00``); ``text`` is its digits.
     marks: str = ""
+    # Which document on the page the field belongs to, from 1 (run --split-documents).
+    part: int = 1
 
     def row(self) -> dict[str, object]:
         """The CSV row: probabilities to 4 decimals, so equal runs give equal bytes."""
@@ -43,6 +45,7 @@ class FieldResult:
         return {
             "file": self.file,
             "page": self.page,
+            "part": self.part,
             "template": self.template,
             "field": self.field,
             "text": self.text,

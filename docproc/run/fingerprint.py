@@ -26,7 +26,10 @@ _CHUNK = 1 << 20
 # degrees, bitonal images read as grey; fields in doubt (a page tilted too far, off its
 # template, a box off the scan) are marked review; faint pages have their contrast restored
 # (layout/paper.py, orientation.py, contrast.py; ingest/bitonal.py).
-READING_VERSION = 4
+# Version 5: a template's field whose writing crosses the edge of its box is marked review
+# (glyphs/segment.py CROSSES_EDGE); rows carry the document's part (--split-documents); a PDF
+# page that is one bitonal image is read from it as a bitonal TIFF is (ingest/pdf_scans.py).
+READING_VERSION = 5
 # The modules whose code decides the rows (beside the model files, hashed on their own).
 READING_CODE = ("config.py", "ingest/inputs.py", "ingest/bitonal.py", "ingest/pages.py", "ingest/pdf_scans.py",
                 "layout/contrast.py", "layout/deskew.py", "layout/orientation.py", "layout/paper.py",
@@ -79,6 +82,8 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
     if options.direct_pdf_scans:
         # Only when set, so the ledgers of runs from before the option keep their hash.
         settings.append("direct-pdf-scans")
+    if options.split_documents:
+        settings.append("split-documents")
     if READING_VERSION > 1:
         settings.append(f"reading-code-{READING_VERSION}")
     options_hash = _text_sha256(json.dumps(settings))

@@ -131,7 +131,7 @@ class _Batcher:
             decoded = decode_field(readings, prepared.spec, options.review_below, prepared.doubt)
             rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
                                     decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
-                                    prepared.box, decoded.marks))
+                                    prepared.box, decoded.marks, prepared.part))
         return rows
 
 
