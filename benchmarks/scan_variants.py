@@ -5,8 +5,9 @@
 Generates held-out cheques (MNIST test digits, a seed the samples, tests and the field
 benchmark do not use) and writes each as every variant of samples/scan_variants.py (a
 dark scanner bed, tilts beyond a feeder's, upside down, bitonal, ...) as grey PNG, or
-CCITT G4 TIFF (or a PDF of one G4 image) for the bitonal ones, and the same cheques three to a flatbed scan, read
-with ``--split-documents``. Each variant's set is read with the cheque template, and per
+CCITT G4 TIFF (or a PDF of one G4 image) for the bitonal ones, and the same cheques
+three to a flatbed scan, read with ``--split-documents``. Each variant's set is read with
+the cheque template, and again with the blank cheque as the template's reference form; per
 variant it prints the share of fields read right and of fields marked ``ok`` with a
 wrong text (the errors nobody looks at), with their 95% intervals, into
 benchmarks/RESULTS.md.
@@ -32,9 +33,10 @@ from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.config import RunOptions  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
 from docproc.layout.templates import load_template  # noqa: E402
+from docproc.recognize.classifier import DigitClassifier  # noqa: E402
 from docproc.recognize.loading import load_classifier  # noqa: E402
 from docproc.run.pipeline import run_all  # noqa: E402
-from samples.layouts import DigitSource, cheque_layout, render_page  # noqa: E402
+from samples.layouts import DigitSource, blank_form, cheque_layout, render_page  # noqa: E402
 from samples.scan_variants import IN_A_PDF, VARIANTS, several_on_a_bed  # noqa: E402
 
 # Cheques laid on one flatbed scan in the split-documents set.
@@ -44,13 +46,16 @@ FLATBEDS = "flatbeds"
 
 def write_variants(out: Path, cheques: int, seed: int) -> dict[tuple[str, str], str]:
     """Each variant's scans under ``out/<n>/``, the cheques ``PER_FLATBED`` to a scan under
-    ``out/flatbeds/``, the template as ``out/cheque.yaml``; returns the truth
+    ``out/flatbeds/``, the template as ``out/cheque.yaml`` and, with the blank cheque as
+    its reference form, as ``out/cheque-reference.yaml``; returns the truth
     {(variant folder/file, field): text}, a flatbed's fields named ``<part>/<field>``."""
     rng = np.random.default_rng(seed)
     digits = DigitSource(rng)
     layout = cheque_layout()
     out.mkdir(parents=True, exist_ok=True)
     (out / "cheque.yaml").write_text(layout.template_yaml())
+    cv2.imwrite(str(out / "blank-cheque.png"), blank_form(layout, np.random.default_rng(seed + 2)))
+    (out / "cheque-reference.yaml").write_text(layout.template_yaml() + "reference: blank-cheque.png\n")
     truth: dict[tuple[str, str], str] = {}
     written: list[tuple[np.ndarray, dict[str, str]]] = []
     for number in range(1, cheques + 1):
@@ -89,6 +94,20 @@ def interval(count: int, total: int) -> str:
     return f"{count / total:.1%} ({low:.1%}-{high:.1%})"
 
 
+def read_set(out: Path, folder: str, options: RunOptions, truth: dict[tuple[str, str], str],
+             classifier: DigitClassifier) -> str:
+    """One set's cells of the table: fields right, ok but wrong, pages per second."""
+    files = discover([str(out / folder)], root=out)
+    started = time.perf_counter()
+    rows, summary = run_all(files, classifier, options)
+    seconds = time.perf_counter() - started
+    got = {(r.file, f"{r.part}/{r.field}" if folder == FLATBEDS else r.field): r for r in rows}
+    keys = [k for k in truth if k[0].startswith(f"{folder}/")]
+    right = sum(1 for k in keys if k in got and got[k].text == truth[k])
+    ok_wrong = sum(1 for k in keys if k in got and got[k].status == "ok" and got[k].text != truth[k])
+    return f"{len(keys)} | {interval(right, len(keys))} | {interval(ok_wrong, len(keys))} | {summary.pages / seconds:.1f}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cheques", type=int, default=150)
@@ -99,23 +118,16 @@ def main(argv: list[str] | None = None) -> None:
 
     out = args.out or Path(tempfile.mkdtemp(prefix="docproc-scan-variants-"))
     truth = write_variants(out, args.cheques, args.seed)
-    template = load_template(out / "cheque.yaml")
+    plain, with_reference = load_template(out / "cheque.yaml"), load_template(out / "cheque-reference.yaml")
     classifier = load_classifier()
-    table = ["| variant | fields | fields right | ok but wrong | pages/s |", "|---|---:|---:|---:|---:|"]
-    sets = [(name, str(index), RunOptions(template=template)) for index, name in enumerate(VARIANTS)]
-    sets.append((f"{PER_FLATBED} cheques on a flatbed, each tilted up to 3 degrees, --split-documents", FLATBEDS,
-                 RunOptions(template=template, split_documents=True)))
-    for name, folder, options in sets:
-        files = discover([str(out / folder)], root=out)
-        started = time.perf_counter()
-        rows, summary = run_all(files, classifier, options)
-        seconds = time.perf_counter() - started
-        got = {(r.file, f"{r.part}/{r.field}" if folder == FLATBEDS else r.field): r for r in rows}
-        keys = [k for k in truth if k[0].startswith(f"{folder}/")]
-        right = sum(1 for k in keys if k in got and got[k].text == truth[k])
-        ok_wrong = sum(1 for k in keys if k in got and got[k].status == "ok" and got[k].text != truth[k])
-        line = (f"| {name} | {len(keys)} | {interval(right, len(keys))} | {interval(ok_wrong, len(keys))} "
-                f"| {summary.pages / seconds:.1f} |")
+    table = ["| variant | fields | fields right | ok but wrong | pages/s | with the reference form: fields | fields right "
+             "| ok but wrong | pages/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    sets = [(name, str(index), False) for index, name in enumerate(VARIANTS)]
+    sets.append((f"{PER_FLATBED} cheques on a flatbed, each tilted up to 3 degrees, --split-documents", FLATBEDS, True))
+    for name, folder, split in sets:
+        cells = [read_set(out, folder, RunOptions(template=template, split_documents=split), truth, classifier)
+                 for template in (plain, with_reference)]
+        line = f"| {name} | {' | '.join(cells)} |"
         print(line, flush=True)
         table.append(line)
     section = [
@@ -123,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"{args.cheques} held-out cheques (MNIST test digits, seed {args.seed}), each written as every variant of "
         "`samples/scan_variants.py` (grey PNG; the bitonal ones CCITT G4 TIFF, or a PDF of one G4 image), and the same cheques "
-        f"{PER_FLATBED} to a flatbed scan, read with the cheque template. pages/s: scans per second. "
+        f"{PER_FLATBED} to a flatbed scan, read with the cheque template, and again with the template naming the "
+        "blank cheque as its reference form (docs/templates.md). pages/s: scans per second. "
         "\"ok but wrong\": marked `ok` with a wrong text. 95% Wilson intervals. "
         f"Measured {dt.date.today().isoformat()} on: {machine_line()}.",
         "",

@@ -381,7 +381,8 @@ def template_check_command(template_path: Path, scan: Path | None, output: Path)
     from docproc.layout.templates import load_template
 
     template = load_template(template_path)
-    click.echo(f"{template_path}: template '{template.name}' is valid, {len(template.fields)} fields")
+    reference = ", aligned to its reference form" if template.reference is not None else ""
+    click.echo(f"{template_path}: template '{template.name}' is valid, {len(template.fields)} fields{reference}")
     for spec in template.fields:
         length = f"{spec.min_length}" if spec.min_length == spec.max_length else f"{spec.min_length}-{spec.max_length}"
         pattern = f", pattern {spec.pattern.pattern}" if spec.pattern else ""
@@ -389,12 +390,17 @@ def template_check_command(template_path: Path, scan: Path | None, output: Path)
     if scan is not None:
         from docproc.layout.orientation import MIN_FIT, matches
         from docproc.layout.overlay import draw_overlay
+        from docproc.layout.reference import MIN_CORRELATION
 
         located = draw_overlay(scan, template, output)
         fit = "fits the template" if matches(located.fit) else f"does not fit the template (under {MIN_FIT:g})"
+        aligned = ""
+        if located.correlation is not None:
+            verdict = "aligned" if located.correlation >= MIN_CORRELATION else f"not the form (under {MIN_CORRELATION:g})"
+            aligned = f"; correlation with the reference form {located.correlation:.2f}: {verdict}"
         click.echo(f"overlay of {scan} (turned {90 * located.turns} deg, skew {located.angle:.2f} deg, shift "
                    f"{located.shift[0]},{located.shift[1]} px; its boxes hold {located.fit:.1f} times the page's "
-                   f"ink density: {fit}) written to {output}")
+                   f"ink density: {fit}{aligned}) written to {output}")
 
 
 if __name__ == "__main__":

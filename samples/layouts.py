@@ -213,9 +213,10 @@ def random_text(f: FieldDraw, rng: np.random.Generator) -> str:
     return "".join(str(int(d)) for d in rng.integers(0, 10, size=length))
 
 
-def render_page(layout: Layout, rng: np.random.Generator, digits: DigitSource,
+def render_page(layout: Layout, rng: np.random.Generator, digits: DigitSource | None,
                 scanner: bool = True) -> tuple[np.ndarray, dict[str, str]]:
-    """Draw one filled-in page (RGB uint8) and return it with its truth {field: text}."""
+    """Draw one filled-in page (RGB uint8) and return it with its truth {field: text};
+    with no ``digits``, the blank form (and no truth)."""
     width, height = layout.size
     printed = np.zeros((height, width), np.uint8)  # OpenCV draws text on 8-bit images only
     handwriting = np.zeros((height, width), np.float32)
@@ -223,8 +224,9 @@ def render_page(layout: Layout, rng: np.random.Generator, digits: DigitSource,
     truth: dict[str, str] = {}
     for f in layout.fields:
         _draw_furniture(printed, f, thickness)
-        truth[f.name] = random_text(f, rng)
-        _write_digits(handwriting, f, truth[f.name], digits, rng)
+        if digits is not None:
+            truth[f.name] = random_text(f, rng)
+            _write_digits(handwriting, f, truth[f.name], digits, rng)
     for text, origin, scale in layout.labels:
         cv2.putText(printed, text, origin, PRINT_FONT, scale * layout.dpi / 200, 255, max(1, thickness), cv2.LINE_AA)
     if layout.kind == "cheque":
@@ -248,6 +250,13 @@ def render_page(layout: Layout, rng: np.random.Generator, digits: DigitSource,
     if scanner:
         page = scan_effects(page, rng)
     return np.clip(page, 0, 255).astype(np.uint8), truth
+
+
+def blank_form(layout: Layout, rng: np.random.Generator) -> np.ndarray:
+    """The layout's form as printed, before anyone wrote on it, scanned straight (grey
+    uint8): what a template's reference image is."""
+    page, _ = render_page(layout, rng, None, scanner=False)
+    return cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
 
 
 def scan_effects(page: np.ndarray, rng: np.random.Generator, max_angle: float = 2.0, max_shift: float = 0.02) -> np.ndarray:

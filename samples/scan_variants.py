@@ -98,6 +98,17 @@ def staple_shadow(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def rescaled(page: np.ndarray, rng: np.random.Generator, low: float = 0.92, high: float = 0.97) -> np.ndarray:
+    """The page's content scaled by ``low`` to ``high`` about its centre, the page's size
+    kept (a copy reduced or enlarged on a copier, a form printed to fit another paper)."""
+    scale = float(rng.uniform(low, high))
+    height, width = page.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, scale)
+    border = tuple(float(v) for v in np.atleast_1d(page[2, 2]))
+    return cv2.warpAffine(page, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=border)
+
+
 def faint_carbon(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A carbon copy: the ink (and print) at a third to a half of its strength."""
     paper = float(np.percentile(page, 90))
@@ -144,6 +155,8 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "faint carbon copy": faint_carbon,
     # Stored as a PDF of one CCITT G4 image (benchmarks.scan_variants: the names ending so).
     "bitonal G4, dithered, in a PDF": bitonal,
+    "reduced copy, 92-97%": rescaled,
+    "enlarged copy, 103-106%": lambda page, rng: rescaled(page, rng, 1.03, 1.06),
 }
 # The variants a benchmark stores as PDF pages rather than as images.
 IN_A_PDF = "in a PDF"

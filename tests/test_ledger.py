@@ -174,6 +174,13 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
     (tmp_path / "b.yaml").write_text("# comments and spacing do not change readings\n" + text.replace(", ", ","))
     (tmp_path / "c.yaml").write_text(text.replace("0.5", "0.6"))
     (tmp_path / "d.yaml").write_text(text + "    marks: '.,'\n")
+    import cv2
+    import numpy as np
+
+    form = np.full((60, 100), 240, np.uint8)
+    cv2.rectangle(form, (10, 10), (50, 30), 0, 2)
+    cv2.imwrite(str(tmp_path / "form.png"), form)
+    (tmp_path / "e.yaml").write_text(text + "reference: form.png\n")
     model = tmp_path / "m.keras"
     model.write_bytes(b"weights")
 
@@ -183,6 +190,11 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
     assert fingerprint("a.yaml") == fingerprint("b.yaml")
     assert fingerprint("a.yaml").template_hash != fingerprint("c.yaml").template_hash
     assert fingerprint("a.yaml").template_hash != fingerprint("d.yaml").template_hash
+    with_reference = fingerprint("e.yaml").template_hash
+    assert with_reference != fingerprint("a.yaml").template_hash
+    cv2.rectangle(form, (60, 10), (90, 30), 0, 2)  # the form's image changed: so may its readings
+    cv2.imwrite(str(tmp_path / "form.png"), form)
+    assert fingerprint("e.yaml").template_hash != with_reference
     before = fingerprint("a.yaml")
     model.write_bytes(b"other weights")
     assert fingerprint("a.yaml").model_hash != before.model_hash

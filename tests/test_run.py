@@ -198,3 +198,21 @@ def test_template_check_and_overlay(scans: Path, tmp_path: Path) -> None:
                      "--overlay", str(scans / "scans" / "forms" / "form-0001.pdf"), "-o", str(overlay))
     assert result.returncode == 0, result.stderr
     assert "valid, 4 fields" in result.stdout and overlay.stat().st_size > 10_000
+    assert "fits the template" in result.stdout and "reference form" not in result.stdout
+
+    # With the blank form as its reference: how well the scan correlates with it, and a
+    # cheque is not that form.
+    import cv2
+    import numpy as np
+
+    from samples.layouts import blank_form, form_layout
+
+    cv2.imwrite(str(tmp_path / "blank.png"), blank_form(form_layout(), np.random.default_rng(1)))
+    with_reference = tmp_path / "form.yaml"
+    with_reference.write_text((scans / "templates" / "form.yaml").read_text() + "reference: blank.png\n")
+    for scan, verdict in ((scans / "scans" / "forms" / "form-0001.pdf", ": aligned"),
+                          (next((scans / "scans" / "cheques").iterdir()), ": not the form")):
+        result = docproc("template", "check", str(with_reference), "--overlay", str(scan), "-o", str(overlay))
+        assert result.returncode == 0, result.stderr
+        assert "aligned to its reference form" in result.stdout
+        assert "correlation with the reference form" in result.stdout and verdict in result.stdout, result.stdout

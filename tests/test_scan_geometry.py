@@ -21,10 +21,11 @@ from docproc.layout.deskew import estimate_skew
 from docproc.layout.orientation import NOT_MATCHED, find_orientation
 from docproc.layout.page_fields import TOO_TILTED, locate_documents, locate_fields
 from docproc.layout.paper import SHADOW, find_documents, find_paper
+from docproc.layout.reference import MIN_CORRELATION
 from docproc.layout.register import MOVED_FAR, OFF_THE_SCAN
 from docproc.layout.templates import Template, load_template
-from samples.layouts import DigitSource, cheque_layout, form_layout, render_page
-from samples.scan_variants import bitonal, faint_carbon, scanner_bed, several_on_a_bed, tilted, upside_down
+from samples.layouts import DigitSource, blank_form, cheque_layout, form_layout, render_page
+from samples.scan_variants import bitonal, faint_carbon, rescaled, scanner_bed, several_on_a_bed, tilted, upside_down
 
 DOCPROC = Path(sys.executable).with_name("docproc")
 
@@ -216,6 +217,43 @@ def test_writing_that_crosses_the_edge_of_its_box_is_in_doubt(tmp_path: Path, ch
         assert not fields["date"].doubt
     # Without a template a string's box is drawn around its ink: touching it is no doubt.
     assert not any(prepare_field(f).doubt for f in locate_fields(overflowing, None).fields)
+
+
+def _reference_template(tmp_path: Path) -> Template:
+    layout = cheque_layout()
+    cv2.imwrite(str(tmp_path / "blank-cheque.png"), blank_form(layout, np.random.default_rng(1)))
+    path = tmp_path / "cheque-reference.yaml"
+    path.write_text(layout.template_yaml() + "reference: blank-cheque.png\n")
+    return load_template(path)
+
+
+def test_a_reference_form_carries_the_boxes_to_an_enlarged_copy(tmp_path: Path, cheque) -> None:
+    page, _ = cheque
+    template = _reference_template(tmp_path)
+    enlarged = rescaled(page, np.random.default_rng(0), 1.03, 1.03)
+    upright, copied = locate_fields(page, template), locate_fields(enlarged, template)
+    assert upright.correlation is not None and upright.correlation > MIN_CORRELATION
+    assert copied.correlation is not None and copied.correlation > MIN_CORRELATION
+    assert not any(f.doubt for f in upright.fields + copied.fields)
+    height, width = page.shape
+    for before, after in zip(upright.fields, copied.fields):
+        x, y, w, h = before.box
+        # Where the field is on the copy: its place on the page, 3% further from the centre.
+        expected = (width / 2 + 1.03 * (x + w / 2 - width / 2), height / 2 + 1.03 * (y + h / 2 - height / 2))
+        x, y, w, h = after.box
+        assert abs(x + w / 2 - expected[0]) < 5 and abs(y + h / 2 - expected[1]) < 5, before.name
+        assert abs(w - 1.03 * before.box[2]) < 5
+
+
+def test_a_page_that_is_not_the_reference_form_is_in_doubt(tmp_path: Path) -> None:
+    from docproc.layout.reference import NOT_THE_FORM
+
+    template = _reference_template(tmp_path)
+    form_page, _ = _page("form", 1920)
+    for page in (form_page, np.full((550, 1200), 235, np.uint8)):
+        located = locate_fields(page, template)
+        assert located.correlation is not None and located.correlation < MIN_CORRELATION
+        assert all(NOT_THE_FORM in f.doubt for f in located.fields)
 
 
 def test_a_dithered_g4_tiff_is_read_as_grey(tmp_path: Path, cheque) -> None:

@@ -66,6 +66,38 @@ def test_bad_templates_are_refused_with_file_field_and_reason(tmp_path: Path, fi
     assert str(path) in str(info.value)
 
 
+def test_a_template_may_name_an_image_of_its_blank_form(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from samples.layouts import blank_form, cheque_layout
+
+    layout = cheque_layout()
+    (tmp_path / "forms").mkdir()
+    cv2.imwrite(str(tmp_path / "forms" / "blank.png"), blank_form(layout, np.random.default_rng(1)))
+    path = tmp_path / "cheque.yaml"
+    path.write_text(layout.template_yaml() + "reference: forms/blank.png\n")  # relative to the template's folder
+    template = load_template(path)
+    assert template.reference is not None and template.reference.dtype == bool
+    assert template.reference.shape == (layout.size[1], layout.size[0]) and 0.01 < template.reference.mean() < 0.3
+    assert len(template.reference_sha256) == 64
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(layout.template_yaml())
+    assert load_template(plain).reference is None
+
+    for value, message in (("forms/absent.png", "cannot read .*absent.png"), ("cheque.yaml", "not an image"),
+                           ("''", "must be the path of an image")):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(layout.template_yaml() + f"reference: {value}\n")
+        with pytest.raises(TemplateError, match=f"{bad}.*\\n  - 'reference' .*{message}"):
+            load_template(bad)
+    white = tmp_path / "white.png"
+    cv2.imwrite(str(white), np.full((100, 200), 255, np.uint8))
+    (tmp_path / "white.yaml").write_text(layout.template_yaml() + "reference: white.png\n")
+    with pytest.raises(TemplateError, match="holds no printed ink"):
+        load_template(tmp_path / "white.yaml")
+
+
 def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")

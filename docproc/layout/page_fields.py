@@ -16,6 +16,7 @@ from docproc.layout.deskew import MAX_SKEW_DEG, beyond_range
 from docproc.layout.field_image import FieldImage
 from docproc.layout.orientation import NOT_MATCHED, box_in_scan, find_orientation, matches
 from docproc.layout.paper import Paper, find_documents, find_paper
+from docproc.layout.reference import MIN_CORRELATION, NOT_THE_FORM
 from docproc.layout.register import MOVED_FAR, at_shift_limit, template_fields
 from docproc.layout.strings import find_strings
 from docproc.layout.templates import Template
@@ -37,7 +38,8 @@ class PageLayout:
     """A page's fields (boxes in the pixels of the scan as stored), the paper's box in
     the scan (x, y, w, h), and, with a template, the quarter turns (counter-clockwise)
     that made the paper upright, the ink ratio of its placed boxes (register.Registration),
-    the skew found and the registration shift."""
+    the skew found, the registration shift, and the correlation with the template's
+    reference form (None without one)."""
 
     fields: list[FieldImage]
     paper: tuple[int, int, int, int]
@@ -45,6 +47,7 @@ class PageLayout:
     fit: float = 0.0
     angle: float = 0.0
     shift: tuple[int, int] = (0, 0)
+    correlation: float | None = None
 
 
 def locate_fields(grey: np.ndarray, template: Template | None) -> PageLayout:
@@ -78,12 +81,13 @@ def _locate_on(paper: Paper, template: Template | None, doubts: list[str], part:
     image = np.ascontiguousarray(np.rot90(paper.image, turns))
     mask = None if paper.mask is None else np.ascontiguousarray(np.rot90(paper.mask, turns))
     registered = template_fields(image, template, mask)
-    doubts = (([] if matches(registered.fit) else [NOT_MATCHED])
+    not_the_form = registered.correlation is not None and registered.correlation < MIN_CORRELATION
+    doubts = (([NOT_THE_FORM] if not_the_form else [] if matches(registered.fit) else [NOT_MATCHED])
               + ([TOO_TILTED] if beyond_range(registered.angle) else [])
               + ([MOVED_FAR] if at_shift_limit(registered.shift, image.shape) else [])
               + doubts)
     return PageLayout(_in_scan(registered.fields, paper, turns, doubts, part), (x, y, width, height), turns,
-                      registered.fit, registered.angle, registered.shift)
+                      registered.fit, registered.angle, registered.shift, registered.correlation)
 
 
 def _in_scan(fields: list[FieldImage], paper: Paper, turns: int, doubts: list[str], part: int) -> list[FieldImage]:

@@ -10,6 +10,7 @@ import numpy as np
 from docproc.glyphs.binarize import binarize
 from docproc.layout.deskew import estimate_skew
 from docproc.layout.field_image import FieldImage
+from docproc.layout.reference import align_to_reference, aligned_box
 from docproc.layout.templates import FieldSpec, Template
 
 MAX_SHIFT = 0.03  # of the page's width / height: scans are shifted by up to 2%
@@ -97,12 +98,15 @@ def box_ink_ratio(mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> f
 @dataclass(frozen=True)
 class Registration:
     """A template's fields cut from a page (boxes in the page's pixels), the skew angle
-    and the shift found, and the ink ratio of the placed boxes (``box_ink_ratio``)."""
+    and the shift found, the ink ratio of the placed boxes (``box_ink_ratio``), and, for
+    a template with a reference form, how well the page correlates with it once aligned
+    (reference.Alignment; 0 where it could not be aligned, None without a reference)."""
 
     fields: list[FieldImage]
     angle: float
     shift: tuple[int, int]
     fit: float
+    correlation: float | None = None
 
 
 def _scanned_share(box: tuple[int, int, int, int], straight_paper: np.ndarray | None, inverse: np.ndarray,
@@ -117,7 +121,10 @@ def _scanned_share(box: tuple[int, int, int, int], straight_paper: np.ndarray | 
         cx0, cx1 = np.clip([x0, x1], 0, width)
         cy0, cy1 = np.clip([y0, y1], 0, height)
         return int(straight_paper[cy0:cy1, cx0:cx1].sum()) / area
-    xs, ys = np.meshgrid(np.linspace(x0, x1, 24), np.linspace(y0, y1, 24))
+    # The centres of a 100 x 100 grid of cells: a share to the nearest 1%, finer than
+    # MISSING_SHARE, where a grid's corners would count its edge points as whole cells.
+    steps = (np.arange(100) + 0.5) / 100
+    xs, ys = np.meshgrid(x0 + steps * (x1 - x0), y0 + steps * (y1 - y0))
     points = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1) @ inverse.T
     inside = (points[:, 0] >= 0) & (points[:, 0] <= width) & (points[:, 1] >= 0) & (points[:, 1] <= height)
     return float(inside.mean())
@@ -130,9 +137,14 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
     fractions of the paper once it is straight: of its box, where a tilted page left bed
     in the corners of the scan's.
 
+    With a reference form, the boxes are first carried to where the page's paper
+    aligns with the form's (layout/reference.py: a copy reduced in size, a form printed
+    off its place), and registration shifts them from there.
+
     Returns the fields (boxes in original page pixels, clipped to it; a field whose box
-    runs off the scanned paper is in doubt), the skew angle, the shift found and how much
-    ink the placed boxes hold (``Registration``).
+    runs off the scanned paper is in doubt), the skew angle, the shift found, how much
+    ink the placed boxes hold and how well the page correlates with its reference form
+    (``Registration``).
     """
     height, width = grey.shape
     _, mask = binarize(grey)
@@ -154,8 +166,15 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
         if rows.size and columns.size:
             left, top = int(columns[0]), int(rows[0])
             paper_width, paper_height = int(columns[-1]) + 1 - left, int(rows[-1]) + 1 - top
-    boxes = [(x0 + left, y0 + top, x1 + left, y1 + top)
-             for x0, y0, x1, y1 in (box_pixels(spec, paper_width, paper_height) for spec in template.fields)]
+    paper_boxes = [box_pixels(spec, paper_width, paper_height) for spec in template.fields]
+    correlation = None
+    if template.reference is not None:
+        alignment = align_to_reference(straight_mask[top : top + paper_height, left : left + paper_width],
+                                       template.reference)
+        correlation = 0.0 if alignment is None else alignment.correlation
+        if alignment is not None:
+            paper_boxes = [aligned_box(box, alignment.warp) for box in paper_boxes]
+    boxes = [(x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in paper_boxes]
     dx, dy = register_shift(straight_mask, boxes)
     placed_boxes = [(x0 + dx, y0 + dy, x1 + dx, y1 + dy) for x0, y0, x1, y1 in boxes]
     inverse = cv2.invertAffineTransform(rotation)
@@ -173,4 +192,4 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
         fields.append(FieldImage(spec.name, straight[y0:y1, x0:x1].copy(),
                                  (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec,
                                  OFF_THE_SCAN if scanned_share < 1.0 - MISSING_SHARE else ""))
-    return Registration(fields, angle, (dx, dy), box_ink_ratio(straight_mask, placed_boxes))
+    return Registration(fields, angle, (dx, dy), box_ink_ratio(straight_mask, placed_boxes), correlation)

@@ -6,17 +6,19 @@ with the file, the field and what is wrong; all errors are reported at once.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from docproc.errors import TemplateError
 from docproc.recognize.classes import MARKS
 
-KNOWN_TEMPLATE_KEYS = {"name", "fields"}
+KNOWN_TEMPLATE_KEYS = {"name", "fields", "reference"}
 KNOWN_FIELD_KEYS = {"name", "box", "length", "pattern", "marks"}
 MAX_DIGITS = 64
 
@@ -37,11 +39,45 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class Template:
-    """A named set of fields, and the file it came from."""
+    """A named set of fields, the file it came from, and, when the template names an image
+    of its blank form (``reference``), that form's printed ink (True where ink, on the
+    form's paper: layout/reference.py aligns pages to it) and the image file's SHA-256."""
 
     name: str
     fields: tuple[FieldSpec, ...]
     source: Path
+    reference: np.ndarray | None = field(default=None, compare=False, repr=False)
+    reference_sha256: str = ""
+
+
+def _reference(value: Any, source: Path, problems: list[str]) -> tuple[np.ndarray | None, str]:
+    """The reference form's ink mask and the file's SHA-256, from the ``reference`` path
+    (relative to the template's folder)."""
+    import cv2
+
+    from docproc.glyphs.binarize import binarize
+    from docproc.layout.paper import find_paper
+
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"'reference' must be the path of an image of the blank form (PNG, JPEG, TIFF), got {value!r}")
+        return None, ""
+    path = source.parent / value
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(f"'reference' {value!r}: cannot read {path} ({exc.strerror or exc}); give the path of an "
+                        "image of the blank form, relative to the template's folder")
+        return None, ""
+    grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None or grey.size == 0:
+        problems.append(f"'reference' {value!r}: {path} is not an image OpenCV can read; save the blank form as "
+                        "PNG, JPEG or TIFF")
+        return None, ""
+    _, ink = binarize(find_paper(grey).image)
+    if not ink.any():
+        problems.append(f"'reference' {value!r}: {path} holds no printed ink; give an image of the blank form")
+        return None, ""
+    return ink, hashlib.sha256(data).hexdigest()
 
 
 def _length(value: Any, where: str, problems: list[str]) -> tuple[int, int]:
@@ -128,9 +164,12 @@ def parse_template(document: Any, source: Path) -> Template:
                     problems.append(f"{where}: 'pattern' {raw['pattern']!r} is not a valid regular expression: {exc}")
         marks = _marks(raw.get("marks", ""), where, problems)
         fields.append(FieldSpec(field_name, box, low, high, pattern, marks))
+    reference, reference_sha256 = (_reference(document["reference"], source, problems)
+                                   if document.get("reference") is not None else (None, ""))
     if problems:
         raise TemplateError(f"template {source} is invalid:\n  - " + "\n  - ".join(problems))
-    return Template(name=name, fields=tuple(fields), source=source)
+    return Template(name=name, fields=tuple(fields), source=source, reference=reference,
+                    reference_sha256=reference_sha256)
 
 
 def load_template(path: Path) -> Template:

@@ -28,13 +28,15 @@ _CHUNK = 1 << 20
 # (layout/paper.py, orientation.py, contrast.py; ingest/bitonal.py).
 # Version 5: a template's field whose writing crosses the edge of its box is marked review
 # (glyphs/segment.py CROSSES_EDGE); rows carry the document's part (--split-documents); a PDF
-# page that is one bitonal image is read from it as a bitonal TIFF is (ingest/pdf_scans.py).
+# page that is one bitonal image is read from it as a bitonal TIFF is (ingest/pdf_scans.py); a
+# template may align pages to a reference form (layout/reference.py); a box's share off the scan
+# is measured to the nearest 1% (register.py).
 READING_VERSION = 5
 # The modules whose code decides the rows (beside the model files, hashed on their own).
 READING_CODE = ("config.py", "ingest/inputs.py", "ingest/bitonal.py", "ingest/pages.py", "ingest/pdf_scans.py",
                 "layout/contrast.py", "layout/deskew.py", "layout/orientation.py", "layout/paper.py",
-                "layout/field_image.py", "layout/page_fields.py", "layout/register.py", "layout/strings.py",
-                "layout/templates.py", "glyphs/binarize.py", "glyphs/crop_layout.py", "glyphs/cuts.py",
+                "layout/field_image.py", "layout/page_fields.py", "layout/reference.py", "layout/register.py",
+                "layout/strings.py", "layout/templates.py", "glyphs/binarize.py", "glyphs/crop_layout.py", "glyphs/cuts.py",
                 "glyphs/normalize.py", "glyphs/rules.py", "glyphs/segment.py", "recognize/batches.py",
                 "recognize/classes.py", "recognize/classifier.py", "recognize/decode.py", "recognize/field_reading.py",
                 "recognize/loading.py", "run/pipeline.py", "run/prepare.py")
@@ -62,13 +64,16 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
     if template is None:
         template_hash = ""
     else:
-        template_hash = _text_sha256(json.dumps({
+        meaning: dict[str, object] = {
             "name": template.name,
             # A field's allowed marks only when it has some: templates from before marks keep their hash.
             "fields": [[f.name, list(f.box), f.min_length, f.max_length, f.pattern.pattern if f.pattern else None,
                         *([f.marks] if f.marks else [])]
                        for f in template.fields],
-        }))
+        }
+        if template.reference_sha256:  # only when there is one, likewise
+            meaning["reference"] = template.reference_sha256
+        template_hash = _text_sha256(json.dumps(meaning))
     models = hashlib.sha256()
     for path in model_paths:
         try:
