@@ -51,6 +51,9 @@ def write_variants(out: Path, cheques: int, seed: int) -> dict[tuple[str, str], 
     {(variant folder/file, field): text}, a flatbed's fields named ``<part>/<field>``."""
     rng = np.random.default_rng(seed)
     digits = DigitSource(rng)
+    # Each variant draws from a stream of its own, so the cheques, and every variant's
+    # scans of them, stay the same when a variant is added.
+    variant_rngs = [np.random.default_rng([seed, 3, index]) for index in range(len(VARIANTS))]
     layout = cheque_layout()
     out.mkdir(parents=True, exist_ok=True)
     (out / "cheque.yaml").write_text(layout.template_yaml())
@@ -65,7 +68,7 @@ def write_variants(out: Path, cheques: int, seed: int) -> dict[tuple[str, str], 
         for index, (variant_name, variant) in enumerate(VARIANTS.items()):
             folder = out / str(index)
             folder.mkdir(parents=True, exist_ok=True)
-            scan = variant(grey, rng)
+            scan = variant(grey, variant_rngs[index])
             if variant_name.endswith(IN_A_PDF):
                 name = f"cheque-{number:04d}.pdf"
                 Image.fromarray(scan).save(folder / name, resolution=layout.dpi)
