@@ -375,8 +375,10 @@ def template_group() -> None:
               help="A scan to draw the template's boxes on: nominal in red, registered in green.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("overlay.png"),
               show_default=True, help="Where to write the overlay image.")
+@click.option("--split-documents", is_flag=True,
+              help="Place the template on each document of the scan, as `docproc run --split-documents` reads them.")
 @reports_errors
-def template_check_command(template_path: Path, scan: Path | None, output: Path) -> None:
+def template_check_command(template_path: Path, scan: Path | None, output: Path, split_documents: bool) -> None:
     """Validate a template; with --overlay, show where its boxes land on a scan."""
     from docproc.layout.templates import load_template
 
@@ -392,15 +394,20 @@ def template_check_command(template_path: Path, scan: Path | None, output: Path)
         from docproc.layout.overlay import draw_overlay
         from docproc.layout.reference import MIN_CORRELATION
 
-        located = draw_overlay(scan, template, output)
-        fit = "fits the template" if matches(located.fit) else f"does not fit the template (under {MIN_FIT:g})"
-        aligned = ""
-        if located.correlation is not None:
-            verdict = "aligned" if located.correlation >= MIN_CORRELATION else f"not the form (under {MIN_CORRELATION:g})"
-            aligned = f"; correlation with the reference form {located.correlation:.2f}: {verdict}"
-        click.echo(f"overlay of {scan} (turned {90 * located.turns} deg, skew {located.angle:.2f} deg, shift "
-                   f"{located.shift[0]},{located.shift[1]} px; its boxes hold {located.fit:.1f} times the page's "
-                   f"ink density: {fit}{aligned}) written to {output}")
+        layouts = draw_overlay(scan, template, output, split_documents)
+        for part, located in enumerate(layouts, 1):
+            fit = "fits the template" if matches(located.fit) else f"does not fit the template (under {MIN_FIT:g})"
+            aligned = ""
+            if located.correlation is not None:
+                verdict = ("aligned" if located.correlation >= MIN_CORRELATION
+                           else f"not the form (under {MIN_CORRELATION:g})")
+                aligned = f"; correlation with the reference form {located.correlation:.2f}: {verdict}"
+            where = (f"part {part} of {len(layouts)}, paper at {located.paper[0]},{located.paper[1]} px: "
+                     if split_documents else "")
+            click.echo(f"{where}turned {90 * located.turns} deg, skew {located.angle:.2f} deg, shift "
+                       f"{located.shift[0]},{located.shift[1]} px; its boxes hold {located.fit:.1f} times the page's "
+                       f"ink density: {fit}{aligned}")
+        click.echo(f"overlay of {scan} written to {output}")
 
 
 if __name__ == "__main__":

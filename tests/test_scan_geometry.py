@@ -346,3 +346,11 @@ def test_docproc_run_split_documents_reads_each_cheque_as_its_part(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert rows and all(r["part"] == "1" and r["status"] == "review" for r in rows)
     assert "2 documents on one scan" in done.stderr
+
+    # The overlay places the template on each document as the run does.
+    overlay = tmp_path / "overlay.png"
+    checked = subprocess.run([str(DOCPROC), "template", "check", str(template), "--overlay", str(scans / "flatbed.png"),
+                              "-o", str(overlay), "--split-documents"], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stderr
+    assert "part 1 of 2" in checked.stdout and "part 2 of 2" in checked.stdout and overlay.stat().st_size > 10_000
+    assert checked.stdout.count("fits the template") == 2
