@@ -42,6 +42,8 @@ NOT_THE_FORM = ("template did not match: the page's printed structure does not a
                 "`docproc template check T.yaml --overlay SCAN`")
 # Scale beyond this either way is not a scan of the form (nor a copy of it) but a miss.
 MAX_SCALE_CHANGE = 0.2
+
+
 @dataclass(frozen=True)
 class Alignment:
     """Where the reference's paper lies on the page's: ``warp`` maps the reference's
