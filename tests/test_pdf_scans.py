@@ -173,3 +173,21 @@ def test_a_bitonal_pdf_page_is_read_from_its_image_as_a_bitonal_tiff_is(tmp_path
     # At another resolution: poppler's page size, the same grey resampled.
     (at_300,) = iter_pages(pdf, "pdf", pdf_dpi=300)
     assert at_300.image.shape == poppler(pdf, 300, 1).shape
+
+
+def test_a_bitonal_image_over_the_pixel_limit_is_never_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    white = np.ones((550, 1200), bool)
+    white[200:300, 100:900] = False
+    pdf = tmp_path / "big-image.pdf"
+    Image.fromarray(white).save(pdf, resolution=200)
+
+    def no_decoding(*args: object) -> None:
+        raise AssertionError("a bitonal image over the pixel limit was decoded")
+
+    monkeypatch.setattr(pikepdf, "PdfImage", no_decoding)
+    # At 100 dpi the page is 600 x 275 pixels, under the limit; its image's 660,000 are not.
+    with open_scanned_pdf(pdf) as scans:
+        assert scans is not None
+        assert scan_page(scans, 1, 100, max_pixels=300_000) is None

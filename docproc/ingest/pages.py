@@ -195,8 +195,9 @@ def scan_page(scans: ScannedPdf, number: int, dpi: int, max_pixels: int, jpeg: b
     size = (math.ceil(round(width_pt * dpi / 72, 6)), math.ceil(round(height_pt * dpi / 72, 6)))
     if max(scan.pixels[0] * scan.pixels[1], size[0] * size[1]) > max_pixels:
         return None
-    if scan.white is not None:
-        return _at_size(grey_from_bitonal(scan.white), size)
+    if scan.bitonal is not None:
+        white = scans.white(scan)
+        return None if white is None else _at_size(grey_from_bitonal(white), size)
     try:
         with Image.open(io.BytesIO(scan.jpeg)) as jpeg:
             if jpeg.format != "JPEG" or jpeg.size != scan.pixels or jpeg.mode not in ("L", "RGB"):

@@ -48,12 +48,13 @@ _SCAN_OPERATORS = {"q", "Q", "cm", "Do"}
 class BareScan:
     """A page that is one image over the whole page: a JPEG's bytes (empty for a bitonal
     image), the image's size in pixels as the PDF states it, the page's size in points,
-    and a bitonal image's pixels (True where white; None for a JPEG)."""
+    and, for a bitonal image, its XObject, left undecoded until its size is known to be
+    allowed (``ScannedPdf.white``: a 1-bit image may claim a bomb's pixels in a few bytes)."""
 
     jpeg: bytes
     pixels: tuple[int, int]
     points: tuple[float, float]
-    white: np.ndarray | None = None
+    bitonal: object | None = None
 
 
 class ScannedPdf:
@@ -66,17 +67,36 @@ class ScannedPdf:
     def bare_scan(self, number: int, jpeg: bool = True) -> BareScan | None:
         """Page ``number`` (from 1) when it is a bare bitonal scan, or (with ``jpeg``) a bare
         JPEG scan; None when poppler must render it."""
-        import pikepdf
-
         try:
             return _bare_scan(self.pdf.pages[number - 1], jpeg)
-        except (pikepdf.PdfError, KeyError, AttributeError, IndexError, TypeError, ValueError, RuntimeError,
-                NotImplementedError, OSError) as exc:
-            # (pikepdf's UnsupportedImageTypeError and DependencyError, for a JBIG2 image
-            # without its decoder, are among these.)
+        except _unreadable() as exc:
             # An odd or damaged page is poppler's to render, or to report.
             log.debug("page %d left to poppler: %s", number, exc)
             return None
+
+    def white(self, scan: BareScan) -> np.ndarray | None:
+        """A bare bitonal scan's pixels (True where white), decoded; None when they cannot
+        be (poppler then renders the page, or reports what is wrong with it)."""
+        import pikepdf
+
+        try:
+            decoded = pikepdf.PdfImage(scan.bitonal).as_pil_image()
+        except _unreadable() as exc:
+            log.debug("bitonal image left to poppler: %s", exc)
+            return None
+        if decoded.size != scan.pixels or decoded.mode not in ("1", "L"):
+            return None
+        return np.asarray(decoded.convert("1"), bool)
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    """What pikepdf raises for a page or image it cannot read: a damaged file, an odd
+    object, an image encoding it cannot decode (UnsupportedImageTypeError, and
+    DependencyError for a JBIG2 image without its decoder, are among these)."""
+    import pikepdf
+
+    return (pikepdf.PdfError, KeyError, AttributeError, IndexError, TypeError, ValueError, RuntimeError,
+            NotImplementedError, OSError)
 
 
 class _QpdfNotesToDebug(logging.Filter):
@@ -124,12 +144,7 @@ def _bare_scan(page: pikepdf.Page, jpeg: bool) -> BareScan | None:
     x0, y0, x1, y1 = box
     pixels, points = (int(image.Width), int(image.Height)), (x1 - x0, y1 - y0)
     if _plain_bitonal(image):
-        import pikepdf
-
-        decoded = pikepdf.PdfImage(image).as_pil_image()
-        if decoded.size != pixels or decoded.mode not in ("1", "L"):
-            return None
-        return BareScan(b"", pixels, points, np.asarray(decoded.convert("1"), bool))
+        return BareScan(b"", pixels, points, image)
     if not jpeg or not _plain_jpeg(image):
         return None
     return BareScan(bytes(image.read_raw_bytes()), pixels, points)
