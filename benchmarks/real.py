@@ -6,7 +6,8 @@ Two parts, each skipped with a line that says so when its folder is absent:
 
 1. ``orand-car-a-dev/``: 540 courtesy amounts cut from real scanned cheques (measuring
    only: never trained on, never committed). Each image is one field: ``docproc run``
-   reads it with no template, and the field's reading is the digit strings it reports,
+   reads it with no template, once with each ``--reader`` (segment, sequence, both; the
+   segmentation alone when the sequence reader is not there), and the field's reading is the digit strings it reports,
    joined in reading order, with the product of their confidences (0 when it finds
    none). Beside it, Tesseract 5 (digits whitelist, one text line) on the same images
    where it is installed. Field accuracy with its 95% interval, digit accuracy (digits
@@ -44,13 +45,13 @@ from benchmarks.fields import accuracy_interval, pct, scores, tesseract_read  # 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.audit import metrics  # noqa: E402
 from docproc.audit.scores import calibration_figures  # noqa: E402
-from docproc.config import RunOptions, default_jobs  # noqa: E402
+from docproc.config import READER, READERS, RunOptions, default_jobs  # noqa: E402
 from docproc.datasets import uci_digits  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
 from docproc.output.results import FieldResult, write_csv  # noqa: E402
 from docproc.recognize.classifier import DigitClassifier  # noqa: E402
 from docproc.recognize.loading import load_classifier  # noqa: E402
-from docproc.recognize.model_files import default_model_path  # noqa: E402
+from docproc.recognize.model_files import SHIPPED_SEQUENCE, default_model_path  # noqa: E402
 from docproc.run.native_memory import keep_freed_memory  # noqa: E402
 from docproc.run.pipeline import run_all  # noqa: E402
 
@@ -120,24 +121,34 @@ def write_audit(readings: list[FieldReading], images: Path, out: Path) -> Path:
     return page
 
 
-def cheque_readings(folder: Path, classifier: DigitClassifier) -> tuple[list[FieldReading], float]:
-    """``docproc run`` (no template) over the cheque images: each field's reading, and images per second."""
+def cheque_readings(folder: Path, classifier: DigitClassifier, reader: str = READER,
+                    ) -> tuple[list[FieldReading], float]:
+    """``docproc run --reader READER`` (no template) over the cheque images: each field's
+    reading, and images per second."""
     images = folder / "images"
     files = discover([str(images)], root=images)
-    rows, summary = run_all(files, classifier, RunOptions(), jobs=default_jobs())
+    rows, summary = run_all(files, classifier, RunOptions(reader=reader), jobs=default_jobs())
     return field_readings(rows, read_truth(folder)), summary.pages / summary.seconds
 
 
 def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | None) -> list[str]:
     """Part 1: docproc and Tesseract on the real cheque amounts; the section's lines."""
     images = folder / "images"
-    readings, rate = cheque_readings(folder, classifier)
-    pairs = [(r.truth, r.text, r.confidence) for r in readings]
-    mine = field_scores(pairs)
-    low, high = accuracy_interval(pairs)
-    print({k: round(v, 4) for k, v in mine.items()}, f"interval {low:.3f}-{high:.3f}, {rate:.1f} images/s", flush=True)
-    confidence = np.array([c for _, _, c in pairs], np.float64)
-    right = np.array([t == r for t, r, _ in pairs])
+    readers = READERS if classifier.sequence is not None else ("segment",)
+    table: list[tuple[str, dict[str, float], float, tuple[float, float] | None]] = []
+    for reader in readers:
+        found, rate = cheque_readings(folder, classifier, reader)
+        pairs = [(r.truth, r.text, r.confidence) for r in found]
+        mine = field_scores(pairs)
+        low, high = accuracy_interval(pairs)
+        print(reader, {k: round(v, 4) for k, v in mine.items()}, f"interval {low:.3f}-{high:.3f}, {rate:.1f} images/s",
+              flush=True)
+        table.append((f"docproc `--reader {reader}`" + (" (the default)" if reader == READER else ""), mine, rate,
+                      (low, high)))
+        if reader == READER or len(readers) == 1:
+            readings = found
+    confidence = np.array([r.confidence for r in readings], np.float64)
+    right = np.array([r.truth == r.text for r in readings])
     from docproc.audit.plots import reliability
 
     if classifier.path == default_model_path():
@@ -146,7 +157,6 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
         print(f"audit report (with crops of the cheques: keep it out of the repository): "
               f"{write_audit(readings, images, report)}", flush=True)
 
-    table = [("docproc", mine, rate)]
     if shutil.which("tesseract"):
         from docproc.ingest.pages import iter_pages
 
@@ -154,7 +164,7 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
         texts, seconds = tesseract_read(crops)
         theirs = field_scores([(r.truth, text, 0.0) for r, text in zip(readings, texts)])
         print("Tesseract", {k: round(v, 4) for k, v in theirs.items()}, f"{len(crops) / seconds:.1f} images/s", flush=True)
-        table.append(("Tesseract 5, digits only, one line", theirs, len(crops) / seconds))
+        table.append(("Tesseract 5, digits only, one line", theirs, len(crops) / seconds, None))
     several = sum(r.strings > 1 for r in readings)
     none = sum(r.strings == 0 for r in readings)
     lines = [
@@ -167,16 +177,18 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
         "10% / 20% / 30% reviewed | calibration error (ECE) | images/s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, s, per_second in table:
-        interval = f"{pct(low)} to {pct(high)}" if name == "docproc" else "-"
+    for name, s, per_second, bounds in table:
+        interval = f"{pct(bounds[0])} to {pct(bounds[1])}" if bounds is not None else "-"
         errors = " / ".join(pct(s[f"error_at_{int(share * 100)}"]) for share in REVIEW_SHARES)
-        ece = f"{s['ece']:.3f}" if name == "docproc" else "-"
+        ece = f"{s['ece']:.3f}" if bounds is not None else "-"
         lines.append(f"| {name} | {pct(s['field_accuracy'])} | {interval} | {pct(s['digit_accuracy'])} | "
                      f"{pct(s['length_right'])} | {errors} | {ece} | {per_second:.1f} |")
-    if len(table) == 1:
+    if not shutil.which("tesseract"):
         lines += ["", "Tesseract is not installed here (apt-get install tesseract-ocr): no Tesseract row."]
+    if classifier.sequence is None:
+        lines += ["", "No sequence reader (models/sequence-ctc.keras and its calibration): the segmentation alone."]
     lines += ["", "Tesseract gives no confidence here, so its \"wrong among accepted\" is its error on all fields. "
-                  "Reliability of docproc's field confidence on these fields: "
+                  f"Reliability of the field confidence of `--reader {READER}` on these fields: "
                   f"[`{RELIABILITY_PNG.name}`]({RELIABILITY_PNG.name})."]
     return lines
 
@@ -229,11 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     if not digits.is_dir():
         digits = VENDORED_DIGITS  # the same files (checksummed), vendored for training
     keep_freed_memory()  # as the docproc command does before its model loads
-    classifier = load_classifier(args.model)
+    classifier = load_classifier(args.model, sequence=SHIPPED_SEQUENCE.is_file())
     started = time.perf_counter()
+    sequence = f"; sequence reader `{classifier.sequence.path.name}`" if classifier.sequence is not None else ""
     lines = ["## Real hands (`python -m benchmarks.real`)", "",
              f"Model `{classifier.path.name}` ({classifier.width} classes) with "
-             f"{'its peers and ' if classifier.peers is not None else ''}its single-digit check. "
+             f"{'its peers and ' if classifier.peers is not None else ''}its single-digit check{sequence}. "
              f"Measured {dt.date.today().isoformat()} on: {machine_line()}.", ""]
     if cheques.is_dir():
         lines += cheques_section(cheques, classifier, args.report)

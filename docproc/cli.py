@@ -181,6 +181,10 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
               help="Read each document on a scan of several (cheques laid side by side on a flatbed) as its own "
                    "part of the page: the CSV's part column numbers them from 1, rows from the top, each row from "
                    "the left. Without it, only the largest is read with a template, in review.")
+@click.option("--reader", type=click.Choice(config.READERS), default=config.READER, show_default=True,
+              help="Who reads each field: 'segment' cuts it into glyphs and classifies each; 'sequence' reads the "
+                   "whole field at once (a CTC sequence model); 'both' reads it both ways, and a field the two "
+                   "disagree on goes to review unless the joint evidence is strong.")
 @click.option("--file-timeout", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
               help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on. "
                    "Files are then read in worker processes, so one stuck inside a decoder is killed too.")
@@ -212,7 +216,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
                    "here, however it ends (for monitoring).")
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
-                root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, split_documents: bool,
+                root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, split_documents: bool, reader: str,
                 file_timeout: float, max_pixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
                 raise_on_error: bool, review_below: float, ledger_path: Path | None, force: bool,
                 quiet: bool, log_file: Path | None, summary_json: Path | None) -> None:
@@ -239,7 +243,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
                         summary, config.RunOptions(pdf_dpi=pdf_dpi, review_below=review_below,
                                                    max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
                                                    direct_pdf_scans=direct_pdf_scans, split_documents=split_documents,
-                                                   raise_on_error=raise_on_error),
+                                                   reader=reader, raise_on_error=raise_on_error),
                         batch_size, jobs, scheduler)
         exit_code = InputFileError.exit_code if summary.failed_files else 0
         error = f"{summary.failed_files} files could not be read (their rows say why)" if exit_code else None
@@ -279,7 +283,8 @@ def _read_scans(inputs: tuple[str, ...], output: Path, template_path: Path | Non
         if path is not None:
             check_writable(path)
     readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
-                      scheduler=scheduler)
+                      scheduler=scheduler, sequence=options.reads_lines)
+    readers.check_supported(options)
     # Before any lock, ledger or model: a path that does not exist stops the run here.
     files = discover(list(inputs), root)
     # From here to the CSV, this run owns the output and the ledger: a second run exits at once.

@@ -27,6 +27,10 @@ BATCH_SIZE = 1024
 # many of the worst errors the gallery shows.
 TARGET_ERROR = 0.001
 GALLERY = 24
+# Which readers read each field (--reader): the segmentation's glyph classifier, the
+# sequence reader over the whole field, or both, which must agree (docproc.recognize.agreement).
+READERS = ("both", "segment", "sequence")
+READER = "segment"
 
 
 def default_jobs() -> int:
@@ -39,8 +43,8 @@ def default_jobs() -> int:
 class RunOptions:
     """How to read: template (or None to find strings), PDF resolution, page size limit,
     review threshold, time limit per file, whether bare PDF scans skip poppler, whether
-    each document on a scanner bed is read as its own part of the page, and whether an
-    internal error ends the run."""
+    each document on a scanner bed is read as its own part of the page, which readers
+    read each field, and whether an internal error ends the run."""
 
     template: Template | None = None
     pdf_dpi: int = PDF_DPI
@@ -49,9 +53,15 @@ class RunOptions:
     file_timeout: float | None = None  # seconds of work per file; None: no limit
     direct_pdf_scans: bool = False  # bare scanned PDF pages straight from their JPEG (docproc.ingest.pdf_scans)
     split_documents: bool = False  # several documents on one scan: each its own part (layout.page_fields)
+    reader: str = READER  # one of READERS
     # An unexpected exception while reading a file: False makes it the file's error row,
     # True lets it end the run with its traceback (--raise-on-error, for debugging).
     raise_on_error: bool = False
+
+    @property
+    def reads_lines(self) -> bool:
+        """Whether fields need the sequence reader's line image."""
+        return self.reader != "segment"
 
     @property
     def template_name(self) -> str:

@@ -68,6 +68,23 @@ def test_results_do_not_depend_on_batch_size(scans: Path, tmp_path: Path) -> Non
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.parametrize("reader", ["both", "sequence"])
+def test_each_reader_reads_alike_whatever_the_batch_size_and_jobs(scans: Path, tmp_path: Path, reader: str) -> None:
+    outputs = []
+    for batch, jobs in (("1", "1"), ("4096", "2")):
+        out = tmp_path / f"b{batch}.csv"
+        result = docproc("run", str(scans / "scans" / "cheques"), "--template", str(scans / "templates" / "cheque.yaml"),
+                         "--root", str(scans / "scans"), "--reader", reader, "--batch-size", batch, "--jobs", jobs,
+                         "-o", str(out), "-q")
+        assert result.returncode == 0, result.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    frame = read_csv(tmp_path / "b1.csv")
+    truth = truth_of(scans)
+    right = sum(truth[(r.file, int(r.page), r.field)] == r.text for r in frame.itertuples())
+    assert right >= 0.75 * len(frame) and len(frame) == 8, f"{right}/{len(frame)} fields right"
+
+
 def test_unreadable_files_get_error_rows_and_exit_3(scans: Path, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     shutil.copytree(scans / "scans" / "cheques", folder)

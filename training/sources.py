@@ -117,10 +117,10 @@ def _segment(centre: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
     return np.stack([centre - direction * length / 2, centre + direction * length / 2])
 
 
-def draw_mark(symbol: str, rng: np.random.Generator) -> np.ndarray:
-    """One mark (or a stray stroke) as a pen draws it beside digits of a random height:
-    an ink-high float32 image of its own size."""
-    height = rng.uniform(26, 60)  # the height of the digits it stands beside
+def draw_mark(symbol: str, rng: np.random.Generator, height: float | None = None) -> np.ndarray:
+    """One mark (or a stray stroke) as a pen draws it beside digits of ``height`` pixels
+    (default: a random height): an ink-high float32 image of its own size."""
+    height = rng.uniform(26, 60) if height is None else height
     pen = rng.uniform(1.5, max(2.0, 0.13 * height))
     canvas = np.zeros((int(height * 2), int(height * 2)), np.float32)
     centre = np.array(canvas.shape[::-1], np.float64) / 2

@@ -32,7 +32,9 @@ class Glyph:
 
 
 @dataclass(frozen=True)
-class _Component:
+class Component:
+    """A connected piece of ink: its box, its pixel count, and its label in the label image."""
+
     x: int
     y: int
     w: int
@@ -41,19 +43,19 @@ class _Component:
     label: int
 
 
-def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Component]]:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     comps = [
-        _Component(int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 2]), int(stats[i, 3]), int(stats[i, 4]), i)
+        Component(int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 2]), int(stats[i, 3]), int(stats[i, 4]), i)
         for i in range(1, count)
     ]
     return labels, comps
 
 
-def _merge_groups(comps: list[_Component]) -> list[list[_Component]]:
+def _merge_groups(comps: list[Component]) -> list[list[Component]]:
     """Group components that overlap horizontally: the broken pieces of one digit, or a
     digit's detached bar, stack above each other rather than side by side."""
-    groups: list[list[_Component]] = []
+    groups: list[list[Component]] = []
     for comp in sorted(comps, key=lambda c: (c.x, c.y)):
         for group in groups:
             gx0 = min(c.x for c in group)
@@ -68,7 +70,7 @@ def _merge_groups(comps: list[_Component]) -> list[list[_Component]]:
 
 
 
-def _frame_residue(c: _Component, shape: tuple[int, ...]) -> bool:
+def _frame_residue(c: Component, shape: tuple[int, ...]) -> bool:
     """A thin sliver lying against the field's edge: what is left of a frame side or top
     line that rule removal missed. Writing sits inside its field, not along its border."""
     height, width = shape[:2]
@@ -87,12 +89,12 @@ JOIN_GAP = 0.3
 JOIN_ASPECT = 1.3
 
 
-def _with_fragments(glyphs: list[Glyph], fragments: list[list[_Component]], labels: np.ndarray,
+def _with_fragments(glyphs: list[Glyph], fragments: list[list[Component]], labels: np.ndarray,
                     ink: np.ndarray, tallest: int) -> list[Glyph]:
     """Each glyph with a fragment close beside it (the bar of a 5 or a 7 that the pen
     lifted from, a stroke end cut off by rule removal) gets one more whole reading: the
     glyph with its fragments. The decoder keeps whichever reads better as one digit."""
-    near: dict[int, list[_Component]] = {}
+    near: dict[int, list[Component]] = {}
     for group in fragments:
         fx0, fx1 = min(c.x for c in group), max(c.x + c.w for c in group)
         fy0, fy1 = min(c.y for c in group), max(c.y + c.h for c in group)
@@ -166,26 +168,42 @@ def find_glyphs(grey: np.ndarray) -> list[Glyph]:
     return segment_field(grey).glyphs
 
 
-def segment_field(grey: np.ndarray) -> FieldGlyphs:
-    """A field image's glyphs (``find_glyphs``) and whether its writing crosses its edge."""
+@dataclass(frozen=True)
+class Writing:
+    """A field's writing, as segmentation and the sequence reader's line both start from
+    it: the ink strength, the comb dividers, the label image of the stroke mask and the
+    components that are writing (``writing_components``), and the tallest ink's height."""
+
+    ink: np.ndarray
+    dividers: list[int]
+    labels: np.ndarray
+    comps: list[Component]
+    tallest: int
+
+
+def field_writing(grey: np.ndarray) -> Writing:
+    """A field image's writing (no components when the image is under 8 pixels a side)."""
+    if grey.size == 0 or min(grey.shape[:2]) < 8:
+        empty = np.zeros(grey.shape[:2], np.float32)
+        return Writing(empty, [], empty.astype(np.int32), [], 0)
+    ink, mask, dividers = writing(grey)
+    labels, comps, tallest = writing_components(mask)
+    return Writing(ink, dividers, labels, comps, tallest)
+
+
+def segment_field(grey: np.ndarray, found: Writing | None = None) -> FieldGlyphs:
+    """A field image's glyphs (``find_glyphs``) and whether its writing crosses its edge;
+    ``found``: its writing, when the caller has it already (``field_writing``)."""
     height = grey.shape[0]
-    if grey.size == 0 or height < 8 or grey.shape[1] < 8:
+    found = field_writing(grey) if found is None else found
+    if not found.comps:
         return FieldGlyphs([])
-    ink, mask, dividers = _writing(grey)
+    ink, dividers, labels, comps, tallest = found.ink, found.dividers, found.labels, found.comps, found.tallest
     # Three or more dividers make a comb (a frame has two sides); its cell is their spacing.
     cell = float(np.median(np.diff(dividers))) if len(dividers) >= 3 else 0.0
-    labels, comps = _components(mask)
-    if not comps:
-        return FieldGlyphs([])
-    tallest = max(c.h for c in comps if c.area >= 4) if any(c.area >= 4 for c in comps) else 0
-    if tallest == 0:
-        return FieldGlyphs([])
-    # Specks and rule fragments: much shorter than the writing, or tiny.
-    min_area = max(6, int((tallest * 0.08) ** 2))
-    comps = [c for c in comps if c.area >= min_area and not _frame_residue(c, grey.shape)]
     crosses_edge = any(c.x == 0 or c.y == 0 or c.x + c.w == grey.shape[1] or c.y + c.h == height for c in comps)
     glyphs: list[Glyph] = []
-    fragments: list[list[_Component]] = []
+    fragments: list[list[Component]] = []
     for group in _merge_groups(comps):
         x0 = min(c.x for c in group)
         y0 = min(c.y for c in group)
@@ -207,7 +225,21 @@ def segment_field(grey: np.ndarray) -> FieldGlyphs:
     ], crosses_edge)
 
 
-def _writing(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def writing_components(mask: np.ndarray) -> tuple[np.ndarray, list[Component], int]:
+    """The connected components of a field's stroke mask that are writing (specks, and
+    slivers of frame along the edge, dropped; sizes relative to the tallest ink), their
+    label image, and the tallest ink's height (0 when there is none)."""
+    labels, comps = _components(mask)
+    sized = [c.h for c in comps if c.area >= 4]
+    tallest = max(sized) if sized else 0
+    if tallest == 0:
+        return labels, [], 0
+    # Specks and rule fragments: much shorter than the writing, or tiny.
+    min_area = max(6, int((tallest * 0.08) ** 2))
+    return labels, [c for c in comps if c.area >= min_area and not _frame_residue(c, mask.shape)], tallest
+
+
+def writing(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """A field's ink strength, its mask of pen strokes without the printed rules, and the
     x positions of its comb dividers."""
     height = grey.shape[0]

@@ -24,3 +24,9 @@ OUTPUT_WIDTHS = (DIGIT_COLUMNS, len(CLASSES))
 def class_of(symbol: str) -> int:
     """The output column of a digit, a mark, or ``STROKE``."""
     return CLASSES.index(symbol)
+
+# The sequence reader's output columns (docs/model.md): the digits and the marks, then the
+# CTC blank. A stray stroke has no column: the reader learns to pass over it.
+SEQUENCE_SYMBOLS = DIGITS + MARKS
+SEQUENCE_BLANK = len(SEQUENCE_SYMBOLS)
+SEQUENCE_WIDTH = SEQUENCE_BLANK + 1

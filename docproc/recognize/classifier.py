@@ -21,6 +21,7 @@ import numpy as np
 
 from docproc.config import BATCH_SIZE
 from docproc.recognize.batches import predict_in_batches
+from docproc.recognize.sequence_reader import SequenceReader
 
 # A crop the model is unsure of often reads right from a pixel over: a digit near the edge
 # of what the model learned, or one the recipe centred a little off. Averaging the model
@@ -97,6 +98,8 @@ class DigitClassifier:
     batch_size: int = BATCH_SIZE
     check: SingleDigitCheck | None = None
     peers: PeerModels | None = None
+    # The second reader (docproc.recognize.sequence_reader), loaded when a run reads with it.
+    sequence: SequenceReader | None = None
 
     def predict(self, digits: np.ndarray) -> np.ndarray:
         """Class probabilities (N, C) float32 for digits shaped (N, 28, 28) or (N, 28, 28, 1):

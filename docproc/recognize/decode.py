@@ -173,6 +173,22 @@ def _best_path(readings: list[Reading], lengths: range | None) -> _Chosen:
     return _Chosen(tuple(reversed(chosen)))
 
 
+def rule_reasons(text: str, marks: str, spec: FieldSpec | None) -> list[str]:
+    """Why a reading (its digits, and the reading with its marks) is not the field's value:
+    nothing read, or the template's length, pattern or marks broken. Empty when none."""
+    reasons = []
+    if not text:
+        reasons.append("no digits found")
+    if spec is not None and text and not spec.min_length <= len(text) <= spec.max_length:
+        reasons.append(f"{len(text)} digits, expected {spec.min_length}-{spec.max_length}")
+    if spec is not None and spec.pattern is not None and text and not spec.pattern.fullmatch(text):
+        reasons.append("pattern not met")
+    stray = sorted({m for m in marks if m in MARKS and m not in spec.marks}) if spec is not None else []
+    if stray:
+        reasons.append(f"mark {' '.join(stray)} where the template allows {repr(spec.marks) if spec.marks else 'none'}")
+    return reasons
+
+
 def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float, doubt: str = "") -> Decoded:
     """Choose each glyph's reading and judge the field.
 
@@ -192,16 +208,7 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     confidences = tuple(_digit_confidence(r) for r in rows)
     no_digits = [_no_digit(r) for r in chosen.no_digit_rows()]
     confidence = float(np.prod(confidences) * np.prod(no_digits)) if confidences else 0.0
-    reasons = [doubt] if doubt else []
-    if not text:
-        reasons.append("no digits found")
-    if spec is not None and text and not spec.min_length <= len(text) <= spec.max_length:
-        reasons.append(f"{len(text)} digits, expected {spec.min_length}-{spec.max_length}")
-    if spec is not None and spec.pattern is not None and text and not spec.pattern.fullmatch(text):
-        reasons.append("pattern not met")
-    stray = sorted({m for m in marks if m in MARKS and m not in spec.marks}) if spec is not None else []
-    if stray:
-        reasons.append(f"mark {' '.join(stray)} where the template allows {repr(spec.marks) if spec.marks else 'none'}")
+    reasons = ([doubt] if doubt else []) + rule_reasons(text, marks, spec)
     if reasons:
         # A reading the template rules out is not the field's value, however sure each
         # digit is: the probability that the field is right is nil (the digits keep theirs).
@@ -209,3 +216,35 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     elif confidence < review_below:
         reasons.append(f"confidence under {review_below}")
     return Decoded(text, confidences, confidence, "review" if reasons else "ok", "; ".join(reasons), marks)
+
+
+def string_score(readings: list[Reading], digits: str) -> float:
+    """The probability the segmentation gives to reading the field as ``digits``: of the
+    ways to read the glyphs that spell exactly those digits, the most likely one's product
+    of each digit's probability of being that digit and of each glyph read as no digit
+    (a mark or a stroke) of being none, as ``decode_field`` scores its own reading. 0 when
+    no way spells them. This is how the other reader's string is weighed against the glyphs.
+    """
+    count, length = len(readings), len(digits)
+    wanted = [int(ch) for ch in digits]
+    # best[at][k]: the best log probability of reading the first ``at`` glyphs as digits[:k].
+    best = [[-math.inf] * (length + 1) for _ in range(count + 1)]
+    best[0][0] = 0.0
+    for at, reading in enumerate(readings):
+        whole = reading.options[0][0]
+        no_digit = math.log(max(_no_digit(whole), 1e-12)) if whole.size > DIGIT_COLUMNS else -math.inf
+        for k in range(length + 1):
+            here = best[at][k]
+            if here == -math.inf:
+                continue
+            for rows in reading.options:
+                if k + len(rows) <= length:
+                    score = here + sum(math.log(max(float(row[wanted[k + i]]), 1e-12)) for i, row in enumerate(rows))
+                    best[at + 1][k + len(rows)] = max(best[at + 1][k + len(rows)], score)
+            best[at + 1][k] = max(best[at + 1][k], here + no_digit)
+            if reading.joined is not None and at + 1 < count and k < length:
+                # Two glyphs read as one digit: one digit's probability, as in the field confidence.
+                score = here + math.log(max(float(reading.joined[0][wanted[k]]), 1e-12))
+                best[at + 2][k + 1] = max(best[at + 2][k + 1], score)
+    end = best[count][length]
+    return math.exp(end) if end > -math.inf else 0.0

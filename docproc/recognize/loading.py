@@ -1,5 +1,5 @@
-"""Load the digit model, its peers and the single-digit check from Keras files, and
-check each follows its contract (docs/model.md)."""
+"""Load the digit model, its peers, the single-digit check and the sequence reader from
+Keras files, and check each follows its contract (docs/model.md)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,20 @@ import numpy as np
 
 from docproc.config import BATCH_SIZE
 from docproc.errors import ModelError
-from docproc.recognize.classes import OUTPUT_WIDTHS
+from docproc.glyphs.line_image import HEIGHT, MIN_WIDTH
+from docproc.recognize.agreement import load_calibration
+from docproc.recognize.classes import OUTPUT_WIDTHS, SEQUENCE_WIDTH
 from docproc.recognize.classifier import DigitClassifier, PeerModels, SingleDigitCheck
-from docproc.recognize.model_files import MODEL_ENV, SHIPPED_CHECK, default_model_path, peers_beside
+from docproc.recognize.model_files import (
+    MODEL_ENV,
+    SHIPPED_CHECK,
+    SHIPPED_SEQUENCE,
+    calibration_path,
+    default_model_path,
+    peers_beside,
+)
 from docproc.recognize.native_stderr import captured_native_stderr
+from docproc.recognize.sequence_reader import SequenceReader
 
 
 def _load_keras(path: Path, missing_hint: str) -> Any:
@@ -75,11 +85,12 @@ def load_peers(path: Path, width: int | None = None) -> PeerModels:
 
 
 def load_classifier(path: Path | None = None, batch_size: int = BATCH_SIZE,
-                    check: bool = True) -> DigitClassifier:
+                    check: bool = True, sequence: bool = False) -> DigitClassifier:
     """Load a digit model file and check it follows the model contract; with ``check``,
     the shipped single-digit check too. Peers are loaded from ``peers_path(path)`` when
     that file exists (the shipped model has them; another model reads alone unless a
-    bundle is put beside it).
+    bundle is put beside it). With ``sequence``, the shipped sequence reader and its
+    calibration too (``--reader both`` or ``sequence``).
 
     Raises ModelError with what to do when a file is missing, unreadable or has the
     wrong input or output shape.
@@ -94,9 +105,30 @@ def load_classifier(path: Path | None = None, batch_size: int = BATCH_SIZE,
     peers = load_peers(peers_file, width) if peers_file is not None else None
     classifier = DigitClassifier(model=model, path=path, batch_size=batch_size,
                                  check=load_single_digit_check() if check else None,
-                                 peers=peers)
+                                 peers=peers, sequence=load_sequence_reader() if sequence else None)
     # The first prediction probes devices (and on a CPU-only TensorFlow build, fails a CUDA
     # probe out loud); do it here, under capture, on one blank digit.
     with captured_native_stderr():
         classifier.predict(np.zeros((1, 28, 28), np.float32))
     return classifier
+
+
+def load_sequence_reader(path: Path | None = None, calibrated: bool = True) -> SequenceReader:
+    """Load the sequence reader (the shipped one by default) and, with ``calibrated``, the
+    calibration fitted beside it; ModelError when a file is missing or unreadable, or the
+    reader does not take (N, 32, W, 1) lines to (N, T, SEQUENCE_WIDTH)."""
+    path = Path(path) if path is not None else SHIPPED_SEQUENCE
+    model = _load_keras(path, "Restore models/sequence-ctc.keras from the repository, "
+                              "or train it with `python -m training.train_sequence`.")
+    input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
+    if input_shape[1:] != (HEIGHT, None, 1) or len(output_shape) != 3 or output_shape[2] != SEQUENCE_WIDTH:
+        raise ModelError(
+            f"Sequence reader {path} takes {input_shape} and returns {output_shape}, but docproc needs "
+            f"(N, {HEIGHT}, W, 1) lines in and (N, W / 4, {SEQUENCE_WIDTH}) column probabilities out "
+            "(see the sequence reader's contract in docs/model.md)."
+        )
+    calibration = load_calibration(calibration_path(path)) if calibrated else None
+    reader = SequenceReader(model=model, path=path, calibration=calibration)
+    with captured_native_stderr():
+        reader.read([np.zeros((HEIGHT, MIN_WIDTH), np.float32)])
+    return reader

@@ -9,6 +9,7 @@ from pathlib import Path
 MODEL_ENV = "DOCPROC_MODEL"
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "models" / "digits-cnn.keras"
 SHIPPED_CHECK = SHIPPED_MODEL.with_name("single-digit.keras")
+SHIPPED_SEQUENCE = SHIPPED_MODEL.with_name("sequence-ctc.keras")
 
 
 def default_model_path() -> Path:
@@ -36,3 +37,9 @@ def peers_beside(model_path: Path) -> Path | None:
     """The peer bundle beside a digit model, or None when it has none."""
     path = peers_path(model_path)
     return path if path.is_file() else None
+
+
+def calibration_path(sequence_path: Path) -> Path:
+    """Where the readers' calibration fitted for a sequence reader lives:
+    ``sequence-ctc.agreement.json`` beside ``sequence-ctc.keras``."""
+    return companion_path(sequence_path, "agreement.json")

@@ -31,6 +31,9 @@ _CHUNK = 1 << 20
 # page that is one bitonal image is read from it as a bitonal TIFF is (ingest/pdf_scans.py); a
 # template may align pages to a reference form (layout/reference.py); a box's share off the scan
 # is measured to the nearest 1% (register.py).
+# The second reader (--reader both or sequence) left the segmentation's rows as they were
+# (version 5 still): a run that reads with it adds the reader to the options' hash, and its
+# model and calibration files to the models' hash.
 READING_VERSION = 5
 # The modules whose code decides the rows (beside the model files, hashed on their own).
 READING_CODE = ("config.py", "ingest/inputs.py", "ingest/bitonal.py", "ingest/pages.py", "ingest/pdf_scans.py",
@@ -39,7 +42,8 @@ READING_CODE = ("config.py", "ingest/inputs.py", "ingest/bitonal.py", "ingest/pa
                 "layout/strings.py", "layout/templates.py", "glyphs/binarize.py", "glyphs/crop_layout.py", "glyphs/cuts.py",
                 "glyphs/normalize.py", "glyphs/rules.py", "glyphs/segment.py", "recognize/batches.py",
                 "recognize/classes.py", "recognize/classifier.py", "recognize/decode.py", "recognize/field_reading.py",
-                "recognize/loading.py", "run/pipeline.py", "run/prepare.py")
+                "recognize/loading.py", "run/pipeline.py", "run/prepare.py", "glyphs/line_image.py",
+                "recognize/ctc.py", "recognize/agreement.py", "recognize/sequence_reader.py")
 
 
 def file_sha256(path: Path) -> str:
@@ -89,6 +93,9 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
         settings.append("direct-pdf-scans")
     if options.split_documents:
         settings.append("split-documents")
+    if options.reader != "segment":
+        # Runs from before the second reader read with the segmentation alone: they keep their hash.
+        settings.append(f"reader-{options.reader}")
     if READING_VERSION > 1:
         settings.append(f"reading-code-{READING_VERSION}")
     options_hash = _text_sha256(json.dumps(settings))

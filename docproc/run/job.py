@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docproc.config import BATCH_SIZE, RunOptions
+from docproc.errors import ClusterError
 from docproc.ingest.inputs import InputFile
 from docproc.output.results import FieldResult, write_csv
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier
-from docproc.recognize.model_files import SHIPPED_CHECK, peers_beside
+from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_SEQUENCE, calibration_path, peers_beside
 from docproc.run.fingerprint import reading_fingerprint
 from docproc.run.ledger import Fingerprint, InputRecord, Ledger
 from docproc.run.pipeline import FileRows, run_files
@@ -46,16 +47,25 @@ class Readers:
     batch_size: int = BATCH_SIZE
     jobs: int = 1
     scheduler: str | None = None
+    sequence: bool = False  # the sequence reader reads too (--reader both or sequence)
 
     def load(self) -> DigitClassifier:
         """The classifier, loaded in this process."""
-        return load_classifier(self.model_path, batch_size=self.batch_size)
+        return load_classifier(self.model_path, batch_size=self.batch_size, sequence=self.sequence)
+
+    def check_supported(self, options: RunOptions) -> None:
+        """ClusterError when these readers cannot read as ``options`` ask."""
+        if self.scheduler is not None and self.sequence:
+            raise ClusterError(f"--reader {options.reader} does not run on a Dask cluster yet: read with --jobs "
+                               "on one machine, or with --reader segment on the cluster.")
 
     def model_files(self) -> list[Path]:
-        """The files whose bytes decide the readings: the digit model, the check, and the
-        digit model's peers where it has them."""
+        """The files whose bytes decide the readings: the digit model, the check, the
+        digit model's peers where it has them, and the sequence reader and its
+        calibration when it reads."""
         peers = peers_beside(self.model_path)
-        return [self.model_path, self.check_path, *([peers] if peers is not None else [])]
+        sequence = [SHIPPED_SEQUENCE, calibration_path(SHIPPED_SEQUENCE)] if self.sequence else []
+        return [self.model_path, self.check_path, *([peers] if peers is not None else []), *sequence]
 
 
 def _record(step: Step, done_rows: list[FieldResult], pages: int, fingerprint: Fingerprint) -> InputRecord:
@@ -85,6 +95,8 @@ def _read(files: list[InputFile], options: RunOptions, readers: Readers,
     """Each file's rows as it completes, read here and by worker processes, or on Dask."""
     if readers.scheduler is not None:
         from docproc.run.cluster import run_files_on_cluster
+
+        readers.check_supported(options)
 
         return run_files_on_cluster(files, options, readers.scheduler, [readers.model_path, readers.check_path],
                                     readers.batch_size, readers.jobs, on_page)

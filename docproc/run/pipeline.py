@@ -18,16 +18,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from docproc.config import RunOptions
+from docproc.errors import ModelError
 from docproc.glyphs.normalize import SIZE
 from docproc.ingest.inputs import InputFile
 from docproc.output.results import FieldResult
+from docproc.recognize.agreement import decide_both, decide_sequence
 from docproc.recognize.classifier import DigitClassifier
-from docproc.recognize.decode import decode_field
+from docproc.recognize.decode import Decoded, Reading, decode_field
 from docproc.recognize.field_reading import field_readings, piece_owners, read_needed
 from docproc.run.failures import FileFailure, FileReadFailed, internal_error, timed_out
 from docproc.run.native_memory import keep_freed_memory
 from docproc.run.parts import long_pdf
-from docproc.run.prepare import PreparedPage, prepare_file
+from docproc.run.prepare import PreparedField, PreparedPage, prepare_file
 from docproc.run.summary import RunSummary
 from docproc.run.time_limit import FileTimer, TimeLimitExceeded
 from docproc.run.workers import WorkerFeed, start_pool
@@ -64,6 +66,9 @@ class _Batcher:
     them; hands each file's rows out once the file's end has been decoded."""
 
     def __init__(self, classifier: DigitClassifier, options: RunOptions) -> None:
+        if options.reads_lines and (classifier.sequence is None or classifier.sequence.calibration is None):
+            raise ModelError(f"--reader {options.reader} needs the sequence reader and its calibration: load the "
+                             "classifier with load_classifier(..., sequence=True).")
         self.classifier, self.options = classifier, options
         self.pending: list[_PageWork | _FileEnd] = []
         self.crops: list[np.ndarray] = []
@@ -91,6 +96,7 @@ class _Batcher:
         layouts = [prepared.layout for entry in self.pending if isinstance(entry, _PageWork)
                    for prepared in entry.page.fields]
         readings = read_needed(self.classifier, batch, piece_owners(layouts))
+        columns = self._sequence_columns()
         for entry in self.pending:
             if isinstance(entry, _FileEnd):
                 if entry.failure is not None:
@@ -99,16 +105,27 @@ class _Batcher:
                 yield FileRows(entry.file, list(self.open_rows), entry.pages)
                 self.open_rows.clear()
             else:
-                self.open_rows.extend(self._page_rows(entry, readings.probabilities, readings.singles))
+                self.open_rows.extend(self._page_rows(entry, readings.probabilities, readings.singles, columns))
         self.pending.clear()
         self.crops.clear()
         self.crop_count = 0
 
+    def _sequence_columns(self) -> Iterator[np.ndarray]:
+        """The sequence reader's column probabilities of the batch's fields, in field order
+        (nothing when the run reads with the segmentation alone)."""
+        if not self.options.reads_lines:
+            return iter(())
+        assert self.classifier.sequence is not None  # run_files checks it
+        lines = [prepared.line for entry in self.pending if isinstance(entry, _PageWork)
+                 for prepared in entry.page.fields]
+        return iter(self.classifier.sequence.read([line for line in lines if line is not None]))
+
     def _page_rows(self, work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
-                   ) -> list[FieldResult]:
+                   columns: Iterator[np.ndarray]) -> list[FieldResult]:
         """The page's rows; a page whose decoding fails unexpectedly is one error row."""
+        mine = [next(columns) for _ in work.page.fields] if self.options.reads_lines else []
         try:
-            return self._decoded_rows(work, probabilities, singles)
+            return self._decoded_rows(work, probabilities, singles, mine)
         except Exception as exc:  # a bug in decoding: this page's error row, not the run's end
             if self.options.raise_on_error:
                 raise
@@ -117,22 +134,38 @@ class _Batcher:
             return [failure.row(work.file, self.options.template_name)]
 
     def _decoded_rows(self, work: _PageWork, probabilities: np.ndarray, singles: np.ndarray | None,
-                      ) -> list[FieldResult]:
+                      columns: list[np.ndarray]) -> list[FieldResult]:
         rows, at = [], work.first_crop
         options = self.options
         for doubt in dict.fromkeys(f.doubt for f in work.page.fields if f.doubt):
             log.warning("%s page %d: %s; its fields are marked review", work.file.path.absolute(), work.page.number,
                         doubt)
-        for prepared in work.page.fields:
+        for index, prepared in enumerate(work.page.fields):
             end = at + len(prepared.crops)
             readings = field_readings(prepared.layout, probabilities[at:end],
                                       None if singles is None else singles[at:end])
             at = end
-            decoded = decode_field(readings, prepared.spec, options.review_below, prepared.doubt)
+            decoded = self._decided(prepared, readings, columns[index] if columns else None)
             rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
                                     decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
                                     prepared.box, decoded.marks, prepared.part))
         return rows
+
+
+    def _decided(self, prepared: PreparedField, readings: list[Reading], columns: np.ndarray | None) -> Decoded:
+        """One field's reading by the run's readers (RunOptions.reader)."""
+        options = self.options
+        segmented = None
+        if options.reader != "sequence":
+            segmented = decode_field(readings, prepared.spec, options.review_below, prepared.doubt)
+        if options.reader == "segment":
+            return segmented
+        sequence = self.classifier.sequence
+        assert columns is not None and sequence is not None and sequence.calibration is not None
+        if segmented is None:
+            return decide_sequence(columns, prepared.spec, sequence.calibration, options.review_below, prepared.doubt)
+        return decide_both(segmented, readings, columns, prepared.spec, sequence.calibration, options.review_below,
+                           prepared.doubt)[0]
 
 
 def _log_traceback(item: InputFile, failure: FileFailure) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 from docproc.config import RunOptions
 from docproc.errors import InputFileError
 from docproc.glyphs.crop_layout import CropLayout, lay_out
-from docproc.glyphs.segment import CROSSES_EDGE, segment_field
+from docproc.glyphs.line_image import line_image
+from docproc.glyphs.segment import CROSSES_EDGE, field_writing, segment_field
 from docproc.ingest.inputs import InputFile, read_kind
 from docproc.ingest.pages import Page, iter_pages
 from docproc.layout.field_image import FieldImage
@@ -38,6 +39,7 @@ class PreparedField:
     layout: CropLayout
     doubt: str = ""  # why the field's place on the page is in doubt (layout.field_image)
     part: int = 1  # which document on the page (layout.field_image)
+    line: np.ndarray | None = None  # (32, W) the sequence reader's input (glyphs.line_image); None when not read so
 
 
 @dataclass(frozen=True)
@@ -48,22 +50,27 @@ class PreparedPage:
     fields: tuple[PreparedField, ...]
 
 
-def prepare_field(field_image: FieldImage) -> PreparedField:
-    """Segment a field and normalize every crop its reading options need. A template's
-    field whose writing crosses the edge of its box is in doubt (a string found without a
+def prepare_field(field_image: FieldImage, lines: bool = False) -> PreparedField:
+    """Segment a field and normalize every crop its reading options need; with ``lines``,
+    make the sequence reader's line image too, from the same writing. A template's field
+    whose writing crosses the edge of its box is in doubt (a string found without a
     template is boxed around its ink, so touching its edge says nothing)."""
-    segmented = segment_field(field_image.image)
+    found = field_writing(field_image.image)
+    segmented = segment_field(field_image.image, found)
     crops, layout = lay_out(segmented.glyphs)
     doubts = [field_image.doubt] if field_image.doubt else []
     if segmented.crosses_edge and field_image.spec is not None:
         doubts.append(CROSSES_EDGE)
     return PreparedField(field_image.name, field_image.box, field_image.spec, crops, layout, "; ".join(doubts),
-                         field_image.part)
+                         field_image.part, line_image(field_image.image, found) if lines else None)
 
 
-def prepare_page(page: Page, template: Template | None, split_documents: bool = False) -> PreparedPage:
-    """Find a page's fields (of each document on it, with ``split_documents``) and prepare each."""
-    return PreparedPage(page.number, tuple(prepare_field(f) for f in page_fields(page, template, split_documents)))
+def prepare_page(page: Page, template: Template | None, split_documents: bool = False,
+                 lines: bool = False) -> PreparedPage:
+    """Find a page's fields (of each document on it, with ``split_documents``) and prepare
+    each (with its line image, with ``lines``)."""
+    return PreparedPage(page.number, tuple(prepare_field(f, lines)
+                                           for f in page_fields(page, template, split_documents)))
 
 
 def _kind(item: InputFile) -> str:
@@ -112,7 +119,7 @@ def prepare_file(item: InputFile, options: RunOptions, first_page: int = 1,
     number = first_page
     try:
         for page in file_pages(item, options, first_page, last_page):
-            yield prepare_page(page, options.template, options.split_documents)
+            yield prepare_page(page, options.template, options.split_documents, options.reads_lines)
             number = page.number + 1
     except (FileReadFailed, TimeLimitExceeded):
         raise

@@ -1,0 +1,191 @@
+"""Two readers of one field: the segmentation's reading and the sequence reader's, and
+what the field is when they are weighed together.
+
+The segmentation (decode.py) reads glyph by glyph; the sequence reader (ctc.py) reads
+the whole line without cutting it. They fail in different ways, so each candidate
+reading (the segmentation's digits, the sequence reader's best digits under the
+template's constraints) is scored by both: the segmentation's probability of that
+string (``decode.string_score``) and the sequence reader's (its n best readings, or the
+CTC probability of the segmentation's string). The candidate with the larger product
+wins. The field's confidence is a logistic function of the winner's two probabilities
+and of whether the readers agreed, fitted on held-out generated fields
+(training/fit_agreement.py) so that it stays a calibrated probability; a field the
+readers disagree on says so in its reason when it goes to review.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from docproc.errors import ModelError
+from docproc.layout.templates import FieldSpec
+from docproc.recognize.classes import DIGITS, SEQUENCE_BLANK, SEQUENCE_SYMBOLS
+from docproc.recognize.ctc import UNCONSTRAINED, Constraints, SequenceReading, beam_search, string_log_probability
+from docproc.recognize.decode import Decoded, Reading, rule_reasons, string_score
+
+# How many of the sequence reader's readings are weighed (its n best under the constraints).
+N_BEST = 5
+FLOOR = 1e-12
+
+
+def constraints_of(spec: FieldSpec | None) -> Constraints:
+    """What the template's field allows, as the beam search's constraints."""
+    if spec is None:
+        return UNCONSTRAINED
+    return Constraints(spec.min_length, spec.max_length, spec.pattern, spec.marks)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Both readers' say on one field: each one's digits, the chosen reading (digits and
+    with marks), each reader's probability of the chosen digits, and whether they agreed."""
+
+    segment: str
+    sequence: str
+    chosen: str
+    chosen_marks: str
+    segment_probability: float
+    sequence_probability: float
+    agree: bool
+
+    def features(self) -> list[float]:
+        """The calibration's inputs: log probabilities (floored) and agreement."""
+        return [math.log(max(self.segment_probability, FLOOR)), math.log(max(self.sequence_probability, FLOOR)),
+                float(self.agree)]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic maps from the evidence to the probability a field is right: for both
+    readers (weights of ``Evidence.features``) and for the sequence reader alone (weight
+    of its log probability)."""
+
+    both_weights: tuple[float, ...]
+    both_bias: float
+    sequence_weight: float
+    sequence_bias: float
+
+    def both(self, evidence: Evidence) -> float:
+        """The probability that the chosen reading is right."""
+        return _logistic(float(np.dot(self.both_weights, evidence.features())) + self.both_bias)
+
+    def sequence(self, probability: float) -> float:
+        """The probability that the sequence reader's reading (of this probability) is right."""
+        return _logistic(self.sequence_weight * math.log(max(probability, FLOOR)) + self.sequence_bias)
+
+    def to_json(self) -> dict[str, object]:
+        """The fitted numbers, for the file beside the reader."""
+        return {"both": {"weights": list(self.both_weights), "bias": self.both_bias,
+                         "features": ["log segmentation probability", "log sequence probability", "agree"]},
+                "sequence": {"weight": self.sequence_weight, "bias": self.sequence_bias,
+                             "features": ["log sequence probability"]}}
+
+
+def _logistic(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-value)) if value > -700 else 0.0
+
+
+def load_calibration(path: Path) -> Calibration:
+    """The calibration fitted beside a sequence reader; ModelError saying how to fit it
+    when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return Calibration(tuple(float(w) for w in data["both"]["weights"]), float(data["both"]["bias"]),
+                           float(data["sequence"]["weight"]), float(data["sequence"]["bias"]))
+    except FileNotFoundError as exc:
+        raise ModelError(f"The readers' calibration {path} is missing. Restore it from the repository, or fit it "
+                         "with `python -m training.fit_agreement`.") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"The readers' calibration {path} cannot be read ({exc}). Restore it from the repository, "
+                         "or fit it again with `python -m training.fit_agreement`.") from exc
+
+
+def _sequence_probability(columns: np.ndarray, best: list[SequenceReading], digits: str, marks: str) -> float:
+    """The sequence reader's probability of a reading: the best of its n best with those
+    digits, or else the CTC probability of the reading as spelled (with its marks, then
+    without)."""
+    mine = [r.probability for r in best if r.digits == digits]
+    if mine:
+        return max(mine)
+    spelled = max(string_log_probability(columns, marks), string_log_probability(columns, digits))
+    return math.exp(spelled) if spelled > -math.inf else 0.0
+
+
+def weigh(segmented: Decoded, readings: list[Reading], columns: np.ndarray, spec: FieldSpec | None) -> Evidence:
+    """Both readers' evidence on one field, and the reading that wins (the larger product
+    of the two readers' probabilities; the segmentation's on a tie)."""
+    best = beam_search(columns, constraints_of(spec), best=N_BEST)
+    top = best[0] if best else None
+    candidates = [(segmented.text, segmented.marks or segmented.text)]
+    if top is not None and top.digits != segmented.text:
+        candidates.append((top.digits, top.symbols))
+    scored = []
+    for digits, marks in candidates:
+        by_segment = string_score(readings, digits) if digits else 0.0
+        by_sequence = _sequence_probability(columns, best, digits, marks)
+        scored.append((by_segment * by_sequence, digits, marks, by_segment, by_sequence))
+    _, digits, marks, by_segment, by_sequence = max(scored, key=lambda s: s[0])  # max keeps the first on a tie
+    return Evidence(segmented.text, top.digits if top is not None else "", digits, marks, by_segment, by_sequence,
+                    top is not None and top.digits == segmented.text)
+
+
+def sequence_digit_confidences(columns: np.ndarray, digits: str, fallback: float) -> tuple[float, ...]:
+    """Each digit's confidence from the sequence reader: the highest probability of its
+    symbol over the columns of the best path that emit it, when that path spells
+    ``digits``; else ``fallback`` for each."""
+    best = np.argmax(columns, axis=1)
+    runs: list[tuple[int, float]] = []
+    for t, code in enumerate(best):
+        if code == SEQUENCE_BLANK:
+            continue
+        if t > 0 and best[t - 1] == code and runs:
+            runs[-1] = (code, max(runs[-1][1], float(columns[t, code])))
+        else:
+            runs.append((int(code), float(columns[t, code])))
+    emitted = [(SEQUENCE_SYMBOLS[code], p) for code, p in runs if SEQUENCE_SYMBOLS[code] in DIGITS]
+    if "".join(ch for ch, _ in emitted) == digits:
+        return tuple(p for _, p in emitted)
+    return (fallback,) * len(digits)
+
+
+def _judged(text: str, marks: str, digit_confidences: tuple[float, ...], confidence: float, spec: FieldSpec | None,
+            review_below: float, doubt: str, extra: list[str]) -> Decoded:
+    reasons = ([doubt] if doubt else []) + rule_reasons(text, marks, spec)
+    if reasons:
+        confidence = 0.0  # a reading the template rules out is not the field's value (as decode_field)
+    elif confidence < review_below:
+        reasons += extra + [f"confidence under {review_below}"]
+    return Decoded(text, digit_confidences, confidence, "review" if reasons else "ok", "; ".join(reasons), marks)
+
+
+def decide_both(segmented: Decoded, readings: list[Reading], columns: np.ndarray, spec: FieldSpec | None,
+                calibration: Calibration, review_below: float, doubt: str = "") -> tuple[Decoded, Evidence]:
+    """The field as both readers read it together (see the module's docstring), and the evidence."""
+    evidence = weigh(segmented, readings, columns, spec)
+    confidence = calibration.both(evidence)
+    if evidence.chosen == segmented.text:
+        digit_confidences = segmented.digit_confidences
+    else:
+        digit_confidences = sequence_digit_confidences(columns, evidence.chosen, confidence)
+    extra = [] if evidence.agree else [f"the readers disagree (segmentation {evidence.segment or 'nothing'}, "
+                                       f"sequence {evidence.sequence or 'nothing'})"]
+    return _judged(evidence.chosen, evidence.chosen_marks, digit_confidences, confidence, spec, review_below, doubt,
+                   extra), evidence
+
+
+def decide_sequence(columns: np.ndarray, spec: FieldSpec | None, calibration: Calibration, review_below: float,
+                    doubt: str = "") -> Decoded:
+    """The field as the sequence reader alone reads it: its best reading under the
+    template's constraints, with its calibrated probability."""
+    best = beam_search(columns, constraints_of(spec), best=1)
+    if not best:
+        return _judged("", "", (), 0.0, spec, review_below, doubt, [])
+    top = best[0]
+    confidence = calibration.sequence(top.probability)
+    return _judged(top.digits, top.symbols, sequence_digit_confidences(columns, top.digits, confidence), confidence,
+                   spec, review_below, doubt, [])

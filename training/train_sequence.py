@@ -1,0 +1,255 @@
+"""Train the sequence reader from scratch, or go on with a training checkpointed before.
+
+    python -m training.train_sequence                           # the shipped reader (models/sequence-ctc.keras)
+    python -m training.train_sequence --resume                  # go on after the last finished epoch
+    python -m training.train_sequence --minutes 90 --resume     # at most 90 minutes now, then stop checkpointed
+    python -m training.train_sequence --fields 400 --epochs 1 --out /tmp/tiny.keras   # a smoke run
+
+Each epoch is ``--fields`` generated fields (training/sequence_fields.py), a pure
+function of (seed, epoch), made in a second process while the previous epoch trains.
+The lines are batched by width (each batch padded to its widest line, rounded up to a
+bucket of 32 columns, so few shapes are traced). Validation is a fixed draw of fields
+written with MNIST's held-out digits (the digit model's validation digits, so neither
+reader has trained on them) and the training fonts; it picks the best epoch. After every
+epoch the run is checkpointed; ``--resume`` continues it, and the time spent over all
+sessions is kept in the log beside the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import shlex
+import sys
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from docproc.datasets import fonts as font_files
+from docproc.datasets import mnist
+from docproc.recognize.classes import SEQUENCE_SYMBOLS
+from training import sequence_fields
+from training.train import checkpoint_dir, machine_description, split_validation
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "models" / "sequence-ctc.keras"
+# The digit model's validation hold-out (models/digits-cnn.training.json): the same
+# digits are held out here, so fields written with them are new to both readers.
+DIGIT_MODEL_SPLIT_SEED = 20261122
+VALIDATION_DIGITS = 5000
+BUCKET = 32
+MAX_LABEL = 40
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=40, help="epochs of the whole run (the cosine schedule spans them)")
+    parser.add_argument("--fields", type=int, default=16000, help="generated fields in each epoch")
+    parser.add_argument("--validation-fields", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="folder of the per-epoch checkpoint (default: the user cache, by --out's name)")
+    parser.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint")
+    parser.add_argument("--minutes", type=float, default=0.0,
+                        help="stop after the epoch that passes this many minutes in this call (checkpointed; "
+                             "continue with --resume)")
+    return parser.parse_args(argv)
+
+
+_RUN_DEFINING = ("epochs", "fields", "validation_fields", "batch_size", "learning_rate", "seed")
+
+
+def encode(text: str) -> list[int]:
+    """A field's symbols as the reader's column indices."""
+    return [SEQUENCE_SYMBOLS.index(ch) for ch in text]
+
+
+def batches(lines: list[np.ndarray], texts: list[str], batch_size: int,
+            rng: np.random.Generator | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The lines grouped by width into batches (x (N, 32, W, 1) padded with blank ink to
+    the bucket above the widest, y (N, MAX_LABEL) padded with -1), in random order when
+    ``rng`` is given."""
+    order = np.argsort([line.shape[1] for line in lines], kind="stable")
+    out = []
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        width = max(lines[i].shape[1] for i in chosen)
+        width += -width % BUCKET
+        x = np.zeros((len(chosen), lines[0].shape[0], width, 1), np.float32)
+        y = np.full((len(chosen), MAX_LABEL), -1, np.int32)
+        for row, index in enumerate(chosen):
+            line = lines[index]
+            x[row, :, : line.shape[1], 0] = line
+            codes = encode(texts[index])[:MAX_LABEL]
+            y[row, : len(codes)] = codes
+        out.append((x, y))
+    if rng is not None:
+        out = [out[i] for i in rng.permutation(len(out))]
+    return out
+
+
+def _source_digits(validation: bool) -> mnist.Split:
+    train, val = split_validation(mnist.load("train"), VALIDATION_DIGITS, DIGIT_MODEL_SPLIT_SEED)
+    return val if validation else train
+
+
+def epoch_lines(seed: int, epoch: int, count: int) -> tuple[list[np.ndarray], list[str]]:
+    """One epoch's training lines and symbols: a pure function of its arguments (run in
+    the data process, which loads its sources once)."""
+    return sequence_fields.make_lines(_training_sources(), count, [seed, epoch, 1])
+
+
+_SOURCES: dict[bool, sequence_fields.SequenceSources] = {}
+
+
+def _training_sources() -> sequence_fields.SequenceSources:
+    if False not in _SOURCES:
+        _SOURCES[False] = sequence_fields.load_sources(_source_digits(False), font_files.training_fonts())
+    return _SOURCES[False]
+
+
+def validation_lines(seed: int, count: int) -> tuple[list[np.ndarray], list[str]]:
+    """The validation fields: written with the held-out MNIST digits (and the other
+    sources), a fixed draw never trained on."""
+    srcs = sequence_fields.load_sources(_source_digits(True), font_files.training_fonts())
+    return sequence_fields.make_lines(srcs, count, [seed, 0, 7])
+
+
+def read_lines(model: object, lines: list[np.ndarray], batch_size: int = 64) -> list[str]:
+    """Greedy readings of ``lines`` by a model that returns logits or probabilities."""
+    from docproc.recognize.ctc import best_path
+
+    readings: list[str] = [""] * len(lines)
+    order = np.argsort([line.shape[1] for line in lines], kind="stable")
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        width = max(lines[i].shape[1] for i in chosen)
+        x = np.zeros((len(chosen), lines[0].shape[0], width, 1), np.float32)
+        for row, index in enumerate(chosen):
+            x[row, :, : lines[index].shape[1], 0] = lines[index]
+        out = np.asarray(model.predict_on_batch(x))  # type: ignore[attr-defined]
+        for row, index in enumerate(chosen):
+            readings[index] = best_path(out[row, : lines[index].shape[1] // 4])
+    return readings
+
+
+def field_accuracy(readings: list[str], texts: list[str]) -> float:
+    """The share of fields read exactly, marks included."""
+    return float(np.mean([a == b for a, b in zip(readings, texts)])) if texts else 0.0
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """Train (or resume), keep the best epoch, and write the shipped reader and its log."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    import keras
+
+    from docproc.recognize.model_files import companion_path
+    from training.evaluate import library_versions
+    from training.sequence_model import build_training_model, ctc_loss, shipped_model
+
+    keras.utils.set_random_seed(args.seed)
+    x_val, t_val = validation_lines(args.seed, args.validation_fields)
+    steps = args.epochs * -(-args.fields // args.batch_size)
+    saved = checkpoint_dir(args)
+    state_file = saved / "state.json"
+    defining = {key: getattr(args, key) for key in _RUN_DEFINING}
+    history: dict[str, list[float]] = {"loss": [], "val_field_accuracy": [], "seconds": []}
+    best_accuracy, best_epoch, first_epoch, spent = -1.0, -1, 0, 0.0
+    if args.resume and state_file.is_file():
+        state = json.loads(state_file.read_text())
+        if state["defining"] != defining:
+            raise SystemExit(f"{saved} holds a run with other arguments ({state['defining']}); start afresh without "
+                             "--resume, or give --checkpoint another folder.")
+        model = keras.saving.load_model(saved / "model.keras")
+        history, best_accuracy, best_epoch = state["history"], state["best_accuracy"], state["best_epoch"]
+        first_epoch, spent = state["epochs_done"], state["seconds"]
+        print(f"resuming after epoch {first_epoch} from {saved}", flush=True)
+    else:
+        model = build_training_model()
+        schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.02,
+                                                          warmup_target=None)
+        model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=ctc_loss)
+    print(f"{args.fields} fields an epoch, {len(t_val)} validating; backend {keras.backend.backend()}; "
+          f"{model.count_params()} parameters", flush=True)
+
+    call_start = time.time()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+        pending = deque([pool.submit(epoch_lines, args.seed, first_epoch, args.fields)] if first_epoch < args.epochs else [])
+        for epoch in range(first_epoch, args.epochs):
+            epoch_start = time.time()
+            lines, texts = pending.popleft().result()
+            if epoch + 1 < args.epochs:
+                pending.append(pool.submit(epoch_lines, args.seed, epoch + 1, args.fields))
+            losses = [float(model.train_on_batch(x, y)) for x, y in
+                      batches(lines, texts, args.batch_size, np.random.default_rng([args.seed, epoch, 3]))]
+            accuracy = field_accuracy(read_lines(model, x_val), t_val)
+            history["loss"].append(float(np.mean(losses)))
+            history["val_field_accuracy"].append(accuracy)
+            history["seconds"].append(time.time() - epoch_start)
+            improved = accuracy > best_accuracy
+            if improved:
+                best_accuracy, best_epoch = accuracy, epoch
+            print(f"epoch {epoch + 1:2d}/{args.epochs}  loss {history['loss'][-1]:.3f}  "
+                  f"val fields {accuracy:.4f}  {history['seconds'][-1]:.0f}s{'  *' if improved else ''}", flush=True)
+            _save_checkpoint(saved, model, improved, {
+                "defining": defining, "history": history, "best_accuracy": best_accuracy, "best_epoch": best_epoch,
+                "epochs_done": epoch + 1, "seconds": spent + time.time() - epoch_start,
+            })
+            spent += time.time() - epoch_start
+            if args.minutes and time.time() - call_start > args.minutes * 60 and epoch + 1 < args.epochs:
+                print(f"stopping after {args.minutes} minutes as asked; `--resume` continues from {saved}", flush=True)
+                break
+    best = keras.saving.load_model(saved / "best.keras")
+    shipped = shipped_model(best)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    shipped.save(args.out)
+    log = {
+        "command": shlex.join(["python", "-m", "training.train_sequence", *argv]),
+        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "data": {"made_by": "training/sequence_fields.py", "fields_per_epoch": args.fields,
+                 "sources": sequence_fields.SOURCE_SHARES,
+                 "mnist": f"training split less the {VALIDATION_DIGITS} validation digits of the digit model "
+                          f"(split seed {DIGIT_MODEL_SPLIT_SEED})",
+                 "fonts": [font.package for font in font_files.training_fonts()],
+                 "optdigits": "optdigits-orig.tra and .cv (never windep)"},
+        "epochs_done": len(history["loss"]),
+        "best_epoch": best_epoch + 1,
+        "best_val_field_accuracy": best_accuracy,
+        "wall_seconds": round(spent, 1),
+        "wall_hours": round(spent / 3600, 2),
+        "machine": machine_description(),
+        "libraries": library_versions(),
+        "history": history,
+    }
+    companion_path(args.out, "training.json").write_text(json.dumps(log, indent=2) + "\n")
+    print(f"saved {args.out} (best epoch {best_epoch + 1}, validation {best_accuracy:.4f}); "
+          f"{spent / 3600:.2f} h of training so far", flush=True)
+    return args.out
+
+
+def _save_checkpoint(folder: Path, model: object, improved: bool, state: dict[str, object]) -> None:
+    """The model with its optimizer, the best model so far and the run's state, each
+    written beside its target and renamed, so a kill mid-save keeps the last checkpoint."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.partial.keras")  # type: ignore[attr-defined]
+    if improved:
+        model.save(folder / "best.partial.keras")  # type: ignore[attr-defined]
+        (folder / "best.partial.keras").replace(folder / "best.keras")
+    (folder / "state.partial.json").write_text(json.dumps(state) + "\n")
+    for name in ("model.keras", "state.json"):
+        stem, ext = name.split(".", 1)
+        (folder / f"{stem}.partial.{ext}").replace(folder / name)
+
+
+if __name__ == "__main__":
+    main()
