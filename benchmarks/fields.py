@@ -15,7 +15,9 @@ whether a digit of theirs is misread even clean. Tesseract 5 (digits
 whitelist, one text line) reads the very boxes docproc reported, where it is installed;
 it is run on at most ``--tesseract-fields`` fields per kind to bound the time, and its
 pages per second are computed from its time per field. The forms are read a second time
-with --direct-pdf-scans, and the two readings compared. Writes benchmarks/RESULTS.md.
+with --direct-pdf-scans, and the two readings compared. Where the sequence reader is
+shipped, the whole set is read with each ``--reader`` too, side by side. Writes
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -37,15 +39,17 @@ from scipy.stats import binomtest  # noqa: E402
 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.audit.scores import NO_DIGIT, aligned_digits, error_at_review_share  # noqa: E402
+from docproc.config import READER, READERS  # noqa: E402
 from docproc.datasets import mnist  # noqa: E402
 from docproc.ingest.inputs import read_kind  # noqa: E402
 from docproc.ingest.pages import iter_pages  # noqa: E402
 from docproc.output.results import FieldResult  # noqa: E402
 from docproc.recognize.classifier import DigitClassifier  # noqa: E402
 from docproc.recognize.loading import load_classifier  # noqa: E402
+from docproc.recognize.model_files import SHIPPED_SEQUENCE  # noqa: E402
 from docproc.run.native_memory import keep_freed_memory  # noqa: E402
 from samples.pages import write_set  # noqa: E402
-from samples.reading import KindReading, read_generated_kind, read_generated_set  # noqa: E402
+from samples.reading import KINDS, KindReading, read_generated_kind, read_generated_set  # noqa: E402
 
 FURNITURE = {
     ("cheques", "date"): "comb", ("cheques", "amount"): "frame",
@@ -111,6 +115,29 @@ def direct_scans_comparison(work: Path, truth: dict[tuple[str, int, str], str], 
             f"{direct.summary.pages / direct.summary.seconds:.1f} pages/s against "
             f"{rendered.summary.pages / rendered.summary.seconds:.1f}. {differ} of {len(keys)} fields read "
             f"differently: {only_direct} right only read directly, {only_rendered} right only rendered.")
+
+
+def readers_comparison(work: Path, truth: dict[tuple[str, int, str], str], default: list[KindReading]) -> list[str]:
+    """The set read with each ``--reader`` (the default's reading is ``default``): field
+    accuracy by kind and overall, the error among accepted with 10% reviewed, and pages
+    per second by kind; the lines of the table."""
+    classifier = load_classifier(sequence=True)
+    lines = ["", f"The same fields with each `--reader` (`{READER}` is the default, the reading above):", "",
+             "| reader | cheques | forms | zips | all | 95% interval | error, 10% reviewed | cheque pages/s | "
+             "form pages/s | zip pages/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for reader in READERS:
+        readings = default if reader == READER else read_generated_set(work, truth, classifier, reader)
+        every = [pair for reading in readings for pair in reading_pairs(reading)]
+        by_kind = {reading.kind: scores(reading_pairs(reading)) for reading in readings}
+        rates = {reading.kind: reading.summary.pages / reading.summary.seconds for reading in readings}
+        overall = scores(every)
+        low, high = accuracy_interval(every)
+        print(reader, {k: round(v["field_accuracy"], 4) for k, v in by_kind.items()},
+              {k: round(v, 4) for k, v in overall.items()}, flush=True)
+        lines.append(f"| `{reader}` | " + " | ".join(pct(by_kind[k]["field_accuracy"]) for k, _ in KINDS)
+                     + f" | {pct(overall['field_accuracy'])} | {pct(low)} to {pct(high)} | {pct(overall['error_at_10'])} | "
+                     + " | ".join(f"{rates[k]:.1f}" for k, _ in KINDS) + " |")
+    return lines
 
 
 def wilson_interval(count: int, total: int) -> tuple[float, float]:
@@ -227,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         f"crop. {sum(1 for key in truth if not readable[key])} fields in all hold such a digit."
     )
     print(decomposition)
+    reader_lines = readers_comparison(work, truth, kind_readings) if SHIPPED_SEQUENCE.is_file() else []
     direct_line = None
     if args.forms:
         direct_line = direct_scans_comparison(work, truth, classifier, next(r for r in kind_readings if r.kind == "forms"))
@@ -269,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
                   "would give (a scanned digit is now and then read right where its clean image is not). " + decomposition]
     if direct_line:
         lines += ["", direct_line]
+    lines += reader_lines
     lines += ["", "By the printed furniture around the field:", "",
               "| furniture | fields | field acc. | 95% interval | digit acc. | error, 10% reviewed |",
               "|---|---:|---:|---:|---:|---:|"]

@@ -147,12 +147,13 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
                       (low, high)))
         if reader == READER or len(readers) == 1:
             readings = found
-    confidence = np.array([r.confidence for r in readings], np.float64)
-    right = np.array([r.truth == r.text for r in readings])
-    from docproc.audit.plots import reliability
+        if classifier.path == default_model_path():
+            from docproc.audit.plots import reliability
 
-    if classifier.path == default_model_path():
-        RELIABILITY_PNG.write_bytes(reliability(calibration_figures(confidence, right, ECE_BINS)))
+            confidence = np.array([r.confidence for r in found], np.float64)
+            right = np.array([r.truth == r.text for r in found])
+            png = RELIABILITY_PNG if reader == READER else RELIABILITY_PNG.with_name(f"real-reliability-{reader}.png")
+            png.write_bytes(reliability(calibration_figures(confidence, right, ECE_BINS)))
     if report is not None:
         print(f"audit report (with crops of the cheques: keep it out of the repository): "
               f"{write_audit(readings, images, report)}", flush=True)
@@ -189,7 +190,9 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
         lines += ["", "No sequence reader (models/sequence-ctc.keras and its calibration): the segmentation alone."]
     lines += ["", "Tesseract gives no confidence here, so its \"wrong among accepted\" is its error on all fields. "
                   f"Reliability of the field confidence of `--reader {READER}` on these fields: "
-                  f"[`{RELIABILITY_PNG.name}`]({RELIABILITY_PNG.name})."]
+                  f"[`{RELIABILITY_PNG.name}`]({RELIABILITY_PNG.name})"
+                  + "".join(f"; of `--reader {r}`: [`real-reliability-{r}.png`](real-reliability-{r}.png)"
+                            for r in readers if r != READER) + "."]
     return lines
 
 

@@ -31,6 +31,7 @@ def test_model_prints_the_card() -> None:
     # bundle lies beside it (none since the model of many hands: they are not retrained yet).
     assert "peers         none (no digits-cnn.peers.keras beside the model)" in result.stdout
     assert "single-digit  single-digit.keras" in result.stdout
+    assert "sequence      sequence-ctc.keras  (sha256" in result.stdout and "real cheque amounts" in result.stdout
     # The card's figure on each test set.
     assert "held-out fonts" in result.stdout and "optdigits windep" in result.stdout
 

@@ -42,6 +42,7 @@ from docproc.glyphs.line_image import line_image  # noqa: E402
 from docproc.recognize.classes import SEQUENCE_BLANK, SEQUENCE_SYMBOLS  # noqa: E402
 from docproc.recognize.ctc import beam_search  # noqa: E402
 from docproc.recognize.model_files import SHIPPED_SEQUENCE, card_path, companion_path  # noqa: E402
+from docproc.run.fingerprint import file_sha256  # noqa: E402
 from training import sequence_fields  # noqa: E402
 from training.train import machine_description  # noqa: E402
 from training.train_sequence import _source_digits  # noqa: E402
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     card = {
         "name": args.model.stem,
         "file": args.model.name,
+        "file_sha256": file_sha256(args.model),
         "contract": {
             "input": "(N, 32, W, 1) float32 in [0, 1], ink high: docproc.glyphs.line_image of the field",
             "output": "(N, W / 4, 19) probabilities per column: the symbols, then the CTC blank",

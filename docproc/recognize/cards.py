@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from docproc.errors import ModelError
-from docproc.recognize.model_files import SHIPPED_CHECK, card_path, default_model_path, peers_path
+from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_SEQUENCE, card_path, default_model_path, peers_path
 
 
 def read_card(model_path: Path | None = None) -> dict[str, Any]:
@@ -126,4 +126,12 @@ def format_companions(model_path: Path | None = None) -> str:
             lines.append(f"                {test['accuracy_at_0.5']:.2%} right at 0.5 on "
                          f"{test.get('composites', '?'):,} composites "
                          f"of test digits (ROC AUC {test.get('roc_auc', float('nan')):.3f})")
+    sequence = _optional_card(SHIPPED_SEQUENCE)
+    if sequence is None:
+        lines.append(f"  sequence      {SHIPPED_SEQUENCE.name}: missing, or without its card (--reader segment only)")
+    else:
+        lines.append(f"  sequence      {sequence['file']}  (sha256 {sequence.get('file_sha256', '?')[:16]}...), "
+                     f"{sequence.get('parameters', 0):,} parameters; reads with --reader both or sequence")
+        for name, figures in sequence.get("tests", {}).items():
+            lines.append(f"                {figures['field_accuracy']:.2%} of {figures['fields']:,} fields right: {name}")
     return "\n".join(lines)
