@@ -134,6 +134,8 @@ def cheque_readings(folder: Path, classifier: DigitClassifier, reader: str = REA
 def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | None) -> list[str]:
     """Part 1: docproc and Tesseract on the real cheque amounts; the section's lines."""
     images = folder / "images"
+    from docproc.audit.plots import reliability
+
     readers = READERS if classifier.sequence is not None else ("segment",)
     table: list[tuple[str, dict[str, float], float, tuple[float, float] | None]] = []
     for reader in readers:
@@ -148,8 +150,6 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
         if reader == READER or len(readers) == 1:
             readings = found
         if classifier.path == default_model_path():
-            from docproc.audit.plots import reliability
-
             confidence = np.array([r.confidence for r in found], np.float64)
             right = np.array([r.truth == r.text for r in found])
             png = RELIABILITY_PNG if reader == READER else RELIABILITY_PNG.with_name(f"real-reliability-{reader}.png")

@@ -27,6 +27,7 @@ import json
 import os
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,7 +46,7 @@ from docproc.recognize.model_files import SHIPPED_SEQUENCE, card_path, companion
 from docproc.run.fingerprint import file_sha256  # noqa: E402
 from training import sequence_fields  # noqa: E402
 from training.train import machine_description  # noqa: E402
-from training.train_sequence import _source_digits  # noqa: E402
+from training.train_sequence import source_digits  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -84,9 +85,7 @@ def figures(truths: list[str], readings: list[str], confidences: list[float]) ->
 def generated_test(reader: object, digits: mnist.Split, fonts: tuple[font_files.Font, ...],
                    shares: dict[str, float], seed: list[int], count: int) -> dict[str, float]:
     """The reader's figures on ``count`` generated fields from the given sources."""
-    srcs = sequence_fields.load_sources(digits, fonts)
-    srcs = sequence_fields.SequenceSources(srcs.mnist_images, srcs.mnist_labels, srcs.optdigits_images,
-                                           srcs.optdigits_labels, srcs.fonts, shares)
+    srcs = replace(sequence_fields.load_sources(digits, fonts), shares=shares)
     lines, texts = sequence_fields.make_lines(srcs, count, seed)
     readings, confidences, seconds = read_fields(reader, lines)
     return {**figures(texts, readings, confidences), "fields_per_second": len(lines) / seconds}
@@ -127,11 +126,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     reader = load_sequence_reader(args.model)
     everything = dict(sequence_fields.SOURCE_SHARES)
     tests: dict[str, object] = {
-        "generated, held-out digits": generated_test(reader, _source_digits(True), font_files.training_fonts(),
+        "generated, held-out digits": generated_test(reader, source_digits(True), font_files.training_fonts(),
                                                      everything, [SEED, 1], args.fields),
         "unseen writers (MNIST test digits)": generated_test(reader, mnist.load("test"), font_files.training_fonts(),
                                                              {"mnist": 1.0}, [SEED, 2], args.fields),
-        "unseen styles (held-out fonts)": generated_test(reader, _source_digits(True), font_files.held_out_fonts(),
+        "unseen styles (held-out fonts)": generated_test(reader, source_digits(True), font_files.held_out_fonts(),
                                                          {"font": 1.0}, [SEED, 3], args.fields),
     }
     real = real_test(reader, args.data / "orand-car-a-dev")

@@ -42,7 +42,7 @@ from docproc.recognize.model_files import SHIPPED_SEQUENCE, calibration_path  # 
 from docproc.run.prepare import file_pages, prepare_page  # noqa: E402
 from samples.pages import write_set  # noqa: E402
 from samples.reading import KINDS  # noqa: E402
-from training.train_sequence import _source_digits  # noqa: E402
+from training.train_sequence import source_digits  # noqa: E402
 
 L2 = 1e-3
 
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> Path:
     classifier = replace(load_classifier(), sequence=load_sequence_reader(args.sequence, calibrated=False))
     with tempfile.TemporaryDirectory(prefix="docproc-agreement-") as tmp:
         out = Path(tmp)
-        write_set(out, args.cheques, args.forms, args.zips, args.seed, split=_source_digits(True))
+        write_set(out, args.cheques, args.forms, args.zips, args.seed, split=source_digits(True))
         with (out / "truth.csv").open(newline="") as handle:
             truth = {(r["file"], int(r["page"]), r["field"]): r["text"] for r in csv.DictReader(handle)}
         evidence = field_evidence(out / "scans", out / "templates", truth, classifier)

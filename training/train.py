@@ -139,14 +139,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=0,
                         help="train on only this many MNIST digits, and as few of the rest (smoke runs)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the .keras model")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="folder of the per-epoch checkpoint (default: the user cache, by --out's name)")
-    parser.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint")
+    add_checkpoint_options(parser)
     parser.add_argument("--epochs-now", type=int, default=0,
                         help="train at most this many epochs in this call, then stop with the checkpoint written "
                              "(continue with --resume): a long training split over sessions")
     parser.add_argument("--no-evaluate", action="store_true", help="skip writing the model card")
     return parser.parse_args(argv)
+
+
+def add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint`` and ``--resume``, as every trainer here takes them (see ``checkpoint_dir``)."""
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="folder of the per-epoch checkpoint (default: the user cache, by --out's name)")
+    parser.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint")
 
 
 def checkpoint_dir(args: argparse.Namespace) -> Path:

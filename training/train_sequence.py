@@ -25,6 +25,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -34,7 +35,7 @@ from docproc.datasets import fonts as font_files
 from docproc.datasets import mnist
 from docproc.recognize.classes import SEQUENCE_SYMBOLS
 from training import sequence_fields
-from training.train import checkpoint_dir, machine_description, split_validation
+from training.train import add_checkpoint_options, checkpoint_dir, machine_description, split_validation
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "models" / "sequence-ctc.keras"
@@ -55,9 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="folder of the per-epoch checkpoint (default: the user cache, by --out's name)")
-    parser.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint")
+    add_checkpoint_options(parser)
     parser.add_argument("--minutes", type=float, default=0.0,
                         help="stop after the epoch that passes this many minutes in this call (checkpointed; "
                              "continue with --resume)")
@@ -96,7 +95,9 @@ def batches(lines: list[np.ndarray], texts: list[str], batch_size: int,
     return out
 
 
-def _source_digits(validation: bool) -> mnist.Split:
+def source_digits(validation: bool) -> mnist.Split:
+    """The MNIST training digits fields are written with: the digit model's validation
+    hold-out with ``validation``, the rest without."""
     train, val = split_validation(mnist.load("train"), VALIDATION_DIGITS, DIGIT_MODEL_SPLIT_SEED)
     return val if validation else train
 
@@ -107,19 +108,15 @@ def epoch_lines(seed: int, epoch: int, count: int) -> tuple[list[np.ndarray], li
     return sequence_fields.make_lines(_training_sources(), count, [seed, epoch, 1])
 
 
-_SOURCES: dict[bool, sequence_fields.SequenceSources] = {}
-
-
+@lru_cache(maxsize=1)
 def _training_sources() -> sequence_fields.SequenceSources:
-    if False not in _SOURCES:
-        _SOURCES[False] = sequence_fields.load_sources(_source_digits(False), font_files.training_fonts())
-    return _SOURCES[False]
+    return sequence_fields.load_sources(source_digits(False), font_files.training_fonts())
 
 
 def validation_lines(seed: int, count: int) -> tuple[list[np.ndarray], list[str]]:
     """The validation fields: written with the held-out MNIST digits (and the other
     sources), a fixed draw never trained on."""
-    srcs = sequence_fields.load_sources(_source_digits(True), font_files.training_fonts())
+    srcs = sequence_fields.load_sources(source_digits(True), font_files.training_fonts())
     return sequence_fields.make_lines(srcs, count, [seed, 0, 7])
 
 

@@ -24,8 +24,15 @@ import numpy as np
 
 from docproc.errors import ModelError
 from docproc.layout.templates import FieldSpec
-from docproc.recognize.classes import DIGITS, SEQUENCE_BLANK, SEQUENCE_SYMBOLS
-from docproc.recognize.ctc import UNCONSTRAINED, Constraints, SequenceReading, beam_search, string_log_probability
+from docproc.recognize.classes import DIGITS
+from docproc.recognize.ctc import (
+    UNCONSTRAINED,
+    Constraints,
+    SequenceReading,
+    beam_search,
+    best_path_symbols,
+    string_log_probability,
+)
 from docproc.recognize.decode import Decoded, Reading, rule_reasons, string_score
 
 # How many of the sequence reader's readings are weighed (its n best under the constraints).
@@ -138,16 +145,7 @@ def sequence_digit_confidences(columns: np.ndarray, digits: str, fallback: float
     """Each digit's confidence from the sequence reader: the highest probability of its
     symbol over the columns of the best path that emit it, when that path spells
     ``digits``; else ``fallback`` for each."""
-    best = np.argmax(columns, axis=1)
-    runs: list[tuple[int, float]] = []
-    for t, code in enumerate(best):
-        if code == SEQUENCE_BLANK:
-            continue
-        if t > 0 and best[t - 1] == code and runs:
-            runs[-1] = (code, max(runs[-1][1], float(columns[t, code])))
-        else:
-            runs.append((int(code), float(columns[t, code])))
-    emitted = [(SEQUENCE_SYMBOLS[code], p) for code, p in runs if SEQUENCE_SYMBOLS[code] in DIGITS]
+    emitted = [(symbol, p) for symbol, p in best_path_symbols(columns) if symbol in DIGITS]
     if "".join(ch for ch, _ in emitted) == digits:
         return tuple(p for _, p in emitted)
     return (fallback,) * len(digits)

@@ -18,13 +18,26 @@ from docproc.recognize.classes import DIGITS, MARKS, SEQUENCE_BLANK, SEQUENCE_SY
 MAX_SYMBOLS = 64
 
 
+def best_path_symbols(probabilities: np.ndarray) -> list[tuple[str, float]]:
+    """The symbols of the most likely column-by-column path of one field's
+    (T, SEQUENCE_WIDTH) probabilities, collapsed (repeats merged, blanks dropped), each
+    with its highest probability over the columns that emit it."""
+    best = np.argmax(probabilities, axis=1)
+    runs: list[tuple[int, float]] = []
+    for t, code in enumerate(best):
+        if code == SEQUENCE_BLANK:
+            continue
+        if t > 0 and best[t - 1] == code:
+            runs[-1] = (int(code), max(runs[-1][1], float(probabilities[t, code])))
+        else:
+            runs.append((int(code), float(probabilities[t, code])))
+    return [(SEQUENCE_SYMBOLS[code], p) for code, p in runs]
+
+
 def best_path(probabilities: np.ndarray) -> str:
     """The string of the most likely column-by-column path (greedy CTC decoding) of one
     field's (T, SEQUENCE_WIDTH) probabilities."""
-    best = np.argmax(probabilities, axis=1)
-    keep = np.ones(best.size, bool)
-    keep[1:] = best[1:] != best[:-1]
-    return "".join(SEQUENCE_SYMBOLS[k] for k in best[keep] if k != SEQUENCE_BLANK)
+    return "".join(symbol for symbol, _ in best_path_symbols(probabilities))
 
 
 @dataclass(frozen=True)

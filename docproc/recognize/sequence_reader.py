@@ -49,7 +49,7 @@ class SequenceReader:
     def read(self, lines: list[np.ndarray]) -> list[np.ndarray]:
         """Each line's (W / 4, SEQUENCE_WIDTH) float32 column probabilities, for lines
         (32, W) as docproc.glyphs.line_image makes them, in the order given."""
-        out: list[np.ndarray | None] = [None] * len(lines)
+        out: list[np.ndarray] = [np.empty(0)] * len(lines)  # every slot is filled below
         by_bucket: dict[int, list[int]] = {}
         for index, line in enumerate(lines):
             if line.ndim != 2 or line.shape[0] != HEIGHT or line.shape[1] % WIDTH_STEP:
@@ -64,4 +64,4 @@ class SequenceReader:
                 columns = np.asarray(self.model.predict_on_batch(batch), np.float32)
                 for row, index in enumerate(chosen):
                     out[index] = columns[row, : lines[index].shape[1] // WIDTH_STEP]
-        return [columns for columns in out if columns is not None]
+        return out
