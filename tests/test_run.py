@@ -171,13 +171,16 @@ def test_a_signal_stops_a_run_with_workers_in_one_line_and_the_summary_says_so(
 
     log, summary, ledger = tmp_path / "run.log", tmp_path / "s.json", tmp_path / "r.ledger.sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    # Small batches commit the files one or two at a time: with the default, a loaded
-    # machine whose workers prepared every page while the model loaded commits them all in
-    # two flushes, and the run can end before the signal lands.
-    run = subprocess.Popen([DOCPROC, "run", str(many_cheques), "-o", str(tmp_path / "r.csv"), "--jobs", "2",
-                            "--batch-size", "16", "--log-file", str(log), "--summary-json", str(summary),
-                            "--ledger", str(ledger)],
-                           stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    # As from a terminal: a suite started in the background (`cmd &` in a script) has SIGINT
+    # ignored, and a child inherits that, so Ctrl-C would never reach the run. A handled
+    # SIGINT here is inherited as the default.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run = subprocess.Popen([DOCPROC, "run", str(many_cheques), "-o", str(tmp_path / "r.csv"), "--jobs", "2",
+                                "--log-file", str(log), "--summary-json", str(summary), "--ledger", str(ledger)],
+                               stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 300  # a loaded CI machine takes its time to load the model
     while time.monotonic() < deadline and not (log.exists() and ": committed" in log.read_text()):
         time.sleep(0.1)
