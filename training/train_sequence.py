@@ -12,7 +12,9 @@ bucket of 32 columns, so few shapes are traced). Validation is a fixed draw of f
 written with MNIST's held-out digits (the digit model's validation digits, so neither
 reader has trained on them) and the training fonts; it picks the best epoch. After every
 epoch the run is checkpointed; ``--resume`` continues it, and the time spent over all
-sessions is kept in the log beside the model.
+sessions is kept in the log beside the model. The checkpoint lives in the user cache; on
+a machine without it, ``--resume`` goes on from the shipped reader (its best epoch) and
+its log, with the schedule where it stopped and a fresh optimizer, and the log says so.
 """
 
 from __future__ import annotations
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> Path:
     defining = {key: getattr(args, key) for key in _RUN_DEFINING}
     history: dict[str, list[float]] = {"loss": [], "val_field_accuracy": [], "seconds": []}
     best_accuracy, best_epoch, first_epoch, spent = -1.0, -1, 0, 0.0
+    continued: list[dict[str, object]] = []  # where a run went on without its checkpoint
     if args.resume and state_file.is_file():
         state = json.loads(state_file.read_text())
         if state["defining"] != defining:
@@ -168,13 +171,31 @@ def main(argv: list[str] | None = None) -> Path:
                              "--resume, or give --checkpoint another folder.")
         model = keras.saving.load_model(saved / "model.keras")
         history, best_accuracy, best_epoch = state["history"], state["best_accuracy"], state["best_epoch"]
-        first_epoch, spent = state["epochs_done"], state["seconds"]
+        first_epoch, spent, continued = state["epochs_done"], state["seconds"], state.get("continued", [])
         print(f"resuming after epoch {first_epoch} from {saved}", flush=True)
     else:
         model = build_training_model()
         schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.02,
                                                           warmup_target=None)
         model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=ctc_loss)
+        if args.resume:
+            shipped_log = _shipped_run(args.out, defining)
+            model.set_weights(keras.saving.load_model(args.out, compile=False).get_weights())
+            history, best_epoch = shipped_log["history"], shipped_log["best_epoch"] - 1
+            best_accuracy, first_epoch = shipped_log["best_val_field_accuracy"], shipped_log["epochs_done"]
+            spent = shipped_log["wall_seconds"]
+            # The schedule goes on where the run stopped; Adam's moments start again.
+            model.optimizer.build(model.trainable_variables)
+            model.optimizer.iterations.assign(first_epoch * -(-args.fields // args.batch_size))
+            continued = [*shipped_log.get("continued", []), {
+                "after_epoch": first_epoch, "from": f"{args.out.name} (the best epoch, {best_epoch + 1})",
+                "optimizer": "Adam restarted (the checkpoint was gone); the learning-rate schedule went on"}]
+            # The shipped weights are the best epoch's: until one beats it, they stay the best.
+            _save_checkpoint(saved, model, True, {
+                "defining": defining, "history": history, "best_accuracy": best_accuracy, "best_epoch": best_epoch,
+                "epochs_done": first_epoch, "seconds": spent, "continued": continued})
+            print(f"no checkpoint in {saved}: going on after epoch {first_epoch} from {args.out} "
+                  f"(its best epoch's weights; the optimizer starts afresh)", flush=True)
     print(f"{args.fields} fields an epoch, {len(t_val)} validating; backend {keras.backend.backend()}; "
           f"{model.count_params()} parameters", flush=True)
 
@@ -200,7 +221,7 @@ def main(argv: list[str] | None = None) -> Path:
                   f"val fields {accuracy:.4f}  {history['seconds'][-1]:.0f}s{'  *' if improved else ''}", flush=True)
             _save_checkpoint(saved, model, improved, {
                 "defining": defining, "history": history, "best_accuracy": best_accuracy, "best_epoch": best_epoch,
-                "epochs_done": epoch + 1, "seconds": spent + time.time() - epoch_start,
+                "epochs_done": epoch + 1, "seconds": spent + time.time() - epoch_start, "continued": continued,
             })
             spent += time.time() - epoch_start
             if args.minutes and time.time() - call_start > args.minutes * 60 and epoch + 1 < args.epochs:
@@ -222,6 +243,7 @@ def main(argv: list[str] | None = None) -> Path:
         "epochs_done": len(history["loss"]),
         "best_epoch": best_epoch + 1,
         "best_val_field_accuracy": best_accuracy,
+        "continued": continued,
         "wall_seconds": round(spent, 1),
         "wall_hours": round(spent / 3600, 2),
         "machine": machine_description(),
@@ -232,6 +254,24 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"saved {args.out} (best epoch {best_epoch + 1}, validation {best_accuracy:.4f}); "
           f"{spent / 3600:.2f} h of training so far", flush=True)
     return args.out
+
+
+def _shipped_run(out: Path, defining: dict[str, object]) -> dict[str, object]:
+    """The training log of the reader shipped at ``out``, when ``--resume`` has no
+    checkpoint to go on from (it lives in the user cache, which a new machine lacks).
+    Refused unless that run had the same defining arguments."""
+    from docproc.recognize.model_files import companion_path
+
+    log_file = companion_path(out, "training.json")
+    if not out.is_file() or not log_file.is_file():
+        raise SystemExit(f"nothing to resume: no checkpoint, and no {out} with its {log_file.name}; "
+                         "start afresh without --resume")
+    log = json.loads(log_file.read_text())
+    theirs = {key: log["arguments"].get(key) for key in _RUN_DEFINING}
+    if theirs != defining:
+        raise SystemExit(f"{out} was trained with other arguments ({theirs}); give the same ones to --resume it, "
+                         "or start afresh without --resume")
+    return log
 
 
 def _save_checkpoint(folder: Path, model: object, improved: bool, state: dict[str, object]) -> None:
