@@ -284,7 +284,6 @@ def _read_scans(inputs: tuple[str, ...], output: Path, template_path: Path | Non
             check_writable(path)
     readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
                       scheduler=scheduler, sequence=options.reads_lines)
-    readers.check_supported(options)
     # Before any lock, ledger or model: a path that does not exist stops the run here.
     files = discover(list(inputs), root)
     # From here to the CSV, this run owns the output and the ledger: a second run exits at once.

@@ -62,6 +62,11 @@ def test_a_dask_cluster_writes_the_same_csv_as_a_local_run(tmp_path: Path) -> No
         again = run(tmp_path / "dask.csv", "--scheduler", address, "--summary-json", str(tmp_path / "s.json"))
         assert '"files_read": 1' in (tmp_path / "s.json").read_text()  # only the broken file is tried again
         assert again.returncode == 3
+        # The second reader goes to the workers too, and reads there as it does here.
+        local_both = run(tmp_path / "local-both.csv", "--jobs", "1", "--reader", "both")
+        dask_both = run(tmp_path / "dask-both.csv", "--scheduler", address, "--reader", "both")
+        assert local_both.returncode == dask_both.returncode == 3, dask_both.stderr
+        assert (tmp_path / "dask-both.csv").read_bytes() == (tmp_path / "local-both.csv").read_bytes()
     finally:
         for process in reversed(cluster):
             process.terminate()

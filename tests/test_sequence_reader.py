@@ -15,7 +15,7 @@ import pytest
 
 from docproc.config import RunOptions
 from docproc.datasets import mnist
-from docproc.errors import ClusterError, ModelError
+from docproc.errors import ModelError
 from docproc.glyphs.line_image import HEIGHT, INK_HEIGHT, MIN_WIDTH, WIDTH_STEP, line_image
 from docproc.recognize.model_files import SHIPPED_MODEL, SHIPPED_SEQUENCE
 from docproc.run.fingerprint import reading_fingerprint
@@ -120,10 +120,19 @@ def test_the_reader_choice_is_part_of_what_a_ledger_remembers() -> None:
                                                                        SHIPPED_SEQUENCE.with_name("sequence-ctc.agreement.json")]
 
 
-def test_a_dask_run_with_the_second_reader_is_refused_before_any_work() -> None:
-    with pytest.raises(ClusterError, match="--jobs"):
-        Readers(SHIPPED_MODEL, scheduler="local", sequence=True).check_supported(RunOptions(reader="both"))
-    Readers(SHIPPED_MODEL, scheduler="local").check_supported(RunOptions())
+def test_dask_workers_get_the_sequence_reader_and_its_calibration(sequence_reader) -> None:  # type: ignore[no-untyped-def]
+    from docproc.recognize.model_files import SHIPPED_CHECK, calibration_path
+    from docproc.run.cluster import ModelFiles, classifier_on_worker
+
+    alone = ModelFiles.read(SHIPPED_MODEL, SHIPPED_CHECK, 256)
+    models = ModelFiles.read(SHIPPED_MODEL, SHIPPED_CHECK, 256, SHIPPED_SEQUENCE)
+    assert not alone.sequence and alone.key != models.key
+    assert models.calibration == calibration_path(SHIPPED_SEQUENCE).read_bytes()
+    on_worker = classifier_on_worker(models)  # as a worker loads them, from the bytes alone
+    assert on_worker.sequence is not None and on_worker.sequence.calibration is not None
+    assert on_worker.sequence.calibration == sequence_reader.calibration
+    lines = [np.asarray(np.random.default_rng(5).random((32, 96)) > 0.8, np.float32)]
+    np.testing.assert_allclose(on_worker.sequence.read(lines)[0], sequence_reader.read(lines)[0], atol=1e-6)
 
 
 def test_the_pipeline_refuses_a_second_reader_it_was_not_given(shipped_classifier) -> None:

@@ -1,7 +1,9 @@
 """Scale-out on Dask: whole files read by the workers of a Dask distributed cluster.
 
 Each worker process receives the models once (broadcast by the client as bytes, so
-workers need no copy of models/) and keeps them loaded; it reads whole files, pages to
+workers need no copy of models/: the digit model, its peers, the single-digit check and,
+for ``--reader both`` or ``sequence``, the sequence reader and its calibration) and keeps
+them loaded; it reads whole files, pages to
 rows, exactly as a local run does, and sends the rows back. The client keeps files in
 input order and does everything else (ledger, CSV) as a local run does, so the CSV is
 the same. Workers must see the scan files at the same paths as the client (shared
@@ -27,8 +29,8 @@ from docproc.config import RunOptions
 from docproc.errors import ClusterError
 from docproc.ingest.inputs import InputFile
 from docproc.recognize.classifier import DigitClassifier
-from docproc.recognize.loading import load_classifier, load_single_digit_check
-from docproc.recognize.model_files import peers_beside, peers_path
+from docproc.recognize.loading import load_classifier, load_sequence_reader, load_single_digit_check
+from docproc.recognize.model_files import calibration_path, peers_beside, peers_path
 from docproc.recognize.native_stderr import captured_native_stderr
 from docproc.run.failures import dask_workers_died, not_on_dask_worker
 from docproc.run.native_memory import keep_freed_memory
@@ -46,23 +48,29 @@ _LOADED: dict[str, DigitClassifier] = {}
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """The digit model, the single-digit check and the digit model's peers (empty when it
-    has none), as bytes, to load on a worker."""
+    """The digit model, the single-digit check, the digit model's peers and the sequence
+    reader with its calibration (each empty when not there), as bytes, to load on a worker."""
 
     digits: bytes
     check: bytes
     batch_size: int
     key: str = ""  # identifies the set on a worker that has loaded it before
     peers: bytes = b""
+    sequence: bytes = b""
+    calibration: bytes = b""
 
     @classmethod
-    def read(cls, digits: Path, check: Path, batch_size: int) -> ModelFiles:
-        """The model files' bytes, with their key; the peers are those beside ``digits``."""
+    def read(cls, digits: Path, check: Path, batch_size: int, sequence: Path | None = None) -> ModelFiles:
+        """The model files' bytes, with their key; the peers are those beside ``digits``,
+        the calibration the one beside ``sequence``."""
         digits_bytes, check_bytes = digits.read_bytes(), check.read_bytes()
         peers = peers_beside(digits)
         peers_bytes = peers.read_bytes() if peers is not None else b""
-        key = hashlib.sha256(b"\0".join([digits_bytes, check_bytes, peers_bytes, str(batch_size).encode()])).hexdigest()
-        return cls(digits_bytes, check_bytes, batch_size, key, peers_bytes)
+        sequence_bytes = sequence.read_bytes() if sequence is not None else b""
+        calibration_bytes = calibration_path(sequence).read_bytes() if sequence is not None else b""
+        parts = [digits_bytes, check_bytes, peers_bytes, sequence_bytes, calibration_bytes, str(batch_size).encode()]
+        key = hashlib.sha256(b"\0".join(hashlib.sha256(part).digest() for part in parts)).hexdigest()
+        return cls(digits_bytes, check_bytes, batch_size, key, peers_bytes, sequence_bytes, calibration_bytes)
 
 
 def _use_the_workers_threads() -> None:
@@ -106,6 +114,10 @@ def classifier_on_worker(models: ModelFiles) -> DigitClassifier:
                 peers_path(folder / "digits.keras").write_bytes(models.peers)
             classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False)
             classifier.check = load_single_digit_check(folder / "check.keras")
+            if models.sequence:
+                (folder / "sequence.keras").write_bytes(models.sequence)
+                calibration_path(folder / "sequence.keras").write_bytes(models.calibration)
+                classifier.sequence = load_sequence_reader(folder / "sequence.keras")
         _LOADED[models.key] = classifier
     return _LOADED[models.key]
 
@@ -126,7 +138,8 @@ def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler:
                          batch_size: int, local_workers: int,
                          on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
     """Read ``files`` on the Dask cluster at ``scheduler`` (``local``: a cluster of
-    ``local_workers`` processes on this machine); yield each file's rows in input order."""
+    ``local_workers`` processes on this machine); yield each file's rows in input order.
+    ``model_paths`` are the digit model, the check and, where it reads, the sequence reader."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -150,15 +163,18 @@ def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler:
 
 def read_with_client(client: Any, files: list[InputFile], options: RunOptions, model_paths: list[Path],
                      batch_size: int, on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
-    """Read ``files`` on the workers of a connected Dask ``client``; each file's rows in input order."""
+    """Read ``files`` on the workers of a connected Dask ``client``; each file's rows in
+    input order. ``model_paths`` are the digit model, the check and, where it reads, the
+    sequence reader."""
     from distributed import KilledWorker
 
-    digits, check = model_paths
+    digits, check, *sequence = model_paths
     threads = sum(client.nthreads().values()) or 1
     log.info("Dask cluster %s: %d workers, %d threads", client.scheduler.address, len(client.nthreads()), threads)
     # A key of its own (hash=False): another call scattering the same bytes must not share,
     # and on release drop, this one's copy.
-    models = client.scatter(ModelFiles.read(digits, check, batch_size), broadcast=True, hash=False)
+    models = client.scatter(ModelFiles.read(digits, check, batch_size, sequence[0] if sequence else None),
+                            broadcast=True, hash=False)
     chunks = [files[i:i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
     upcoming = iter(chunks)
     in_flight: deque[tuple[list[InputFile], Any]] = deque()

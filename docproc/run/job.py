@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docproc.config import BATCH_SIZE, RunOptions
-from docproc.errors import ClusterError
 from docproc.ingest.inputs import InputFile
 from docproc.output.results import FieldResult, write_csv
 from docproc.recognize.classifier import DigitClassifier
@@ -52,12 +51,6 @@ class Readers:
     def load(self) -> DigitClassifier:
         """The classifier, loaded in this process."""
         return load_classifier(self.model_path, batch_size=self.batch_size, sequence=self.sequence)
-
-    def check_supported(self, options: RunOptions) -> None:
-        """ClusterError when these readers cannot read as ``options`` ask."""
-        if self.scheduler is not None and self.sequence:
-            raise ClusterError(f"--reader {options.reader} does not run on a Dask cluster yet: read with --jobs "
-                               "on one machine, or with --reader segment on the cluster.")
 
     def model_files(self) -> list[Path]:
         """The files whose bytes decide the readings: the digit model, the check, the
@@ -96,10 +89,10 @@ def _read(files: list[InputFile], options: RunOptions, readers: Readers,
     if readers.scheduler is not None:
         from docproc.run.cluster import run_files_on_cluster
 
-        readers.check_supported(options)
-
-        return run_files_on_cluster(files, options, readers.scheduler, [readers.model_path, readers.check_path],
-                                    readers.batch_size, readers.jobs, on_page)
+        sequence = [SHIPPED_SEQUENCE] if readers.sequence else []
+        return run_files_on_cluster(files, options, readers.scheduler,
+                                    [readers.model_path, readers.check_path, *sequence], readers.batch_size,
+                                    readers.jobs, on_page)
     # Loaded by run_files once its workers have their first files: they start meanwhile.
     return run_files(files, load, options, on_page, readers.jobs)
 
