@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from docproc.audit import metrics  # noqa: E402
+from docproc.audit.metrics import fit_logistic  # noqa: E402
 from docproc.config import RunOptions  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
 from docproc.layout.templates import load_template  # noqa: E402
@@ -43,26 +44,6 @@ from docproc.run.prepare import file_pages, prepare_page  # noqa: E402
 from samples.pages import write_set  # noqa: E402
 from samples.reading import KINDS  # noqa: E402
 from training.train_sequence import source_digits  # noqa: E402
-
-L2 = 1e-3
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 100) -> tuple[np.ndarray, float]:
-    """Weights and bias of the logistic regression of ``y`` (0/1) on ``x`` (N, K), by
-    Newton's method with a small L2 penalty on the weights (not the bias)."""
-    design = np.hstack([x, np.ones((len(x), 1))])
-    theta = np.zeros(design.shape[1])
-    penalty = np.eye(design.shape[1]) * l2
-    penalty[-1, -1] = 0.0
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(design @ theta, -500, 500)))
-        gradient = design.T @ (p - y) + penalty @ theta
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + np.eye(len(theta)) * 1e-9
-        step = np.linalg.solve(hessian, gradient)
-        theta -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    return theta[:-1], float(theta[-1])
 
 
 def field_evidence(scans: Path, templates: Path, truth: dict[tuple[str, int, str], str],
