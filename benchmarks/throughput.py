@@ -4,10 +4,13 @@
 
 Generates PNG cheques (MNIST test digits), lays each out ``--copies`` times under other
 names (a batch long enough for the steady rate, without generating thousands of pages),
-and reads them with docproc and the cheque template at ``--jobs 1`` and at ``--jobs`` = every core, in this process with the model
-already loaded (the steady rate a long batch sees; a worker pool's start-up is
-included). Peak memory is the largest total resident memory of a `docproc run` command
-and all its worker processes, sampled every 20 ms. Tesseract 5 (digits whitelist, one
+and reads them with docproc and the cheque template at ``--jobs 1`` and at ``--jobs`` =
+every core, with each ``--reader`` (segment, sequence, both; the segmentation alone when
+the sequence reader is not shipped), in this process with the models already loaded (the
+steady rate a long batch sees; a worker pool's start-up is included). The sequence
+reader's own cost per field on this CPU is timed apart, on the fields' line images.
+Peak memory is the largest total resident memory of a `docproc run` command and all its
+worker processes, sampled every 20 ms. Tesseract 5 (digits whitelist, one
 text line, one process per field, as a user would call it) reads the very boxes docproc
 reported, one at a time and as many at once as there are cores, on the first
 ``--tesseract-fields`` fields; its pages per second follow from its time per field.
@@ -100,6 +103,20 @@ def write_cheque_batch(out: Path, cheques: int, copies: int, seed: int) -> tuple
     return discover([str(batch)], root=out), out / "templates" / "cheque.yaml"
 
 
+def sequence_reader_rate(reader: object, crops: list, repeats: int = 3) -> float:  # type: ignore[type-arg]
+    """Fields per second that the sequence reader reads (its model alone, in its width
+    buckets), on the line images of ``crops``: the best of ``repeats`` passes."""
+    from docproc.glyphs.line_image import line_image
+
+    lines = [line_image(crop) for crop in crops]
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        reader.read(lines)  # type: ignore[attr-defined]
+        best = min(best, time.perf_counter() - started)
+    return len(lines) / best
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cheques", type=int, default=300)
@@ -109,35 +126,49 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
 
-    from docproc.config import RunOptions, default_jobs
+    from docproc.config import READER, READERS, RunOptions, default_jobs
     from docproc.layout.templates import load_template
     from docproc.recognize.loading import load_classifier
+    from docproc.recognize.model_files import SHIPPED_SEQUENCE
+    from docproc.recognize.sequence_reader import SEQUENCE_ROWS
     from docproc.run.native_memory import keep_freed_memory
     from docproc.run.pipeline import run_all
 
     cores = default_jobs()
     docproc = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
     keep_freed_memory()  # as the docproc command does before its model loads
-    classifier = load_classifier()
+    classifier = load_classifier(sequence=SHIPPED_SEQUENCE.is_file())
+    readers = READERS if classifier.sequence is not None else ("segment",)
     results = []
+    per_reader: dict[str, float] = {}
+    sequence_rate = None
     with tempfile.TemporaryDirectory(prefix="docproc-throughput-") as tmp:
         out = Path(tmp)
         files, template_path = write_cheque_batch(out, args.cheques, args.copies, args.seed)
         batch = out / "batch"
-        options = RunOptions(template=load_template(template_path))
         rows = []
-        for jobs in sorted({1, cores}):
-            best = float("inf")
-            for _ in range(2):
-                started = time.perf_counter()
-                rows, summary = run_all(files, classifier, options, jobs=jobs)
-                best = min(best, time.perf_counter() - started)
-            digits = sum(len(r.text) for r in rows)
-            peak = peak_memory_of([docproc, "run", str(batch), "--template", str(template_path),
-                                   "-o", str(out / f"jobs-{jobs}.csv"), "-q", "--jobs", str(jobs)])
-            results.append((f"docproc --jobs {jobs}", summary.pages / best, digits / best, peak))
-            print(f"docproc --jobs {jobs}: {summary.pages / best:.1f} pages/s, {digits / best:.0f} digits/s, "
-                  f"peak {peak:.0f} MiB", flush=True)
+        for reader in readers:
+            options = RunOptions(template=load_template(template_path), reader=reader)
+            for jobs in sorted({1, cores}):
+                best = float("inf")
+                for _ in range(2):
+                    started = time.perf_counter()
+                    read_rows, summary = run_all(files, classifier, options, jobs=jobs)
+                    best = min(best, time.perf_counter() - started)
+                if reader == "segment":
+                    rows = read_rows  # the boxes Tesseract reads
+                digits = sum(len(r.text) for r in read_rows)
+                peak = peak_memory_of([docproc, "run", str(batch), "--template", str(template_path), "--reader", reader,
+                                       "-o", str(out / f"{reader}-jobs-{jobs}.csv"), "-q", "--jobs", str(jobs)])
+                name = f"docproc --reader {reader} --jobs {jobs}"
+                results.append((name, summary.pages / best, digits / best, peak))
+                per_reader[reader] = max(per_reader.get(reader, 0.0), summary.pages / best)
+                print(f"{name}: {summary.pages / best:.1f} pages/s, {digits / best:.0f} digits/s, "
+                      f"peak {peak:.0f} MiB", flush=True)
+        if classifier.sequence is not None:
+            sequence_rate = sequence_reader_rate(classifier.sequence, crops_for(rows[:600], out))
+            print(f"sequence reader alone: {sequence_rate:.0f} fields/s ({1000 / sequence_rate:.2f} ms a field)",
+                  flush=True)
         tesseract = shutil.which("tesseract")
         if tesseract:
             sample = rows[: args.tesseract_fields]
@@ -156,6 +187,15 @@ def main(argv: list[str] | None = None) -> None:
     verdict = (f"docproc at its best ({best_docproc:.1f} pages/s) reads " + " and ".join(ratios) + "'s pages per second"
                if ratios else "Tesseract not installed: no ratio")
     print(verdict)
+    speeds = [f"`--reader {reader}` reads {rate / per_reader['segment']:.0%} of `--reader segment`'s pages per second "
+              f"at its best ({rate:.1f} against {per_reader['segment']:.1f})"
+              for reader, rate in per_reader.items() if reader != "segment"]
+    if sequence_rate is not None:
+        speeds.append(f"the sequence reader's model alone reads {sequence_rate:.0f} fields per second on this CPU "
+                      f"({1000 / sequence_rate:.2f} ms a field: the fields' line images, {SEQUENCE_ROWS} "
+                      "to a batch of one width bucket)")
+    for line in speeds:
+        print(line)
     if not args.no_write:
         lines = ["| reader | pages/s | digits/s | peak memory |", "|---|---:|---:|---:|"]
         for name, rate, digits, peak in results:
@@ -173,6 +213,8 @@ def main(argv: list[str] | None = None) -> None:
             *lines,
             "",
             f"{verdict}.",
+            *([""] + [f"- {line[0].upper()}{line[1:]}." for line in speeds] if speeds else []),
+            *(["", f"`{READER}` is the default reader."] if len(readers) > 1 else []),
         ])
         print(f"written to {write_section('throughput', body)}")
 
