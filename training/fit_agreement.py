@@ -1,14 +1,14 @@
 """Fit the calibration of the two readers' confidence (models/sequence-ctc.agreement.json).
 
-    python -m training.fit_agreement [--cheques 150 --forms 40 --zips 60] [--seed 20261203]
+    python -m training.fit_agreement [--cheques 400 --forms 100 --zips 200] [--seed 20261203]
 
 Generated pages (samples.pages.write_set) written with MNIST's validation digits, which
 neither the digit model nor the sequence reader trained on, are read by both readers as
 ``docproc run`` reads them (the same stages: prepare_page, the classifier, decode_field,
 the sequence reader, agreement.weigh). For every field with a truth this gives the
-evidence (each reader's probability of the chosen reading, and whether they agreed) and
-whether the chosen reading is right; a logistic regression of right on the evidence is
-the ``both`` calibration. The sequence reader's own confidence is fitted the same way on
+evidence on the chosen reading (each reader's probability of it, and whether they
+agreed) and whether it is right; a logistic regression of right on the evidence is the
+``both`` calibration. The sequence reader's own confidence is fitted the same way on
 its best reading alone. The fitted numbers, the data they came from and the fit's
 calibration error go to the JSON file beside the reader.
 """
@@ -34,7 +34,7 @@ from docproc.audit.metrics import fit_logistic  # noqa: E402
 from docproc.config import RunOptions  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
 from docproc.layout.templates import load_template  # noqa: E402
-from docproc.recognize.agreement import Calibration, constraints_of, weigh  # noqa: E402
+from docproc.recognize.agreement import Calibration, Evidence, constraints_of, weigh  # noqa: E402
 from docproc.recognize.classifier import DigitClassifier  # noqa: E402
 from docproc.recognize.ctc import beam_search  # noqa: E402
 from docproc.recognize.decode import decode_field  # noqa: E402
@@ -47,9 +47,9 @@ from training.train_sequence import source_digits  # noqa: E402
 
 
 def field_evidence(scans: Path, templates: Path, truth: dict[tuple[str, int, str], str],
-                   classifier: DigitClassifier) -> list[tuple[list[float], bool, float, bool]]:
-    """For each field with a truth: the ``both`` features and whether the chosen reading
-    is right, and the sequence reader's best probability and whether that is right."""
+                   classifier: DigitClassifier) -> list[tuple[Evidence, str, float, bool]]:
+    """For each field with a truth: both readers' evidence and the truth, and the sequence
+    reader's best probability alone and whether that reading is right."""
     assert classifier.sequence is not None
     out = []
     for kind, template_name in KINDS:
@@ -74,8 +74,8 @@ def field_evidence(scans: Path, templates: Path, truth: dict[tuple[str, int, str
                     segmented = decode_field(readings, field.spec, options.review_below, field.doubt)
                     evidence = weigh(segmented, readings, field_columns, field.spec)
                     alone = beam_search(field_columns, constraints_of(field.spec), best=1)
-                    out.append((evidence.features(), evidence.chosen == expected,
-                                alone[0].probability if alone else 0.0, bool(alone) and alone[0].digits == expected))
+                    out.append((evidence, expected, alone[0].probability if alone else 0.0,
+                                bool(alone) and alone[0].digits == expected))
     return out
 
 
@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> Path:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sequence", type=Path, default=SHIPPED_SEQUENCE)
-    parser.add_argument("--cheques", type=int, default=150)
-    parser.add_argument("--forms", type=int, default=40)
-    parser.add_argument("--zips", type=int, default=60)
+    parser.add_argument("--cheques", type=int, default=400)
+    parser.add_argument("--forms", type=int, default=100)
+    parser.add_argument("--zips", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261203)
     args = parser.parse_args(argv)
     from dataclasses import replace
@@ -100,19 +100,20 @@ def main(argv: list[str] | None = None) -> Path:
         with (out / "truth.csv").open(newline="") as handle:
             truth = {(r["file"], int(r["page"]), r["field"]): r["text"] for r in csv.DictReader(handle)}
         evidence = field_evidence(out / "scans", out / "templates", truth, classifier)
-    x = np.array([e[0] for e in evidence])
-    right = np.array([e[1] for e in evidence], float)
+    x = np.array([e.features(e.chosen) for e, _, _, _ in evidence])
+    right = np.array([e.chosen.digits == truth for e, truth, _, _ in evidence], float)
     alone = np.log(np.maximum(np.array([e[2] for e in evidence]), 1e-12))[:, None]
     alone_right = np.array([e[3] for e in evidence], float)
     weights, bias = fit_logistic(x, right)
     weight, sequence_bias = fit_logistic(alone, alone_right)
     calibration = Calibration(tuple(float(w) for w in weights), bias, float(weight[0]), sequence_bias)
-    both = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
+    both = np.array([calibration.both(e) for e, _, _, _ in evidence])
     single = 1.0 / (1.0 + np.exp(-(alone[:, 0] * weight[0] + sequence_bias)))
     data = {
         **calibration.to_json(),
-        "fitted_on": {"fields": len(evidence), "pages": {"cheques": args.cheques, "forms": args.forms * 2,
-                                                         "zips": args.zips},
+        "fitted_on": {"fields": len(evidence),
+                      "disagreements": sum(not e.agree for e, _, _, _ in evidence),
+                      "pages": {"cheques": args.cheques, "forms": args.forms * 2, "zips": args.zips},
                       "digits": "MNIST validation digits held out of both readers' training", "seed": args.seed,
                       "both_right": float(right.mean()), "sequence_right": float(alone_right.mean()),
                       "both_ece": metrics.expected_calibration_error(both, right.astype(bool), 15),

@@ -9,7 +9,7 @@ string (``decode.string_score``) and the sequence reader's (its n best readings,
 CTC probability of the segmentation's string). The candidate with the larger product
 wins. The field's confidence is a logistic function of the winner's two probabilities
 and of whether the readers agreed, fitted on held-out generated fields
-(training/fit_agreement.py) so that it stays a calibrated probability; a field the
+(training/fit_agreement.py) so that it stays a calibrated probability. A field the
 readers disagree on says so in its reason when it goes to review.
 """
 
@@ -47,28 +47,48 @@ def constraints_of(spec: FieldSpec | None) -> Constraints:
     return Constraints(spec.min_length, spec.max_length, spec.pattern, spec.marks)
 
 
+# The inputs of the both-readers calibration, in the order of its weights.
+FEATURES = ("log segmentation probability", "log sequence probability", "agree")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A reading put to both readers: its digits, its symbols with marks, and each
+    reader's probability of those digits."""
+
+    digits: str
+    marks: str
+    segment_probability: float
+    sequence_probability: float
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """Both readers' say on one field: each one's digits, the chosen reading (digits and
-    with marks), each reader's probability of the chosen digits, and whether they agreed."""
+    """Both readers' say on one field: each one's digits, whether they agreed, and the
+    candidates (the segmentation's reading first, then the sequence reader's where it
+    differs)."""
 
     segment: str
     sequence: str
-    chosen: str
-    chosen_marks: str
-    segment_probability: float
-    sequence_probability: float
     agree: bool
+    candidates: tuple[Candidate, ...]
 
-    def features(self) -> list[float]:
-        """The calibration's inputs: log probabilities (floored) and agreement."""
-        return [math.log(max(self.segment_probability, FLOOR)), math.log(max(self.sequence_probability, FLOOR)),
-                float(self.agree)]
+    @property
+    def chosen(self) -> Candidate:
+        """The candidate with the larger product of the two readers' probabilities (the
+        segmentation's on a tie)."""
+        return max(self.candidates, key=lambda c: c.segment_probability * c.sequence_probability)
+
+    def features(self, candidate: Candidate) -> list[float]:
+        """The calibration's inputs for one candidate (see FEATURES): log probabilities
+        (floored) and agreement."""
+        return [math.log(max(candidate.segment_probability, FLOOR)),
+                math.log(max(candidate.sequence_probability, FLOOR)), float(self.agree)]
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic maps from the evidence to the probability a field is right: for both
+    """Logistic maps from the evidence to the probability a reading is right: for both
     readers (weights of ``Evidence.features``) and for the sequence reader alone (weight
     of its log probability)."""
 
@@ -78,8 +98,8 @@ class Calibration:
     sequence_bias: float
 
     def both(self, evidence: Evidence) -> float:
-        """The probability that the chosen reading is right."""
-        return _logistic(float(np.dot(self.both_weights, evidence.features())) + self.both_bias)
+        """The probability that the field's chosen reading is right."""
+        return _logistic(float(np.dot(self.both_weights, evidence.features(evidence.chosen))) + self.both_bias)
 
     def sequence(self, probability: float) -> float:
         """The probability that the sequence reader's reading (of this probability) is right."""
@@ -87,8 +107,7 @@ class Calibration:
 
     def to_json(self) -> dict[str, object]:
         """The fitted numbers, for the file beside the reader."""
-        return {"both": {"weights": list(self.both_weights), "bias": self.both_bias,
-                         "features": ["log segmentation probability", "log sequence probability", "agree"]},
+        return {"both": {"weights": list(self.both_weights), "bias": self.both_bias, "features": list(FEATURES)},
                 "sequence": {"weight": self.sequence_weight, "bias": self.sequence_bias,
                              "features": ["log sequence probability"]}}
 
@@ -102,14 +121,19 @@ def load_calibration(path: Path) -> Calibration:
     when it is missing or unreadable."""
     try:
         data = json.loads(path.read_text())
-        return Calibration(tuple(float(w) for w in data["both"]["weights"]), float(data["both"]["bias"]),
-                           float(data["sequence"]["weight"]), float(data["sequence"]["bias"]))
+        calibration = Calibration(tuple(float(w) for w in data["both"]["weights"]), float(data["both"]["bias"]),
+                                  float(data["sequence"]["weight"]), float(data["sequence"]["bias"]))
     except FileNotFoundError as exc:
         raise ModelError(f"The readers' calibration {path} is missing. Restore it from the repository, or fit it "
                          "with `python -m training.fit_agreement`.") from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"The readers' calibration {path} cannot be read ({exc}). Restore it from the repository, "
                          "or fit it again with `python -m training.fit_agreement`.") from exc
+    if len(calibration.both_weights) != len(FEATURES):
+        raise ModelError(f"The readers' calibration {path} weighs {len(calibration.both_weights)} inputs, but this "
+                         f"docproc weighs {len(FEATURES)} ({', '.join(FEATURES)}): it was fitted for another version. "
+                         "Fit it again with `python -m training.fit_agreement`.")
+    return calibration
 
 
 def _sequence_probability(columns: np.ndarray, best: list[SequenceReading], digits: str, marks: str) -> float:
@@ -124,21 +148,16 @@ def _sequence_probability(columns: np.ndarray, best: list[SequenceReading], digi
 
 
 def weigh(segmented: Decoded, readings: list[Reading], columns: np.ndarray, spec: FieldSpec | None) -> Evidence:
-    """Both readers' evidence on one field, and the reading that wins (the larger product
-    of the two readers' probabilities; the segmentation's on a tie)."""
+    """Both readers' evidence on one field: each candidate scored by both readers."""
     best = beam_search(columns, constraints_of(spec), best=N_BEST)
     top = best[0] if best else None
-    candidates = [(segmented.text, segmented.marks or segmented.text)]
+    proposed = [(segmented.text, segmented.marks or segmented.text)]
     if top is not None and top.digits != segmented.text:
-        candidates.append((top.digits, top.symbols))
-    scored = []
-    for digits, marks in candidates:
-        by_segment = string_score(readings, digits) if digits else 0.0
-        by_sequence = _sequence_probability(columns, best, digits, marks)
-        scored.append((by_segment * by_sequence, digits, marks, by_segment, by_sequence))
-    _, digits, marks, by_segment, by_sequence = max(scored, key=lambda s: s[0])  # max keeps the first on a tie
-    return Evidence(segmented.text, top.digits if top is not None else "", digits, marks, by_segment, by_sequence,
-                    top is not None and top.digits == segmented.text)
+        proposed.append((top.digits, top.symbols))
+    candidates = tuple(Candidate(digits, marks, string_score(readings, digits) if digits else 0.0,
+                                 _sequence_probability(columns, best, digits, marks)) for digits, marks in proposed)
+    return Evidence(segmented.text, top.digits if top is not None else "", top is not None and top.digits == segmented.text,
+                    candidates)
 
 
 def sequence_digit_confidences(columns: np.ndarray, digits: str, fallback: float) -> tuple[float, ...]:
@@ -165,14 +184,14 @@ def decide_both(segmented: Decoded, readings: list[Reading], columns: np.ndarray
                 calibration: Calibration, review_below: float, doubt: str = "") -> tuple[Decoded, Evidence]:
     """The field as both readers read it together (see the module's docstring), and the evidence."""
     evidence = weigh(segmented, readings, columns, spec)
-    confidence = calibration.both(evidence)
-    if evidence.chosen == segmented.text:
+    chosen, confidence = evidence.chosen, calibration.both(evidence)
+    if chosen.digits == segmented.text:
         digit_confidences = segmented.digit_confidences
     else:
-        digit_confidences = sequence_digit_confidences(columns, evidence.chosen, confidence)
+        digit_confidences = sequence_digit_confidences(columns, chosen.digits, confidence)
     extra = [] if evidence.agree else [f"the readers disagree (segmentation {evidence.segment or 'nothing'}, "
                                        f"sequence {evidence.sequence or 'nothing'})"]
-    return _judged(evidence.chosen, evidence.chosen_marks, digit_confidences, confidence, spec, review_below, doubt,
+    return _judged(chosen.digits, chosen.marks, digit_confidences, confidence, spec, review_below, doubt,
                    extra), evidence
 
 
