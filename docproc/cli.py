@@ -145,7 +145,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
     from docproc.recognize.loading import load_classifier
 
     files = _expand_images(inputs)
-    classifier = load_classifier(model_path)
+    classifier = load_classifier(model_path, sequence=False)  # crops, one digit each: no lines to read
     digits, readable, failures = [], [], 0
     for path in files:
         try:

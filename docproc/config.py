@@ -30,7 +30,7 @@ GALLERY = 24
 # Which readers read each field (--reader): the segmentation's glyph classifier, the
 # sequence reader over the whole field, or both, which must agree (docproc.recognize.agreement).
 READERS = ("both", "segment", "sequence")
-READER = "segment"
+READER = "both"
 
 
 def default_jobs() -> int:

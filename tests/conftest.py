@@ -26,10 +26,11 @@ def mnist_train() -> mnist.Split:
 
 @pytest.fixture(scope="session")
 def shipped_classifier():
-    """The shipped model, loaded through the package's own loading code."""
+    """The shipped models (the digit model, its check and the sequence reader, as the
+    default --reader both needs them), loaded through the package's own loading code."""
     from docproc.recognize.loading import load_classifier
 
-    return load_classifier()
+    return load_classifier(sequence=True)
 
 
 @pytest.fixture(scope="session")
@@ -53,4 +54,4 @@ def peered_classifier(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         build_inference_model(temperature=3.0).save(path)
         members.append(path)
     bundle(members, peers_path(model))
-    return load_classifier(model)
+    return load_classifier(model, sequence=True)

@@ -97,14 +97,15 @@ def test_a_failure_in_a_stage_costs_only_its_file_in_this_process(
 def test_a_failure_in_a_stage_costs_only_its_file_on_a_dask_worker(
         cheques, shipped_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("distributed", reason="Dask is in the test extra: pip install -e '.[test]'")
-    from docproc.recognize.model_files import SHIPPED_CHECK, default_model_path
+    from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_SEQUENCE, default_model_path
     from docproc.run.cluster import ModelFiles, read_files_on_worker
 
     options, files = cheques
     clean, _ = run_all(files, shipped_classifier, options)
     plant_here("segment_field", monkeypatch)
     # What a Dask worker runs for a task, here in this process.
-    done = read_files_on_worker(files, options, ModelFiles.read(default_model_path(), SHIPPED_CHECK, 1024))
+    models = ModelFiles.read(default_model_path(), SHIPPED_CHECK, 1024, SHIPPED_SEQUENCE if options.reads_lines else None)
+    done = read_files_on_worker(files, options, models)
     _check([row for d in done for row in d.rows], clean, "segment_field")
 
 

@@ -64,7 +64,7 @@ def audit_model(model_path: Path | None, out: Path, target_error: float, gallery
     from docproc.datasets import mnist
     from docproc.recognize.loading import load_classifier
 
-    classifier = load_classifier(model_path, check=False)
+    classifier = load_classifier(model_path, check=False, sequence=False)
     test = mnist.load("test")
     probabilities = classifier.predict(test.images.astype(np.float32) / 255.0)
     figures = model_figures(probabilities, test.labels, target_error)

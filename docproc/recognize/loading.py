@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from docproc.config import BATCH_SIZE
+from docproc.config import BATCH_SIZE, RunOptions
 from docproc.errors import ModelError
 from docproc.glyphs.line_image import HEIGHT, MIN_WIDTH
 from docproc.recognize.agreement import load_calibration
@@ -85,17 +85,20 @@ def load_peers(path: Path, width: int | None = None) -> PeerModels:
 
 
 def load_classifier(path: Path | None = None, batch_size: int = BATCH_SIZE,
-                    check: bool = True, sequence: bool = False) -> DigitClassifier:
+                    check: bool = True, sequence: bool | None = None) -> DigitClassifier:
     """Load a digit model file and check it follows the model contract; with ``check``,
     the shipped single-digit check too. Peers are loaded from ``peers_path(path)`` when
     that file exists (the shipped model has them; another model reads alone unless a
     bundle is put beside it). With ``sequence``, the shipped sequence reader and its
-    calibration too (``--reader both`` or ``sequence``).
+    calibration too (``--reader both`` or ``sequence``); by default, when the default
+    reader needs them, so that ``RunOptions()`` reads with what this loads.
 
     Raises ModelError with what to do when a file is missing, unreadable or has the
     wrong input or output shape.
     """
     path = Path(path) if path is not None else default_model_path()
+    if sequence is None:
+        sequence = RunOptions().reads_lines
     if batch_size < 1:
         raise ModelError(f"batch size must be at least 1, got {batch_size}")
     model = _load_keras(path, f"Pass --model PATH (or set {MODEL_ENV}) to a .keras file, "
@@ -118,8 +121,9 @@ def load_sequence_reader(path: Path | None = None, calibrated: bool = True) -> S
     calibration fitted beside it; ModelError when a file is missing or unreadable, or the
     reader does not take (N, 32, W, 1) lines to (N, T, SEQUENCE_WIDTH)."""
     path = Path(path) if path is not None else SHIPPED_SEQUENCE
-    model = _load_keras(path, "Restore models/sequence-ctc.keras from the repository, "
-                              "or train it with `python -m training.train_sequence`.")
+    model = _load_keras(path, "Restore models/sequence-ctc.keras from the repository, train it with "
+                              "`python -m training.train_sequence`, or read with the segmentation alone "
+                              "(--reader segment).")
     input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
     if input_shape[1:] != (HEIGHT, None, 1) or len(output_shape) != 3 or output_shape[2] != SEQUENCE_WIDTH:
         raise ModelError(

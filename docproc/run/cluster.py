@@ -30,7 +30,7 @@ from docproc.errors import ClusterError
 from docproc.ingest.inputs import InputFile
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier, load_sequence_reader, load_single_digit_check
-from docproc.recognize.model_files import calibration_path, peers_beside, peers_path
+from docproc.recognize.model_files import SHIPPED_SEQUENCE, calibration_path, peers_beside, peers_path
 from docproc.recognize.native_stderr import captured_native_stderr
 from docproc.run.failures import dask_workers_died, not_on_dask_worker
 from docproc.run.native_memory import keep_freed_memory
@@ -112,7 +112,8 @@ def classifier_on_worker(models: ModelFiles) -> DigitClassifier:
             (folder / "check.keras").write_bytes(models.check)
             if models.peers:  # where load_classifier looks for them
                 peers_path(folder / "digits.keras").write_bytes(models.peers)
-            classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False)
+            classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False,
+                                         sequence=False)
             classifier.check = load_single_digit_check(folder / "check.keras")
             if models.sequence:
                 (folder / "sequence.keras").write_bytes(models.sequence)
@@ -139,7 +140,8 @@ def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler:
                          on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
     """Read ``files`` on the Dask cluster at ``scheduler`` (``local``: a cluster of
     ``local_workers`` processes on this machine); yield each file's rows in input order.
-    ``model_paths`` are the digit model, the check and, where it reads, the sequence reader."""
+    ``model_paths`` are the digit model and the check; the shipped sequence reader goes
+    with them where ``options`` read with it."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -164,17 +166,17 @@ def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler:
 def read_with_client(client: Any, files: list[InputFile], options: RunOptions, model_paths: list[Path],
                      batch_size: int, on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
     """Read ``files`` on the workers of a connected Dask ``client``; each file's rows in
-    input order. ``model_paths`` are the digit model, the check and, where it reads, the
-    sequence reader."""
+    input order. ``model_paths`` are the digit model and the check; the shipped sequence
+    reader goes with them where ``options`` read with it."""
     from distributed import KilledWorker
 
-    digits, check, *sequence = model_paths
+    digits, check = model_paths
+    sequence = SHIPPED_SEQUENCE if options.reads_lines else None
     threads = sum(client.nthreads().values()) or 1
     log.info("Dask cluster %s: %d workers, %d threads", client.scheduler.address, len(client.nthreads()), threads)
     # A key of its own (hash=False): another call scattering the same bytes must not share,
     # and on release drop, this one's copy.
-    models = client.scatter(ModelFiles.read(digits, check, batch_size, sequence[0] if sequence else None),
-                            broadcast=True, hash=False)
+    models = client.scatter(ModelFiles.read(digits, check, batch_size, sequence), broadcast=True, hash=False)
     chunks = [files[i:i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
     upcoming = iter(chunks)
     in_flight: deque[tuple[list[InputFile], Any]] = deque()

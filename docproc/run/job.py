@@ -89,10 +89,8 @@ def _read(files: list[InputFile], options: RunOptions, readers: Readers,
     if readers.scheduler is not None:
         from docproc.run.cluster import run_files_on_cluster
 
-        sequence = [SHIPPED_SEQUENCE] if readers.sequence else []
-        return run_files_on_cluster(files, options, readers.scheduler,
-                                    [readers.model_path, readers.check_path, *sequence], readers.batch_size,
-                                    readers.jobs, on_page)
+        return run_files_on_cluster(files, options, readers.scheduler, [readers.model_path, readers.check_path],
+                                    readers.batch_size, readers.jobs, on_page)
     # Loaded by run_files once its workers have their first files: they start meanwhile.
     return run_files(files, load, options, on_page, readers.jobs)
 
