@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import keras
 
-    classifier = load_classifier(args.model)
+    classifier = load_classifier(args.model, sequence=False)
     test = mnist.load("test")
     reps = -(-args.digits // len(test.labels))
     digits = np.tile(test.images.astype(np.float32) / 255.0, (reps, 1, 1))[: args.digits]

@@ -117,11 +117,11 @@ def direct_scans_comparison(work: Path, truth: dict[tuple[str, int, str], str], 
             f"differently: {only_direct} right only read directly, {only_rendered} right only rendered.")
 
 
-def readers_comparison(work: Path, truth: dict[tuple[str, int, str], str], default: list[KindReading]) -> list[str]:
+def readers_comparison(work: Path, truth: dict[tuple[str, int, str], str], classifier: DigitClassifier,
+                      default: list[KindReading]) -> list[str]:
     """The set read with each ``--reader`` (the default's reading is ``default``): field
     accuracy by kind and overall, the error among accepted with 10% reviewed, and pages
     per second by kind; the lines of the table."""
-    classifier = load_classifier(sequence=True)
     lines = ["", f"The same fields with each `--reader` (`{READER}` is the default, the reading above):", "",
              "| reader | cheques | forms | zips | all | 95% interval | error, 10% reviewed | cheque pages/s | "
              "form pages/s | zip pages/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         f"crop. {sum(1 for key in truth if not readable[key])} fields in all hold such a digit."
     )
     print(decomposition)
-    reader_lines = readers_comparison(work, truth, kind_readings) if SHIPPED_SEQUENCE.is_file() else []
+    reader_lines = readers_comparison(work, truth, classifier, kind_readings) if SHIPPED_SEQUENCE.is_file() else []
     direct_line = None
     if args.forms:
         direct_line = direct_scans_comparison(work, truth, classifier, next(r for r in kind_readings if r.kind == "forms"))

@@ -119,10 +119,11 @@ def by_source(classifier: DigitClassifier, real: Path | None) -> dict[str, objec
     if real is not None and (real / "orand-car-a-dev").is_dir():
         from benchmarks.real import cheque_readings, field_scores
 
-        readings, rate = cheque_readings(real / "orand-car-a-dev", classifier)
+        readings, rate = cheque_readings(real / "orand-car-a-dev", classifier, reader="segment")
         figures = field_scores([(r.truth, r.text, r.confidence) for r in readings])
-        found["real_cheques"] = {"what": "orand-car-a-dev: 540 real courtesy amounts read by docproc run, no "
-                                         "template (python -m benchmarks.real has the full table)",
+        found["real_cheques"] = {"what": "orand-car-a-dev: 540 real courtesy amounts read by docproc run "
+                                         "--reader segment (this model's reading), no template (python -m "
+                                         "benchmarks.real has the full table, every reader)",
                                  "fields": len(readings), **{k: float(v) for k, v in figures.items()},
                                  "images_per_second": rate}
     return found
@@ -131,7 +132,7 @@ def by_source(classifier: DigitClassifier, real: Path | None) -> dict[str, objec
 def evaluate(model_path: Path, command: str, real: Path | None = None) -> dict[str, object]:
     """Compute the card for one model file on its test sets; ``command`` is recorded as
     the command that evaluated it."""
-    classifier = load_classifier(model_path)
+    classifier = load_classifier(model_path, sequence=False)
     test = mnist.load("test")
     x = test.images.astype(np.float32) / 255.0
     probabilities = classifier.predict(x)

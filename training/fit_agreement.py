@@ -34,7 +34,7 @@ from docproc.audit.metrics import fit_logistic  # noqa: E402
 from docproc.config import RunOptions  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
 from docproc.layout.templates import load_template  # noqa: E402
-from docproc.recognize.agreement import Calibration, Evidence, constraints_of, weigh  # noqa: E402
+from docproc.recognize.agreement import FLOOR, Calibration, Evidence, constraints_of, weigh  # noqa: E402
 from docproc.recognize.classifier import DigitClassifier  # noqa: E402
 from docproc.recognize.ctc import beam_search  # noqa: E402
 from docproc.recognize.decode import decode_field  # noqa: E402
@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     from docproc.recognize.loading import load_classifier, load_sequence_reader
 
-    classifier = replace(load_classifier(), sequence=load_sequence_reader(args.sequence, calibrated=False))
+    # The reader being fitted, uncalibrated: the shipped calibration may be the stale one this replaces.
+    classifier = replace(load_classifier(sequence=False), sequence=load_sequence_reader(args.sequence, calibrated=False))
     with tempfile.TemporaryDirectory(prefix="docproc-agreement-") as tmp:
         out = Path(tmp)
         write_set(out, args.cheques, args.forms, args.zips, args.seed, split=source_digits(True))
@@ -102,13 +103,13 @@ def main(argv: list[str] | None = None) -> Path:
         evidence = field_evidence(out / "scans", out / "templates", truth, classifier)
     x = np.array([e.features(e.chosen) for e, _, _, _ in evidence])
     right = np.array([e.chosen.digits == truth for e, truth, _, _ in evidence], float)
-    alone = np.log(np.maximum(np.array([e[2] for e in evidence]), 1e-12))[:, None]
+    alone = np.log(np.maximum(np.array([e[2] for e in evidence]), FLOOR))[:, None]
     alone_right = np.array([e[3] for e in evidence], float)
     weights, bias = fit_logistic(x, right)
     weight, sequence_bias = fit_logistic(alone, alone_right)
     calibration = Calibration(tuple(float(w) for w in weights), bias, float(weight[0]), sequence_bias)
     both = np.array([calibration.both(e) for e, _, _, _ in evidence])
-    single = 1.0 / (1.0 + np.exp(-(alone[:, 0] * weight[0] + sequence_bias)))
+    single = np.array([calibration.sequence(e[2]) for e in evidence])
     data = {
         **calibration.to_json(),
         "fitted_on": {"fields": len(evidence),

@@ -86,7 +86,7 @@ def card(model_path: Path, command: str, members: list[dict[str, object]]) -> di
     """The card of the peers beside ``model_path``, measured on the MNIST test split."""
     from dataclasses import replace
 
-    with_peers = load_classifier(model_path)
+    with_peers = load_classifier(model_path, sequence=False)
     peers = with_peers.peers
     if peers is None:
         raise ModelError(f"No peers beside {model_path} (looked for {peers_path(model_path)}). Bundle them "
