@@ -370,7 +370,17 @@ def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_e
 
 @main.group("template")
 def template_group() -> None:
-    """Check field templates."""
+    """Check field templates, and print their JSON Schema."""
+
+
+@template_group.command("schema")
+@reports_errors
+def template_schema_command() -> None:
+    """Print the template contract as a JSON Schema (docs/template.schema.json), for
+    editors that check templates as they are typed."""
+    from docproc.layout.template_schema import json_schema
+
+    click.echo(json_schema(), nl=False)
 
 
 @template_group.command("check")
@@ -390,9 +400,7 @@ def template_check_command(template_path: Path, scan: Path | None, output: Path,
     reference = ", aligned to its reference form" if template.reference is not None else ""
     click.echo(f"{template_path}: template '{template.name}' is valid, {len(template.fields)} fields{reference}")
     for spec in template.fields:
-        length = f"{spec.min_length}" if spec.min_length == spec.max_length else f"{spec.min_length}-{spec.max_length}"
-        pattern = f", pattern {spec.pattern.pattern}" if spec.pattern else ""
-        click.echo(f"  {spec.name}: box {list(spec.box)}, {length} digits{pattern}")
+        click.echo(f"  {spec.describe()}")
     if scan is not None:
         from docproc.layout.orientation import MIN_FIT, matches
         from docproc.layout.overlay import draw_overlay

@@ -73,3 +73,17 @@ def test_nothing_is_read_where_no_reading_meets_the_constraints() -> None:
     one[:, SEQUENCE_BLANK] = 1.0
     assert beam_search(one, Constraints(min_length=1)) == []
     assert beam_search(one)[0].symbols == ""
+
+
+def test_a_template_s_check_digit_keeps_only_readings_that_pass_it() -> None:
+    from docproc.layout.templates import FieldSpec
+    from docproc.recognize.agreement import constraints_of
+    from docproc.recognize.check_digits import passes
+
+    columns = _columns(7, 11)
+    exact = _exact(columns)
+    spec = FieldSpec("f", (0, 0, 1, 1), 2, 4, check="mod11")
+    allowed = {t: p for t, p in exact.items() if "-" not in t and 2 <= len(t) <= 4 and passes(t, "mod11")}
+    assert allowed and len(allowed) < len([t for t in exact if "-" not in t and 2 <= len(t) <= 4])
+    top = beam_search(columns, constraints_of(spec), best=2, beam_width=500, prune_below=0.0)
+    assert [r.symbols for r in top] == sorted(allowed, key=lambda t: -allowed[t])[:2]

@@ -107,8 +107,9 @@ def test_a_file_changed_within_its_mtime_tick_is_caught_by_its_hash(tmp_path: Pa
 
 def test_rows_round_trip_exactly(tmp_path: Path) -> None:
     rows = [FieldResult("x.png", 1, "cheque", "amount", "0120", 0.123456789012345, (0.5, 1 / 3, 0.999999, 2 / 7),
-                        "review", "", (10, 20, 300, 40), "01.20"),
-            FieldResult("x.png", 2, "cheque", "", status="error", error="page 2: cannot read ✗")]
+                        "review", "", (10, 20, 300, 40), "01.20", reason="confidence under 0.5", value="1.20"),
+            FieldResult("x.png", 2, "cheque", "", status="error", error="page 2: cannot read ✗",
+                        reason="file cannot be read")]
     files = _inputs(tmp_path, {"x.png": b"x"})
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
         step = plan(files, {}, FP)[0]
@@ -121,14 +122,18 @@ def test_rows_round_trip_exactly(tmp_path: Path) -> None:
         assert ledger.rows([step.key]) == {step.key: rows[:1]}
 
 
-@pytest.mark.parametrize("schema", [1, 2])
+@pytest.mark.parametrize("schema", [1, 2, 3])
 def test_a_ledger_of_an_older_schema_is_brought_up_to_date_keeping_its_rows(tmp_path: Path, schema: int) -> None:
     import sqlite3
 
     path = tmp_path / "old.sqlite"
-    # A ledger as docproc wrote it before: schema 1 rows had no marks, schema 2 rows no part.
+    # A ledger as docproc wrote it before: schema 1 rows had no marks, schema 2 rows no part,
+    # schema 3 rows no reason nor value.
     marks_column = ", marks TEXT NOT NULL DEFAULT ''" if schema >= 2 else ""
     marks_value = ", '4.2'" if schema >= 2 else ""
+    if schema >= 3:
+        marks_column += ", part INTEGER NOT NULL DEFAULT 1"
+        marks_value += ", 1"
     old = sqlite3.connect(path)
     old.executescript(f"""
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -150,12 +155,13 @@ def test_a_ledger_of_an_older_schema_is_brought_up_to_date_keeping_its_rows(tmp_
         assert ledger.rows(["/s/a.png"]) == {"/s/a.png": [
             FieldResult("a.png", 1, "", "digits-1", "42", 0.5, (0.5, 1.0), "ok", "", (1, 2, 3, 4),
                         "4.2" if schema >= 2 else "", part=1)]}
-        split = FieldResult("b.png", 1, "", "digits-1", "7", 0.9, (0.9,), "ok", "", (5, 6, 7, 8), "7", part=2)
+        split = FieldResult("b.png", 1, "", "digits-1", "7", 0.9, (0.9,), "review", "", (5, 6, 7, 8), "7", part=2,
+                            reason="confidence under 0.95", value="7.00")
         ledger.commit(InputRecord("/s/b.png", "b.png", 1, 1, None, 1, FP, 1, False), [split])
         assert ledger.rows(["/s/b.png"]) == {"/s/b.png": [split]}
     with Ledger(path) as again:  # opened again: already current
         assert sorted(again.records()) == ["/s/a.png", "/s/b.png"]
-    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
+    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("4",)
 
 
 def test_a_damaged_ledger_is_refused_with_what_to_do(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def test_a_template_may_name_an_image_of_its_blank_form(tmp_path: Path) -> None:
                            ("''", "must be the path of an image")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(layout.template_yaml() + f"reference: {value}\n")
-        with pytest.raises(TemplateError, match=f"{bad}.*\\n  - 'reference' .*{message}"):
+        with pytest.raises(TemplateError, match=f"{bad}.*\\n  - line 9, column 1: 'reference' .*{message}"):
             load_template(bad)
     white = tmp_path / "white.png"
     cv2.imwrite(str(white), np.full((100, 200), 255, np.uint8))

@@ -192,4 +192,7 @@ def template_fields(grey: np.ndarray, template: Template, paper: np.ndarray | No
         fields.append(FieldImage(spec.name, straight[y0:y1, x0:x1].copy(),
                                  (int(ox0), int(oy0), int(ox1 - ox0), int(oy1 - oy0)), spec,
                                  OFF_THE_SCAN if scanned_share < 1.0 - MISSING_SHARE else ""))
-    return Registration(fields, angle, (dx, dy), box_ink_ratio(straight_mask, placed_boxes), correlation)
+    # Optional fields may be blank by design: whether the page fits is judged by the fields
+    # that must be written, where the template has any.
+    required = [box for spec, box in zip(template.fields, placed_boxes) if not spec.optional] or placed_boxes
+    return Registration(fields, angle, (dx, dy), box_ink_ratio(straight_mask, required), correlation)

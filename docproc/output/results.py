@@ -15,8 +15,8 @@ from docproc.output.atomic import write_atomically
 if TYPE_CHECKING:
     import pandas
 
-COLUMNS = ["file", "page", "part", "template", "field", "text", "marks", "confidence", "digit_confidences",
-           "status", "error", "x", "y", "w", "h"]
+COLUMNS = ["file", "page", "part", "template", "field", "text", "marks", "value", "confidence", "digit_confidences",
+           "status", "reason", "error", "x", "y", "w", "h"]
 STATUSES = ("ok", "review", "error")
 
 
@@ -38,6 +38,10 @@ class FieldResult:
     marks: str = ""
     # Which document on the page the field belongs to, from 1 (run --split-documents).
     part: int = 1
+    # Why the row is review or error (empty for ok rows).
+    reason: str = ""
+    # An amount or date field's normalized value (1250.00, 2026-02-01); empty otherwise.
+    value: str = ""
 
     def row(self) -> dict[str, object]:
         """The CSV row: probabilities to 4 decimals, so equal runs give equal bytes."""
@@ -50,9 +54,11 @@ class FieldResult:
             "field": self.field,
             "text": self.text,
             "marks": self.marks,
+            "value": self.value,
             "confidence": f"{self.confidence:.4f}",
             "digit_confidences": " ".join(f"{c:.4f}" for c in self.digit_confidences),
             "status": self.status,
+            "reason": self.reason,
             "error": self.error,
             "x": x,
             "y": y,
@@ -96,5 +102,6 @@ def read_csv(path: Path) -> pandas.DataFrame:
     """Read a results CSV back with the contract's column types (text stays text)."""
     import pandas as pd
 
-    return pd.read_csv(path, dtype={"text": str, "marks": str, "digit_confidences": str, "error": str, "template": str},
+    return pd.read_csv(path, dtype={"text": str, "marks": str, "value": str, "digit_confidences": str, "reason": str,
+                                     "error": str, "template": str},
                        keep_default_na=False)

@@ -33,7 +33,8 @@ from docproc.recognize.ctc import (
     best_path_symbols,
     string_log_probability,
 )
-from docproc.recognize.decode import Decoded, Reading, rule_reasons, string_score
+from docproc.recognize.decode import Reading, string_score
+from docproc.recognize.judgement import Decoded, judge, meets_rules
 
 # How many of the sequence reader's readings are weighed (its n best under the constraints).
 N_BEST = 5
@@ -41,10 +42,13 @@ FLOOR = 1e-12
 
 
 def constraints_of(spec: FieldSpec | None) -> Constraints:
-    """What the template's field allows, as the beam search's constraints."""
+    """What the template's field allows, as the beam search's constraints: its length and
+    marks prune the search; its pattern, check digit and type (judgement.meets_rules)
+    filter the readings found."""
     if spec is None:
         return UNCONSTRAINED
-    return Constraints(spec.min_length, spec.max_length, spec.pattern, spec.marks)
+    return Constraints(spec.min_length, spec.max_length, spec.pattern, spec.marks,
+                       lambda symbols: meets_rules("".join(ch for ch in symbols if ch in DIGITS), symbols, spec))
 
 
 # The inputs of the both-readers calibration, in the order of its weights.
@@ -170,39 +174,32 @@ def sequence_digit_confidences(columns: np.ndarray, digits: str, fallback: float
     return (fallback,) * len(digits)
 
 
-def _judged(text: str, marks: str, digit_confidences: tuple[float, ...], confidence: float, spec: FieldSpec | None,
-            review_below: float, doubt: str, extra: list[str]) -> Decoded:
-    reasons = ([doubt] if doubt else []) + rule_reasons(text, marks, spec)
-    if reasons:
-        confidence = 0.0  # a reading the template rules out is not the field's value (as decode_field)
-    elif confidence < review_below:
-        reasons += extra + [f"confidence under {review_below}"]
-    return Decoded(text, digit_confidences, confidence, "review" if reasons else "ok", "; ".join(reasons), marks)
-
-
 def decide_both(segmented: Decoded, readings: list[Reading], columns: np.ndarray, spec: FieldSpec | None,
-                calibration: Calibration, review_below: float, doubt: str = "") -> tuple[Decoded, Evidence]:
-    """The field as both readers read it together (see the module's docstring), and the evidence."""
+                calibration: Calibration, review_below: float, doubt: str = "",
+                blank: bool = False) -> tuple[Decoded, Evidence]:
+    """The field as both readers read it together (see the module's docstring), and the
+    evidence. ``blank``: no writing in the field's box."""
     evidence = weigh(segmented, readings, columns, spec)
     chosen, confidence = evidence.chosen, calibration.both(evidence)
     if chosen.digits == segmented.text:
         digit_confidences = segmented.digit_confidences
     else:
         digit_confidences = sequence_digit_confidences(columns, chosen.digits, confidence)
-    extra = [] if evidence.agree else [f"the readers disagree (segmentation {evidence.segment or 'nothing'}, "
-                                       f"sequence {evidence.sequence or 'nothing'})"]
-    return _judged(chosen.digits, chosen.marks, digit_confidences, confidence, spec, review_below, doubt,
-                   extra), evidence
+    unsure = () if evidence.agree else (f"the readers disagree (segmentation {evidence.segment or 'nothing'}, "
+                                        f"sequence {evidence.sequence or 'nothing'})",)
+    return judge(chosen.digits, chosen.marks, digit_confidences, confidence, spec, review_below, doubt,
+                 blank=blank, unsure=unsure), evidence
 
 
 def decide_sequence(columns: np.ndarray, spec: FieldSpec | None, calibration: Calibration, review_below: float,
-                    doubt: str = "") -> Decoded:
+                    doubt: str = "", blank: bool = False) -> Decoded:
     """The field as the sequence reader alone reads it: its best reading under the
-    template's constraints, with its calibrated probability."""
+    template's constraints, with its calibrated probability. ``blank``: no writing in the
+    field's box."""
     best = beam_search(columns, constraints_of(spec), best=1)
     if not best:
-        return _judged("", "", (), 0.0, spec, review_below, doubt, [])
+        return judge("", "", (), 0.0, spec, review_below, doubt, blank=blank)
     top = best[0]
     confidence = calibration.sequence(top.probability)
-    return _judged(top.digits, top.symbols, sequence_digit_confidences(columns, top.digits, confidence), confidence,
-                   spec, review_below, doubt, [])
+    return judge(top.digits, top.symbols, sequence_digit_confidences(columns, top.digits, confidence), confidence,
+                 spec, review_below, doubt, blank=blank)

@@ -8,7 +8,8 @@ is read by collapsing a path of columns: repeats merge, blanks drop out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,6 +65,9 @@ class Constraints:
     max_length: int = MAX_SYMBOLS
     pattern: re.Pattern[str] | None = None
     marks: str = MARKS
+    # Any other rule a whole reading (its symbols, with marks) must keep: a check digit, a
+    # valid date or amount (recognize.judgement.meets_rules). None: no other.
+    accepts: Callable[[str], bool] | None = field(default=None, compare=False)
 
     def allows_prefix(self, digits: int, symbol: str) -> bool:
         """Whether a reading may go on with ``symbol`` after ``digits`` digits."""
@@ -75,7 +79,8 @@ class Constraints:
         """Whether a whole reading meets the constraints."""
         digits = "".join(ch for ch in reading if ch in DIGITS)
         return (self.min_length <= len(digits) <= self.max_length
-                and (self.pattern is None or self.pattern.fullmatch(digits) is not None))
+                and (self.pattern is None or self.pattern.fullmatch(digits) is not None)
+                and (self.accepts is None or self.accepts(reading)))
 
 
 UNCONSTRAINED = Constraints()

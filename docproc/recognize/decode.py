@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from docproc.layout.templates import FieldSpec
-from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS, MARKS
+from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS, DIGITS, MARKS
+from docproc.recognize.judgement import Decoded, judge, meets_rules
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,6 @@ class Reading:
     singles: tuple[tuple[float, ...], ...] | None = None
     # The glyph joined with the next one, read as one digit: its probability row and check.
     joined: tuple[np.ndarray, float | None] | None = None
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """A field's reading: digits, their confidences, the field confidence and status, and
-    the reading with the marks between its digits (``1.250,00``; equal to ``text`` when the
-    model knows no marks)."""
-
-    text: str
-    digit_confidences: tuple[float, ...]
-    confidence: float
-    status: str
-    reason: str
-    marks: str = ""
 
 
 # One way to read a glyph: its digit probability rows, and its score (see _score).
@@ -173,32 +160,56 @@ def _best_path(readings: list[Reading], lengths: range | None) -> _Chosen:
     return _Chosen(tuple(reversed(chosen)))
 
 
-def rule_reasons(text: str, marks: str, spec: FieldSpec | None) -> list[str]:
-    """Why a reading (its digits, and the reading with its marks) is not the field's value:
-    nothing read, or the template's length, pattern or marks broken. Empty when none."""
-    reasons = []
-    if not text:
-        reasons.append("no digits found")
-    if spec is not None and text and not spec.min_length <= len(text) <= spec.max_length:
-        reasons.append(f"{len(text)} digits, expected {spec.min_length}-{spec.max_length}")
-    if spec is not None and spec.pattern is not None and text and not spec.pattern.fullmatch(text):
-        reasons.append("pattern not met")
-    stray = sorted({m for m in marks if m in MARKS and m not in spec.marks}) if spec is not None else []
-    if stray:
-        reasons.append(f"mark {' '.join(stray)} where the template allows {repr(spec.marks) if spec.marks else 'none'}")
-    return reasons
+# How many of a reading's one-digit alternatives are tried, most likely first, when it
+# breaks the template's rules (a check digit, a date, an amount, a pattern), and how much
+# less likely than the digit it replaces an alternative may be: a digit a hundred times
+# less likely is a guess, and the reading then stays as read, in review with the rule it
+# breaks as the reason.
+ALTERNATIVES = 64
+LEAST_RATIO = 0.01
+
+
+def alternatives(rows: list[np.ndarray]) -> list[tuple[float, int, int]]:
+    """A reading's one-digit alternatives, most likely first: (the ratio of their
+    probability to the reading's, the position, the other digit)."""
+    found = []
+    for position, row in enumerate(rows):
+        digits = row[:DIGIT_COLUMNS]
+        top = float(digits.max())
+        for digit in np.argsort(-digits)[1:]:
+            ratio = float(digits[digit]) / max(top, 1e-12)
+            if ratio < LEAST_RATIO:
+                break
+            found.append((ratio, position, int(digit)))
+    found.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return found[:ALTERNATIVES]
+
+
+def _within_rules(text: str, marks: str, rows: list[np.ndarray], spec: FieldSpec | None
+                  ) -> tuple[str, str, tuple[float, ...]] | None:
+    """The most likely reading that differs from ``text`` in one digit and meets the
+    template's rules, with its marks and digit confidences; None when none does."""
+    digit_at = [at for at, ch in enumerate(marks) if ch in DIGITS]
+    for _, position, digit in alternatives(rows):
+        other = text[:position] + str(digit) + text[position + 1:]
+        at = digit_at[position]
+        other_marks = marks[:at] + str(digit) + marks[at + 1:]
+        if meets_rules(other, other_marks, spec):
+            confidences = [_digit_confidence(r) for r in rows]
+            confidences[position] = float(rows[position][digit])
+            return other, other_marks, tuple(confidences)
+    return None
 
 
 def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: float, doubt: str = "") -> Decoded:
-    """Choose each glyph's reading and judge the field.
+    """Choose each glyph's reading and judge the field (judgement.judge).
 
     Field confidence is the product of the chosen readings' calibrated probabilities (each
     digit's, and for each glyph read as no digit the probability that it is none): the
-    probability that every glyph is read right, given the segmentation; 0 when the reading
-    breaks the template's length, pattern or marks, or nothing was found, or the field's
-    place on the page is in doubt (``doubt``, from the layout: digits read where the field
-    may not be are not its value). ``review`` when it is under ``review_below``, or for
-    any of those reasons.
+    probability that every glyph is read right, given the segmentation. A reading that
+    breaks the template's rules gives way to the most likely one that differs from it in
+    one digit and keeps them (a check digit, a valid date), if there is one; judge() then
+    weighs it as any other (its confidence bears the other digit's doubt).
     """
     lengths = range(spec.min_length, spec.max_length + 1) if spec else None
     chosen = _best_path(readings, lengths)
@@ -206,16 +217,13 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
     text = "".join(str(_digit(r)) for r in rows)
     marks = chosen.with_marks()
     confidences = tuple(_digit_confidence(r) for r in rows)
+    if text and spec is not None and not meets_rules(text, marks, spec):
+        other = _within_rules(text, marks, rows, spec)
+        if other is not None:
+            text, marks, confidences = other
     no_digits = [_no_digit(r) for r in chosen.no_digit_rows()]
     confidence = float(np.prod(confidences) * np.prod(no_digits)) if confidences else 0.0
-    reasons = ([doubt] if doubt else []) + rule_reasons(text, marks, spec)
-    if reasons:
-        # A reading the template rules out is not the field's value, however sure each
-        # digit is: the probability that the field is right is nil (the digits keep theirs).
-        confidence = 0.0
-    elif confidence < review_below:
-        reasons.append(f"confidence under {review_below}")
-    return Decoded(text, confidences, confidence, "review" if reasons else "ok", "; ".join(reasons), marks)
+    return judge(text, marks, confidences, confidence, spec, review_below, doubt, blank=not readings)
 
 
 def string_score(readings: list[Reading], digits: str) -> float:

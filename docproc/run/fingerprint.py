@@ -9,6 +9,7 @@ from pathlib import Path
 
 from docproc.config import IMAGE_DPI, RunOptions
 from docproc.errors import ModelError
+from docproc.layout.templates import FieldSpec
 from docproc.run.ledger import Fingerprint
 
 _CHUNK = 1 << 20
@@ -34,7 +35,11 @@ _CHUNK = 1 << 20
 # The second reader (--reader both or sequence) left the segmentation's rows as they were
 # (version 5 still): a run that reads with it adds the reader to the options' hash, and its
 # model and calibration files to the models' hash.
-READING_VERSION = 5
+# Version 6: rows say why they are review or error (the reason column), amount and date fields
+# their value; a reading that breaks a template's rules gives way to the most likely one that
+# keeps them (recognize/judgement.py, decode.py); a template's keys pages, optional, review_below,
+# type and check.
+READING_VERSION = 6
 # The modules whose code decides the rows (beside the model files, hashed on their own).
 READING_CODE = ("config.py", "ingest/inputs.py", "ingest/bitonal.py", "ingest/pages.py", "ingest/pdf_scans.py",
                 "layout/contrast.py", "layout/deskew.py", "layout/orientation.py", "layout/paper.py",
@@ -43,7 +48,9 @@ READING_CODE = ("config.py", "ingest/inputs.py", "ingest/bitonal.py", "ingest/pa
                 "glyphs/normalize.py", "glyphs/rules.py", "glyphs/segment.py", "recognize/batches.py",
                 "recognize/classes.py", "recognize/classifier.py", "recognize/decode.py", "recognize/field_reading.py",
                 "recognize/loading.py", "run/pipeline.py", "run/prepare.py", "glyphs/line_image.py",
-                "recognize/ctc.py", "recognize/agreement.py", "recognize/sequence_reader.py")
+                "recognize/ctc.py", "recognize/agreement.py", "recognize/sequence_reader.py",
+                "layout/template_schema.py", "recognize/judgement.py", "recognize/values.py",
+                "recognize/check_digits.py", "run/job.py")
 
 
 def file_sha256(path: Path) -> str:
@@ -59,6 +66,13 @@ def _text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _later_keys(spec: FieldSpec) -> dict[str, object]:
+    """A field's keys from after marks (docs/templates.md) that differ from their defaults."""
+    default = FieldSpec(spec.name, spec.box, spec.min_length, spec.max_length)
+    keys = ("optional", "review_below", "pages", "value_type", "decimals", "order", "check")
+    return {key: getattr(spec, key) for key in keys if getattr(spec, key) != getattr(default, key)}
+
+
 def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerprint:
     """Fingerprints of the template (its meaning, so comments and layout may change), the
     model files (their bytes), and the options that change readings (not batch size,
@@ -70,9 +84,10 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
     else:
         meaning: dict[str, object] = {
             "name": template.name,
-            # A field's allowed marks only when it has some: templates from before marks keep their hash.
+            # A field's allowed marks only when it has some, and its other keys only where they
+            # are set: templates from before those keys keep their hash.
             "fields": [[f.name, list(f.box), f.min_length, f.max_length, f.pattern.pattern if f.pattern else None,
-                        *([f.marks] if f.marks else [])]
+                        *([f.marks] if f.marks else []), *([_later_keys(f)] if _later_keys(f) else [])]
                        for f in template.fields],
         }
         if template.reference_sha256:  # only when there is one, likewise

@@ -28,7 +28,7 @@ from docproc.recognize.loading import load_classifier
 from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_SEQUENCE, calibration_path, peers_beside
 from docproc.run.fingerprint import reading_fingerprint
 from docproc.run.ledger import Fingerprint, InputRecord, Ledger
-from docproc.run.pipeline import FileRows, run_files
+from docproc.run.pipeline import FileRows, absent_field_rows, run_files
 from docproc.run.plan import Step, plan
 from docproc.run.summary import RunSummary
 
@@ -109,6 +109,8 @@ def _commit_as_read(to_read: list[Step], options: RunOptions, ledger: Ledger, re
 
     for done in _read([s.file for s in to_read], options, readers, page_read, load):
         step = by_file[id(done.file)]
+        done = dataclasses.replace(done, rows=done.rows + absent_field_rows(done, options.template,
+                                                                            options.template_name))
         ledger.commit(_record(step, done.rows, done.pages, fingerprint), done.rows)
         summary.pages += done.pages
         # Absolute paths: a cron mail or a log read later must say where the file is.

@@ -21,11 +21,13 @@ from docproc.config import RunOptions
 from docproc.errors import ModelError
 from docproc.glyphs.normalize import SIZE
 from docproc.ingest.inputs import InputFile
+from docproc.layout.templates import Template, page_list
 from docproc.output.results import FieldResult
 from docproc.recognize.agreement import decide_both, decide_sequence
 from docproc.recognize.classifier import DigitClassifier
-from docproc.recognize.decode import Decoded, Reading, decode_field
+from docproc.recognize.decode import Reading, decode_field
 from docproc.recognize.field_reading import field_readings, piece_owners, read_needed
+from docproc.recognize.judgement import Decoded
 from docproc.run.failures import FileFailure, FileReadFailed, internal_error, timed_out
 from docproc.run.native_memory import keep_freed_memory
 from docproc.run.parts import long_pdf
@@ -44,6 +46,23 @@ class FileRows:
     file: InputFile
     rows: list[FieldResult]
     pages: int
+
+
+def absent_field_rows(done: FileRows, template: Template | None, template_name: str) -> list[FieldResult]:
+    """A review row for each of the template's fields that is on none of the pages ``done``
+    read (a field on page 2 of a one-page scan), so that no field the template asks for
+    is left out of the results unsaid. None for a file that stopped on an error: its
+    error row says why the rest is missing."""
+    if template is None or any(row.status == "error" for row in done.rows):
+        return []
+    rows = []
+    for spec in template.fields:
+        if spec.pages is not None and not any(spec.on_page(n) for n in range(1, done.pages + 1)):
+            first = spec.pages[0][0]
+            rows.append(FieldResult(done.file.name, first, template_name, spec.name, status="review",
+                                    reason=f"the document has {done.pages} page{'s' if done.pages != 1 else ''}; "
+                                           f"the template's field is on page {page_list(spec.pages)}"))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -148,7 +167,7 @@ class _Batcher:
             decoded = self._decided(prepared, readings, columns[index] if columns else None)
             rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
                                     decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
-                                    prepared.box, decoded.marks, prepared.part))
+                                    prepared.box, decoded.marks, prepared.part, decoded.reason, decoded.value))
         return rows
 
 
@@ -162,10 +181,12 @@ class _Batcher:
             return segmented
         sequence = self.classifier.sequence
         assert columns is not None and sequence is not None and sequence.calibration is not None
+        blank = not readings  # no glyph: no writing in the box
         if segmented is None:
-            return decide_sequence(columns, prepared.spec, sequence.calibration, options.review_below, prepared.doubt)
+            return decide_sequence(columns, prepared.spec, sequence.calibration, options.review_below, prepared.doubt,
+                                   blank)
         return decide_both(segmented, readings, columns, prepared.spec, sequence.calibration, options.review_below,
-                           prepared.doubt)[0]
+                           prepared.doubt, blank)[0]
 
 
 def _log_traceback(item: InputFile, failure: FileFailure) -> None:

@@ -68,7 +68,12 @@ def prepare_field(field_image: FieldImage, lines: bool = False) -> PreparedField
 def prepare_page(page: Page, template: Template | None, split_documents: bool = False,
                  lines: bool = False) -> PreparedPage:
     """Find a page's fields (of each document on it, with ``split_documents``) and prepare
-    each (with its line image, with ``lines``)."""
+    each (with its line image, with ``lines``). A template's fields are those on the page
+    (its ``pages``); a page with none of them is not looked at."""
+    if template is not None:
+        template = template.on_page(page.number)
+        if not template.fields:
+            return PreparedPage(page.number, ())
     return PreparedPage(page.number, tuple(prepare_field(f, lines)
                                            for f in page_fields(page, template, split_documents)))
 
