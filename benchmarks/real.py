@@ -193,7 +193,7 @@ def cheques_section(folder: Path, classifier: DigitClassifier, report: Path | No
     if not shutil.which("tesseract"):
         lines += ["", "Tesseract is not installed here (apt-get install tesseract-ocr): no Tesseract row."]
     if classifier.sequence is None:
-        lines += ["", "No sequence reader (models/sequence-ctc.keras and its calibration): the segmentation alone."]
+        lines += ["", "No sequence reader (docproc/models/sequence-ctc.keras and its calibration): the segmentation alone."]
     lines += ["", "The shipped calibrations were fitted on generated fields only. The column before images/s "
                   "checks them on these real fields: a one-feature logistic recalibration of each reader's field "
                   f"confidence, fitted on {CV_FOLDS - 1} of {CV_FOLDS} folds and measured on the fold it has not "

@@ -67,7 +67,7 @@ def commit_line() -> str:
     if not commit:
         return "Code: not in a git checkout."
     # The benchmarks' own outputs (RESULTS.md, its plots) do not count as changes to the code.
-    changed = git("status", "--porcelain", "--", "docproc", "benchmarks", "training", "samples", "models",
+    changed = git("status", "--porcelain", "--", "docproc", "benchmarks", "training", "samples",
                   ":(exclude)benchmarks/RESULTS.md", ":(exclude)benchmarks/*.png")
     return f"Code: commit {commit}" + (" with uncommitted changes." if changed else ".")
 

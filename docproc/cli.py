@@ -46,7 +46,7 @@ model_option = click.option(
     "model_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Keras model file (default: $DOCPROC_MODEL, else the shipped models/digits-cnn.keras).",
+    help="Keras model file (default: $DOCPROC_MODEL, else the shipped docproc/models/digits-cnn.keras).",
 )
 
 

@@ -1,6 +1,6 @@
-"""Evaluate a digit model on its test sets and write its card (``models/*.json``).
+"""Evaluate a digit model on its test sets and write its card (``docproc/models/*.json``).
 
-    python -m training.evaluate [--model models/digits-cnn.keras] [--real ../shared/data]
+    python -m training.evaluate [--model docproc/models/digits-cnn.keras] [--real ../shared/data]
 
 The test sets, one per source of the training data, none of them ever trained on: the
 MNIST test split; the held-out fonts (training/sources.py); optdigits' writer-independent
@@ -31,7 +31,7 @@ from docproc.datasets import mnist, uci_digits
 from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS, MARKS
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier
-from docproc.recognize.model_files import card_path, companion_path
+from docproc.recognize.model_files import SHIPPED_MODEL, card_path, companion_path
 from training import sources
 from training.model import logits_model, temperature_of
 
@@ -191,7 +191,7 @@ def evaluate(model_path: Path, command: str, real: Path | None = None) -> dict[s
 def main(argv: list[str] | None = None) -> dict[str, object]:
     """Evaluate the model named on the command line and write its card beside it."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "digits-cnn.keras")
+    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
     parser.add_argument("--real", type=Path, default=sources.REPO.parent / "shared" / "data",
                         help="the folder holding orand-car-a-dev/ (measured where it is there)")
     argv = sys.argv[1:] if argv is None else argv

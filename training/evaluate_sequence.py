@@ -1,6 +1,6 @@
-"""Measure the sequence reader and write its model card (models/sequence-ctc.json).
+"""Measure the sequence reader and write its model card (docproc/models/sequence-ctc.json).
 
-    python -m training.evaluate_sequence [--model models/sequence-ctc.keras] [--data ../shared/data]
+    python -m training.evaluate_sequence [--model docproc/models/sequence-ctc.keras] [--data ../shared/data]
 
 Four tests, none of them ever trained on:
 

@@ -1,4 +1,4 @@
-"""Fit the calibration of the two readers' confidence (models/sequence-ctc.agreement.json).
+"""Fit the calibration of the two readers' confidence (docproc/models/sequence-ctc.agreement.json).
 
     python -m training.fit_agreement [--cheques 400 --forms 100 --zips 200] [--seed 20261203]
 

@@ -7,7 +7,7 @@
 Each peer is the shipped architecture trained by ``training.train`` from another seed
 (``--seed`` base + 1, + 2, ...) on the same training digits, holding out the same
 validation digits (``--split-seed`` base), so the validation split stays unseen by all of
-them. The bundle (``models/digits-cnn.peers.keras``) is one Keras model whose output is
+them. The bundle (``docproc/models/digits-cnn.peers.keras``) is one Keras model whose output is
 the members' mean probabilities: it follows the model contract itself. docproc averages it
 in on the crops the digit model is unsure of (docproc/recognize/classifier.py). Training four peers
 takes about 75 minutes on a 2-core CPU and about 5 on a GPU (``KERAS_BACKEND=jax``,

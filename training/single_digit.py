@@ -1,5 +1,5 @@
 """Train the single-digit check: a small CNN that says whether a crop holds exactly one
-whole digit, and write it with its card (``models/single-digit.keras``, ``.json``).
+whole digit, and write it with its card (``docproc/models/single-digit.keras``, ``.json``).
 
     python -m training.single_digit                   # the shipped check
     python -m training.single_digit --count 2000 --epochs 1 --out /tmp/check.keras   # a smoke run
@@ -41,12 +41,13 @@ import numpy as np
 from docproc.audit import metrics
 from docproc.datasets import mnist
 from docproc.glyphs.normalize import normalize_glyph
+from docproc.recognize.model_files import SHIPPED_CHECK
 from training import augment, field_crops
 from training.evaluate import card_header, library_versions
 from training.train import machine_description, split_validation
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "models" / "single-digit.keras"
+DEFAULT_OUT = SHIPPED_CHECK
 KINDS = ("single digit", "two touching digits", "part of a digit", "digit with a sliver of another",
          "a mark or a stroke")
 # Share of each kind in the data: half single digits, half what segmentation gets wrong

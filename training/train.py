@@ -1,6 +1,6 @@
 """Train the digit CNN from scratch and write the shipped model and its card.
 
-    python -m training.train                       # the shipped model (see models/digits-cnn.json)
+    python -m training.train                       # the shipped model (see docproc/models/digits-cnn.json)
     python -m training.train --limit 600 --epochs 2 --out /tmp/tiny.keras   # a smoke run
 
 The data is MNIST's training split, the vendored UCI real digits, the training
@@ -36,11 +36,12 @@ import numpy as np
 
 from docproc.datasets import fonts as font_files
 from docproc.datasets import mnist
+from docproc.recognize.model_files import SHIPPED_MODEL
 from training import pen_digits, sources
 from training.calibration import fit_temperature
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "models" / "digits-cnn.keras"
+DEFAULT_OUT = SHIPPED_MODEL
 
 
 def exact_matmuls() -> contextlib.AbstractContextManager[object]:

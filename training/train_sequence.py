@@ -1,6 +1,6 @@
 """Train the sequence reader from scratch, or go on with a training checkpointed before.
 
-    python -m training.train_sequence                           # the shipped reader (models/sequence-ctc.keras)
+    python -m training.train_sequence                           # the shipped reader (docproc/models/sequence-ctc.keras)
     python -m training.train_sequence --resume                  # go on after the last finished epoch
     python -m training.train_sequence --minutes 90 --resume     # at most 90 minutes now, then stop checkpointed
     python -m training.train_sequence --fields 400 --epochs 1 --out /tmp/tiny.keras   # a smoke run
@@ -36,12 +36,13 @@ import numpy as np
 from docproc.datasets import fonts as font_files
 from docproc.datasets import mnist
 from docproc.recognize.classes import SEQUENCE_SYMBOLS
+from docproc.recognize.model_files import SHIPPED_SEQUENCE
 from training import sequence_fields
 from training.train import add_checkpoint_options, checkpoint_dir, machine_description, split_validation
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "models" / "sequence-ctc.keras"
-# The digit model's validation hold-out (models/digits-cnn.training.json): the same
+DEFAULT_OUT = SHIPPED_SEQUENCE
+# The digit model's validation hold-out (docproc/models/digits-cnn.training.json): the same
 # digits are held out here, so fields written with them are new to both readers.
 DIGIT_MODEL_SPLIT_SEED = 20261122
 VALIDATION_DIGITS = 5000

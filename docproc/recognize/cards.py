@@ -1,4 +1,4 @@
-"""Read a model card (``models/*.json``) and format it for people."""
+"""Read a model card (``docproc/models/*.json``) and format it for people."""
 
 from __future__ import annotations
 

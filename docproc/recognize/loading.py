@@ -67,7 +67,7 @@ def load_single_digit_check(path: Path | None = None) -> SingleDigitCheck:
     """Load the single-digit check (the shipped one by default); ModelError when it is
     missing, unreadable or of the wrong shape."""
     path = Path(path) if path is not None else SHIPPED_CHECK
-    model = _load_keras(path, "Restore models/single-digit.keras from the repository, "
+    model = _load_keras(path, "Restore docproc/models/single-digit.keras from the repository, "
                               "or train it with `python -m training.single_digit`.")
     _check_shapes(model, path, (1,), "single-digit probabilities")
     return SingleDigitCheck(model=model, path=path)
@@ -121,7 +121,7 @@ def load_sequence_reader(path: Path | None = None, calibrated: bool = True) -> S
     calibration fitted beside it; ModelError when a file is missing or unreadable, or the
     reader does not take (N, 32, W, 1) lines to (N, T, SEQUENCE_WIDTH)."""
     path = Path(path) if path is not None else SHIPPED_SEQUENCE
-    model = _load_keras(path, "Restore models/sequence-ctc.keras from the repository, train it with "
+    model = _load_keras(path, "Restore docproc/models/sequence-ctc.keras from the repository, train it with "
                               "`python -m training.train_sequence`, or read with the segmentation alone "
                               "(--reader segment).")
     input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)

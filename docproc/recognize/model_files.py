@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 MODEL_ENV = "DOCPROC_MODEL"
-SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "models" / "digits-cnn.keras"
+# Package data (pyproject.toml), found where the package is installed: a wheel install has
+# them as an editable one does. Keras loads from paths, and pip installs packages as plain
+# folders, so the resource is a real file.
+SHIPPED_MODELS = Path(str(files("docproc") / "models"))
+SHIPPED_MODEL = SHIPPED_MODELS / "digits-cnn.keras"
 SHIPPED_CHECK = SHIPPED_MODEL.with_name("single-digit.keras")
 SHIPPED_SEQUENCE = SHIPPED_MODEL.with_name("sequence-ctc.keras")
 
 
 def default_model_path() -> Path:
-    """``$DOCPROC_MODEL`` when set, else the shipped ``models/digits-cnn.keras``."""
+    """``$DOCPROC_MODEL`` when set, else the shipped ``docproc/models/digits-cnn.keras``."""
     return Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
 
 

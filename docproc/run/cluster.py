@@ -1,7 +1,7 @@
 """Scale-out on Dask: whole files read by the workers of a Dask distributed cluster.
 
 Each worker process receives the models once (broadcast by the client as bytes, so
-workers need no copy of models/: the digit model, its peers, the single-digit check and,
+workers need no copy of docproc/models/: the digit model, its peers, the single-digit check and,
 for ``--reader both`` or ``sequence``, the sequence reader and its calibration) and keeps
 them loaded; it reads whole files, pages to
 rows, exactly as a local run does, and sends the rows back. The client keeps files in

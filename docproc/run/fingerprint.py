@@ -99,7 +99,7 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
             models.update(file_sha256(path).encode())
         except OSError as exc:
             raise ModelError(f"Model file {path} cannot be read ({exc.strerror or exc}). Pass --model PATH to a "
-                             ".keras file, or restore models/ from the repository.") from exc
+                             ".keras file, or restore docproc/models/ from the repository.") from exc
     # The second and third entries were --image-dpi and --force-image-dpi, options that
     # changed no reading and are gone: their old defaults stay, so ledgers keep their hash.
     settings: list[object] = [options.pdf_dpi, IMAGE_DPI, False, options.review_below, options.max_pixels]
