@@ -41,22 +41,143 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-model_option = click.option(
+# Every option can come from the environment: DOCPROC_<COMMAND>_<OPTION>, such as
+# DOCPROC_RUN_REVIEW_BELOW=0.95 (Click's auto_envvar_prefix); --model from DOCPROC_MODEL.
+ENV_PREFIX = "DOCPROC"
+# The sections of a command's --help, in order; an option names its own (``section=``).
+SECTIONS = ("Input", "Reading", "Output", "Job control", "Messages")
+
+
+class SectionedOption(click.Option):
+    """An option that says which section of --help it belongs in."""
+
+    def __init__(self, *args: Any, section: str = "Other options", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.section = section
+
+
+class SectionedCommand(click.Command):
+    """A command whose --help lists its options in sections (input, reading, output, job
+    control, messages), as OCRmyPDF and kraken do."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The environment variable of an option is named for its long option, as the user
+        # knows it (DOCPROC_RUN_TEMPLATE for --template), not for the Python parameter
+        # behind it, which Click's auto_envvar_prefix would use.
+        if ctx.auto_envvar_prefix:
+            for param in self.params:
+                long = next((o for o in getattr(param, "opts", []) if o.startswith("--")), None)
+                if isinstance(param, click.Option) and param.envvar is None and long is not None and not param.is_eager:
+                    param.envvar = f"{ctx.auto_envvar_prefix}_{long[2:].replace('-', '_').upper()}"
+        return super().parse_args(ctx, args)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                sections.setdefault(getattr(param, "section", "Other options"), []).append(record)
+        for title in [*SECTIONS, *(t for t in sections if t not in SECTIONS)]:
+            if title in sections:
+                with formatter.section(title):
+                    formatter.write_dl(sections[title])
+
+
+class DocprocGroup(click.Group):
+    """The ``docproc`` group: usage errors read like docproc's other errors
+    (``docproc: error: ...``, exit 2), and commands are sectioned."""
+
+    command_class = SectionedCommand
+    group_class = type  # subgroups (docproc template) are DocprocGroups too
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        extra.setdefault("auto_envvar_prefix", ENV_PREFIX)
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name or "docproc", complete_var, False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"docproc: error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"docproc: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("docproc: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def option(*declarations: str, section: str, **kwargs: Any) -> Callable[[F], F]:
+    """``click.option`` in a section of --help."""
+    return click.option(*declarations, cls=SectionedOption, section=section, **kwargs)
+
+
+def _verbosity(ctx: click.Context) -> None:
+    """Set the log level from -v and -q, given before the command or after it (or both)."""
+    counts = ctx.find_root().meta.setdefault("docproc.verbosity", {"verbose": 0, "quiet": False})
+    level = (logging.ERROR if counts["quiet"] else logging.WARNING if counts["verbose"] == 0
+             else logging.INFO if counts["verbose"] == 1 else logging.DEBUG)
+    logging.getLogger().setLevel(level)
+
+
+def _more_verbose(ctx: click.Context, _: click.Parameter, value: int) -> int:
+    ctx.find_root().meta.setdefault("docproc.verbosity", {"verbose": 0, "quiet": False})["verbose"] += value
+    _verbosity(ctx)
+    return value
+
+
+def _quieter(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta.setdefault("docproc.verbosity", {"verbose": 0, "quiet": False})["quiet"] = True
+        _verbosity(ctx)
+    return value
+
+
+VERBOSE_HELP = "More detail on stderr (-v: progress, -vv: debug, incl. backend start-up)."
+QUIET_HELP = "Errors only on stderr: no warnings, no progress bar, no summary line."
+
+
+def verbosity(command: F) -> F:
+    """-v and -q on a command, as on ``docproc`` itself (either place works)."""
+    command = option("-q", "--quiet", is_flag=True, help=QUIET_HELP, section="Messages", callback=_quieter,
+                     expose_value=False)(command)
+    return option("-v", "--verbose", count=True, help=VERBOSE_HELP, section="Messages", callback=_more_verbose,
+                  expose_value=False)(command)
+
+
+def quiet_asked() -> bool:
+    """Whether -q was given, before the command or after it."""
+    ctx = click.get_current_context()
+    return bool(ctx.find_root().meta.get("docproc.verbosity", {}).get("quiet"))
+
+
+model_option = option(
     "--model",
     "model_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Keras model file (default: $DOCPROC_MODEL, else the shipped docproc/models/digits-cnn.keras).",
+    envvar="DOCPROC_MODEL",
+    show_envvar=True,
+    section="Reading",
+    help="Keras model file (default: the shipped docproc/models/digits-cnn.keras).",
 )
 
 
-@click.group()
+@click.group(cls=DocprocGroup)
 @click.version_option(__version__, prog_name="docproc")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr (-v: progress, -vv: debug, incl. backend start-up).")
-def main(verbose: int) -> None:
-    """Read handwritten digits off scanned documents."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="docproc: %(levelname)s: %(message)s", stream=sys.stderr)
+@click.option("-v", "--verbose", count=True, expose_value=False, callback=_more_verbose, help=VERBOSE_HELP)
+@click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_quieter, help=QUIET_HELP)
+def main() -> None:
+    """Read handwritten digits off scanned documents.
+
+    Every option can also be set in the environment, as DOCPROC_<COMMAND>_<OPTION>
+    (DOCPROC_RUN_REVIEW_BELOW=0.95, DOCPROC_RUN_JOBS=4); --model as DOCPROC_MODEL.
+    """
+    logging.basicConfig(format="docproc: %(levelname)s: %(message)s", stream=sys.stderr)
+    _verbosity(click.get_current_context())
     keep_freed_memory()  # before any model loads: see native_memory
 
 
@@ -90,6 +211,7 @@ def _log_to_file(path: Path) -> None:
               help="With --report: error rate among accepted digits to find the review threshold for.")
 @click.option("--gallery", type=click.IntRange(min=0), default=config.GALLERY, show_default=True,
               help="With --report: how many of the most confident mistakes to show.")
+@verbosity
 @reports_errors
 def model_command(model_path: Path | None, as_json: bool, report_dir: Path | None, target_error: float,
                   gallery: int) -> None:
@@ -127,6 +249,7 @@ def _expand_images(inputs: tuple[Path, ...]) -> list[Path]:
 @main.command("classify")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @model_option
+@verbosity
 @reports_errors
 def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
     """Classify single-digit crop images (files or folders); prints file, digit, confidence.
@@ -164,62 +287,66 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 
 @main.command("run")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Results CSV to write (atomically: an old file stays whole until the new one is complete).")
-@click.option("--template", "template_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Field template (YAML). Without one, digit strings are found on each page.")
+@option("--template", "template_path", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Input",
+        help="Field template (YAML). Without one, digit strings are found on each page.")
+@option("--root", type=click.Path(path_type=Path, file_okay=False), default=None, section="Input",
+        help="Name files in the CSV relative to this folder (default: each input's own folder).")
+@option("--pdf-dpi", type=click.IntRange(50, 600), default=config.PDF_DPI, show_default=True, section="Input",
+        help="Resolution to render PDF pages at.")
+@option("--direct-pdf-scans", is_flag=True, section="Input",
+        help="Take PDF pages that are bare scans (one JPEG over the whole page) straight from their JPEG "
+             "instead of rendering them: about twice as fast on scanned PDFs, with pixels that differ from "
+             "poppler's by a grey level or two (see the README).")
+@option("--split-documents", is_flag=True, section="Input",
+        help="Read each document on a scan of several (cheques laid side by side on a flatbed) as its own "
+             "part of the page: the CSV's part column numbers them from 1, rows from the top, each row from "
+             "the left. Without it, only the largest is read with a template, in review.")
+@option("--max-megapixels", "--max-pixels", "max_megapixels", type=click.FloatRange(min=0.01),
+        default=config.MAX_PIXELS / 1e6, show_default=True, section="Input",
+        help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs). "
+             "--max-pixels is its old name.")
 @model_option
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Name files in the CSV relative to this folder (default: each input's own folder).")
-@click.option("--pdf-dpi", type=click.IntRange(50, 600), default=config.PDF_DPI, show_default=True,
-              help="Resolution to render PDF pages at.")
-@click.option("--direct-pdf-scans", is_flag=True,
-              help="Take PDF pages that are bare scans (one JPEG over the whole page) straight from their JPEG "
-                   "instead of rendering them: about twice as fast on scanned PDFs, with pixels that differ from "
-                   "poppler's by a grey level or two (see the README).")
-@click.option("--split-documents", is_flag=True,
-              help="Read each document on a scan of several (cheques laid side by side on a flatbed) as its own "
-                   "part of the page: the CSV's part column numbers them from 1, rows from the top, each row from "
-                   "the left. Without it, only the largest is read with a template, in review.")
-@click.option("--reader", type=click.Choice(config.READERS), default=config.READER, show_default=True,
-              help="Who reads each field: 'segment' cuts it into glyphs and classifies each; 'sequence' reads the "
-                   "whole field at once (a CTC sequence model); 'both' reads it both ways, and a field the two "
-                   "disagree on goes to review unless the joint evidence is strong.")
-@click.option("--file-timeout", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
-              help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on. "
-                   "Files are then read in worker processes, so one stuck inside a decoder is killed too.")
-@click.option("--max-pixels", type=click.FloatRange(min=0.01), default=config.MAX_PIXELS / 1e6, show_default=True,
-              help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=config.BATCH_SIZE, show_default=True,
-              help="Crops gathered across fields, pages and files before they are classified; results do not "
-                   "depend on it.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes for the CPU stages (default: the cores this process may use); "
-                   "results do not depend on it.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Read on a Dask cluster: its scheduler's address (tcp://HOST:8786), or 'local' for a cluster of "
-                   "--jobs processes here. Workers must see the scans at the same paths.")
-@click.option("--raise-on-error", is_flag=True,
-              help="Stop at the first internal error with its traceback, instead of giving the file an error row "
-                   "and going on (for debugging).")
-@click.option("--review-below", type=click.FloatRange(0.0, 1.0), default=config.REVIEW_BELOW, show_default=True,
-              help="Fields whose confidence is under this are marked 'review'.")
-@click.option("--ledger", "ledger_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="SQLite run ledger: what each file gave, so a rerun reads only new and changed files "
-                   "(default: OUTPUT.ledger.sqlite beside the output).")
-@click.option("--force", is_flag=True, help="Read every file again, even those the ledger holds unchanged.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
-@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Also log to this file (appended, with times): every page read and every error row.")
-@click.option("--summary-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the run's exit status, what set it, its start and end times and its counts as JSON "
-                   "here, however it ends (for monitoring).")
+@option("--reader", type=click.Choice(config.READERS), default=config.READER, show_default=True, section="Reading",
+        help="Who reads each field: 'segment' cuts it into glyphs and classifies each; 'sequence' reads the "
+             "whole field at once (a CTC sequence model); 'both' reads it both ways, and a field the two "
+             "disagree on goes to review unless the joint evidence is strong.")
+@option("--review-below", type=click.FloatRange(0.0, 1.0), default=config.REVIEW_BELOW, show_default=True,
+        section="Reading", help="Fields whose confidence is under this are marked 'review' (a template's field "
+                                "may set its own).")
+@option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True, section="Output",
+        help="Results CSV to write (atomically: an old file stays whole until the new one is complete).")
+@option("--ledger", "ledger_path", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Output",
+        help="SQLite run ledger: what each file gave, so a rerun reads only new and changed files "
+             "(default: OUTPUT.ledger.sqlite beside the output).")
+@option("--force", is_flag=True, section="Output",
+        help="Read every file again, even those the ledger holds unchanged.")
+@option("--summary-json", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Output",
+        help="Write the run's exit status, what set it, its start and end times and its counts as JSON "
+             "here, however it ends (for monitoring).")
+@option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Output",
+        help="Also log to this file (appended, with times): every page read and every error row.")
+@option("-j", "--jobs", type=click.IntRange(min=1), default=None, section="Job control",
+        help="Worker processes for the CPU stages (default: the cores this process may use); "
+             "results do not depend on it.")
+@option("--batch-size", type=click.IntRange(min=1), default=config.BATCH_SIZE, show_default=True,
+        section="Job control", help="Crops gathered across fields, pages and files before they are classified; "
+                                    "results do not depend on it.")
+@option("--file-timeout", type=click.FloatRange(min=0.0), default=0.0, show_default=True, section="Job control",
+        help="Seconds of work allowed per file (0: no limit); a file over it gets an error row and the run goes on. "
+             "Files are then read in worker processes, so one stuck inside a decoder is killed too.")
+@option("--scheduler", default=None, metavar="ADDRESS", section="Job control",
+        help="Read on a Dask cluster: its scheduler's address (tcp://HOST:8786), or 'local' for a cluster of "
+             "--jobs processes here. Workers must see the scans at the same paths.")
+@option("--raise-on-error", is_flag=True, section="Job control",
+        help="Stop at the first internal error with its traceback, instead of giving the file an error row "
+             "and going on (for debugging).")
+@verbosity
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, split_documents: bool, reader: str,
-                file_timeout: float, max_pixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
+                file_timeout: float, max_megapixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
                 raise_on_error: bool, review_below: float, ledger_path: Path | None, force: bool,
-                quiet: bool, log_file: Path | None, summary_json: Path | None) -> None:
+                log_file: Path | None, summary_json: Path | None) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
 
     A rerun with the same output reads only files that are new or changed since (the
@@ -233,6 +360,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
     from docproc.run.summary import RunSummary
 
     started = datetime.datetime.now().astimezone()
+    quiet = quiet_asked()
     summary = RunSummary()
     exit_code, error = 1, "stopped by an unexpected error (a bug: the traceback is on stderr)"
     try:
@@ -241,7 +369,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
                 _log_to_file(log_file)
             _read_scans(inputs, output, template_path, model_path, root, ledger_path, force, quiet, summary_json,
                         summary, config.RunOptions(pdf_dpi=pdf_dpi, review_below=review_below,
-                                                   max_pixels=int(max_pixels * 1e6), file_timeout=file_timeout or None,
+                                                   max_pixels=int(max_megapixels * 1e6), file_timeout=file_timeout or None,
                                                    direct_pdf_scans=direct_pdf_scans, split_documents=split_documents,
                                                    reader=reader, raise_on_error=raise_on_error),
                         batch_size, jobs, scheduler)
@@ -352,6 +480,7 @@ class _Progress:
               help="Folder the results' file names are relative to (the run's --root): crops for the gallery.")
 @click.option("--gallery", type=click.IntRange(min=0), default=config.GALLERY, show_default=True,
               help="How many of the worst errors to show.")
+@verbosity
 @reports_errors
 def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_error: float, scans: Path | None,
                   gallery: int) -> None:
@@ -374,6 +503,7 @@ def template_group() -> None:
 
 
 @template_group.command("schema")
+@verbosity
 @reports_errors
 def template_schema_command() -> None:
     """Print the template contract as a JSON Schema (docs/template.schema.json), for
@@ -391,6 +521,7 @@ def template_schema_command() -> None:
               show_default=True, help="Where to write the overlay image.")
 @click.option("--split-documents", is_flag=True,
               help="Place the template on each document of the scan, as `docproc run --split-documents` reads them.")
+@verbosity
 @reports_errors
 def template_check_command(template_path: Path, scan: Path | None, output: Path, split_documents: bool) -> None:
     """Validate a template; with --overlay, show where its boxes land on a scan."""

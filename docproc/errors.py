@@ -1,6 +1,6 @@
 """Typed failures. Each carries the process exit code and a message that says how to fix it.
 
-docs/exit-codes.md lists these codes (and 2, click's own for bad usage); tests/test_errors.py keeps the two in step.
+docs/exit-codes.md lists these codes (and 2, bad usage, which the CLI reports); tests/test_errors.py keeps the two in step.
 """
 
 from __future__ import annotations

@@ -95,3 +95,49 @@ def test_ink_from_grey_handles_light_on_dark() -> None:
     grey[10:30, 18:22] = 30
     dark_paper = 255 - grey
     assert np.array_equal(ink_from_grey(grey) > 0.5, ink_from_grey(dark_paper) > 0.5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--bogus", "x"], "docproc: error: No such option '--bogus'"),
+    (["runn"], "docproc: error: No such command 'runn'. Did you mean 'run'?"),
+    (["run", "x", "-o", "r.csv", "--review-below", "3"], "docproc: error: Invalid value for '--review-below'"),
+    (["run", "-o", "r.csv"], "docproc: error: Missing argument 'INPUTS...'"),
+])
+def test_usage_errors_read_like_docproc_errors_and_exit_2(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
+    assert "--help" in result.stderr and "Usage:" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_options_from_the_environment_and_verbosity_after_the_command(tmp_path: Path) -> None:
+    from samples.pages import write_set
+
+    write_set(tmp_path, cheques=2, forms=0, zips=0, seed=5)
+    scans, template = tmp_path / "scans" / "cheques", tmp_path / "templates" / "cheque.yaml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    env |= {"DOCPROC_RUN_REVIEW_BELOW": "1", "DOCPROC_RUN_JOBS": "1", "DOCPROC_RUN_TEMPLATE": str(template)}
+    out = tmp_path / "r.csv"
+    # -v after the command, -j, and the old name of --max-megapixels all work.
+    result = subprocess.run([DOCPROC, "run", str(scans), "-o", str(out), "-v", "--max-pixels", "150"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "docproc: INFO:" in result.stderr  # -v after the command
+    from docproc.output.results import read_csv
+
+    frame = read_csv(out)
+    assert set(frame["template"]) == {"cheque"}  # --template from DOCPROC_RUN_TEMPLATE
+    assert set(frame["status"]) == {"review"} and all(frame["reason"].str.startswith("confidence under 1"))
+    # The command line wins over the environment; -q leaves errors alone on stderr.
+    again = subprocess.run([DOCPROC, "run", str(scans), "-o", str(out), "--review-below", "0", "-j", "2", "-q",
+                            "--force"], capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    assert set(read_csv(out)["status"]) == {"ok"}
+
+
+def test_run_help_groups_its_options() -> None:
+    result = run("run", "--help")
+    assert result.returncode == 0
+    titles = [line for line in result.stdout.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert titles[:5] == ["Input:", "Reading:", "Output:", "Job control:", "Messages:"]
+    assert "--max-megapixels, --max-pixels" in result.stdout and "-j, --jobs" in result.stdout

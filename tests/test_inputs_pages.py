@@ -180,7 +180,7 @@ def test_an_oversized_page_is_refused_before_decoding(tmp_path: Path) -> None:
     # In a run it is a failure at page 1 that says what to do (its error row; the run goes on).
     with pytest.raises(FileReadFailed) as failed:
         list(file_pages(InputFile(bomb, "bomb.png"), RunOptions(max_pixels=10_000_000)))
-    assert failed.value.failure.page == 1 and "raise --max-pixels" in failed.value.failure.message
+    assert failed.value.failure.page == 1 and "raise --max-megapixels" in failed.value.failure.message
     # A PDF page is judged by its size at the rendering resolution, before poppler renders it.
     pdf = tmp_path / "poster.pdf"
     Image.new("L", (200, 100), 255).save(pdf, resolution=2.0)  # 100 x 50 inches

@@ -75,7 +75,7 @@ def check_size(width: float, height: float, max_pixels: int) -> None:
         raise InputFileError(
             f"page is {width:.0f} x {height:.0f} pixels ({width * height / 1e6:.0f} megapixels), over the limit of "
             f"{max_pixels / 1e6:.0f}; refused before decoding as a possible decompression bomb. "
-            "If it is a genuine scan, raise --max-pixels."
+            "If it is a genuine scan, raise --max-megapixels."
         )
 
 
