@@ -493,8 +493,16 @@ def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_e
         click.echo(f"docproc: warning: {note}", err=True)
     overall, review = figures["overall"], figures["review"]
     needed = "-" if review["share_reviewed"] is None else f"{review['share_reviewed']:.1%}"
+    bound = ("" if review["threshold"] is None else
+             f" (95% upper bound {review['error_upper_95']:.2%} over {review['accepted']} accepted)")
+    if review["threshold"] is not None and review["error_upper_95"] > target_error:
+        click.echo(f"docproc: warning: {review['accepted']} accepted fields are too few to show {target_error:.2%} "
+                   f"error (their 95% upper bound is {review['error_upper_95']:.2%}; it takes "
+                   f"{review['sample_needed']:,} with no error): audit more fields before trusting the threshold",
+                   err=True)
     click.echo(f"docproc: {overall['fields']} fields, {overall['field_accuracy']:.2%} right, digits "
-               f"{overall['digit_accuracy']:.2%}; review {needed} for {target_error:.2%} error -> {page}", err=True)
+               f"{overall['digit_accuracy']:.2%}; review {needed} for {target_error:.2%} error{bound} -> {page}",
+               err=True)
 
 
 @main.group("template")

@@ -118,13 +118,36 @@ def test_the_report_holds_every_figure_and_embeds_its_images(tmp_path: Path) -> 
     text = page.read_text()
     assert "40.00%" in text and "56.25%" in text  # field and digit accuracy
     assert "fields right (2 of 5)" in text
-    assert "confidence &ge; 0.9900 accepts 20.0% of fields at 0.00% wrong" in text
+    # One field accepted with no error: the bound says how little that shows.
+    assert ("confidence &ge; 0.9900 accepts 20.0% of fields (1) at 0.00% wrong (0 of 1); the true rate may be up "
+            "to 95.00% (95% upper bound)") in text
+    assert stored["review"]["accepted"] == 1 and stored["review"]["error_upper_95"] == pytest.approx(0.95)
+    assert "Warning: this sample is too small to support the target" in text
+    # The run's own threshold accepted a.png's amount (right) and b.png's (wrong): 1 of 2.
+    assert stored["review"]["run"] == {"accepted": 2, "errors": 1, "share_reviewed": 0.6,
+                                       "error_among_accepted": 0.5,
+                                       "error_upper_95": pytest.approx(0.9747, abs=1e-4)}
+    assert "The run's own --review-below accepted 2 fields (status ok; 60.00% reviewed) at 50.00% wrong" in text
     # Self-contained: every image inline, nothing to fetch.
     assert len(re.findall(r'<img src="data:image/png;base64,', text)) == 4
     assert not re.search(r'(src|href)="(https?:|//)', text)
     # The gallery: wrong with high confidence first (b.png at .95, then a.png's date at .80), then the unreadable page.
     gallery = text[text.index("Worst errors"):]
     assert gallery.index("b.png") < gallery.index("a.png") < gallery.index("c.pdf")
+    # b.png's amount was accepted (status ok): marked so, and its wrong digit (8 for 9) highlighted.
+    b_card = gallery[gallery.index("b.png"):gallery.index("a.png")]
+    assert "accepted: status ok" in b_card and '8<span class="wrong">8</span>' in b_card
+    a_card = gallery[gallery.index("a.png"):gallery.index("c.pdf")]
+    assert "accepted: status ok" not in a_card and '45<span class="missed">&middot;</span>7' in a_card
+
+
+def test_upper_bounds_and_the_sample_a_target_needs() -> None:
+    from docproc.audit.metrics import error_upper_bound, trials_needed
+
+    assert error_upper_bound(0, 222) == pytest.approx(0.0134, abs=1e-4)  # the issue's 0 of 222
+    assert error_upper_bound(1, 280) == pytest.approx(0.0168, abs=2e-4)
+    assert error_upper_bound(5, 5) == 1.0 and error_upper_bound(0, 0) == 1.0
+    assert trials_needed(0.001) == 2995 and error_upper_bound(0, 2995) <= 0.001 < error_upper_bound(0, 2994)
 
 
 def test_runs_in_several_files_are_audited_together_and_a_field_twice_is_refused(tmp_path: Path) -> None:

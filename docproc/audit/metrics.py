@@ -146,3 +146,26 @@ def cross_validated_recalibration(confidence: np.ndarray, correct: np.ndarray, f
         weights, bias = fit_logistic(logit[~held], correct[~held].astype(np.float64))
         out[held] = 1.0 / (1.0 + np.exp(-(logit[held] @ weights + bias)))
     return out
+
+
+def error_upper_bound(errors: int, count: int, level: float = 0.95) -> float:
+    """The one-sided Clopper-Pearson upper bound on an error rate seen as ``errors`` in
+    ``count`` trials, at ``level``: the true rate is under it with that confidence. 1 for
+    no trials. With no errors it is 1 - (1 - level) ** (1 / count), about 3 / count."""
+    from scipy.stats import beta
+
+    if count <= 0:
+        return 1.0
+    if errors >= count:
+        return 1.0
+    return float(beta.ppf(level, errors + 1, count - errors))
+
+
+def trials_needed(target: float, level: float = 0.95) -> int:
+    """The fewest error-free trials whose upper bound (``error_upper_bound``) is at most
+    ``target``: the sample it takes to show a rate that low at all."""
+    import math
+
+    if target <= 0.0:
+        raise ValueError("no sample shows an error rate of 0: give a target above 0")
+    return math.ceil(math.log(1.0 - level) / math.log(1.0 - target))

@@ -37,6 +37,8 @@ class GalleryItem:
     digit_confidences: str
     outcome: str
     crop_png: bytes | None
+    # The results' status: an error the run accepted ("ok") is the one that costs.
+    status: str = ""
 
 
 Renderer = Callable[[dict[str, Any], dict[str, bytes], list[GalleryItem], dict[str, str]], str]
@@ -84,7 +86,8 @@ def worst_errors(fields: pd.DataFrame, scans: Path | None, limit: int) -> list[G
                     break  # pages stream one at a time: stop at the last one needed
     return [
         GalleryItem(f"{row['file']} p{int(row['page'])}{_part(int(row['part']))} {row['field']}", row["truth"], row["text"],
-                    float(row["confidence"]), row["digit_confidences"], row["outcome"], crops.get(index))
+                    float(row["confidence"]), row["digit_confidences"], row["outcome"], crops.get(index),
+                    str(row.get("status", "")))
         for index, row in wrong.iterrows()
     ]
 
@@ -109,6 +112,24 @@ def _scores_table(title: str, groups: dict[str, dict[str, Any]]) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
+def marked_reading(truth: str, text: str) -> str:
+    """The reading as HTML with its wrong digits marked: a digit read for another or read
+    where there is none in ``<span class="wrong">``, a truth digit missed as a dot in
+    ``<span class="missed">``, aligned as the audit aligns digits (scores.aligned_digits)."""
+    from rapidfuzz.distance import Levenshtein
+
+    out = []
+    for tag, t0, t1, r0, r1 in Levenshtein.opcodes(truth, text):
+        if tag == "equal":
+            out.append(html.escape(text[r0:r1]))
+            continue
+        if r1 > r0:
+            out.append(f'<span class="wrong">{html.escape(text[r0:r1])}</span>')
+        if t1 - t0 > r1 - r0:
+            out.append('<span class="missed">' + "&middot;" * (t1 - t0 - (r1 - r0)) + "</span>")
+    return "".join(out)
+
+
 def _gallery(items: list[GalleryItem]) -> str:
     if not items:
         return "<h2>Worst errors</h2><p>No field was read wrong.</p>"
@@ -116,11 +137,14 @@ def _gallery(items: list[GalleryItem]) -> str:
     for item in items:
         image = (f'<img src="{_data_uri(item.crop_png)}" alt="{html.escape(item.where)}">'
                  if item.crop_png else '<div class="nocrop">no crop (pass --scans)</div>')
-        reading = html.escape(item.text) if item.outcome == "wrong" else f"({item.outcome})"
+        reading = marked_reading(item.truth, item.text) if item.outcome == "wrong" else f"({item.outcome})"
+        accepted = ('<div class="accepted">accepted: status ok</div>' if item.status == "ok" and item.outcome == "wrong"
+                    else "")
         cards.append(
-            f'<div class="card">{image}<div class="where">{html.escape(item.where)}</div>'
+            f'<div class="card{" accepted-error" if accepted else ""}">{image}'
+            f'<div class="where">{html.escape(item.where)}</div>{accepted}'
             f'<div>truth <b>{html.escape(item.truth)}</b></div>'
-            f'<div>read <b class="bad">{reading}</b> at {item.confidence:.3f}</div>'
+            f'<div>read <b class="reading">{reading}</b> at {item.confidence:.3f}</div>'
             f'<div class="digits">{html.escape(item.digit_confidences)}</div></div>'
         )
     return f"<h2>Worst errors (wrong with high confidence first)</h2><div class=\"gallery\">{''.join(cards)}</div>"
@@ -135,6 +159,8 @@ h1{margin-bottom:0.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{border-bottom:1px solid #e3e3e3;padding:0.3em 0.7em;text-align:right}
 td:first-child,th:first-child{text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:1em} .plots img{max-width:100%;border:1px solid #eee}
+.wrong{color:#fff;background:#c0392b;padding:0 0.1em;border-radius:2px} .missed{color:#c0392b}
+.accepted{color:#c0392b;font-weight:600} .card.accepted-error{border-color:#c0392b;border-width:2px}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:0.8em}
 .card{border:1px solid #ddd;border-radius:6px;padding:0.5em;font-size:0.9em}
 .card img{max-width:100%;display:block;margin-bottom:0.3em}
@@ -162,11 +188,30 @@ def _page(title: str, subtitle: str, headline: list[tuple[str, str]], sections: 
 
 
 def _threshold_line(review: dict[str, Any], unit: str) -> str:
-    threshold = review["threshold"]
-    met = (f"confidence &ge; {threshold:.4f} accepts {1 - review['share_reviewed']:.1%} of {unit} at "
-           f"{_percent(review['error_among_accepted'])} wrong" if threshold is not None
-           else f"no threshold meets it: every one of the {unit} must be reviewed")
-    return f"<h2>Review threshold</h2><p>Target: at most {review['target_error']:.2%} wrong among accepted {unit}: {met}.</p>"
+    threshold, target = review["threshold"], review["target_error"]
+    if threshold is None:
+        met = f"no threshold meets it: every one of the {unit} must be reviewed"
+    else:
+        met = (f"confidence &ge; {threshold:.4f} accepts {1 - review['share_reviewed']:.1%} of {unit} "
+               f"({review['accepted']}) at {_percent(review['error_among_accepted'])} wrong "
+               f"({review['errors_among_accepted']} of {review['accepted']}); the true rate may be up to "
+               f"{_percent(review['error_upper_95'])} (95% upper bound)")
+    lines = [f"Target: at most {target:.2%} wrong among accepted {unit}: {met}."]
+    needed = review.get("sample_needed")
+    if threshold is not None and review["error_upper_95"] > target:
+        small = (f" It takes at least {needed:,} accepted {unit} with no error to show {target:.2%} at all."
+                 if needed else "")
+        lines.append(f'<b class="bad">Warning: this sample is too small to support the target</b>: the threshold '
+                     f"was chosen on these {unit}, and its bound is above the target.{small}")
+    if review.get("conservative_threshold") is not None:
+        lines.append(f"The lowest threshold whose 95% upper bound meets the target: confidence &ge; "
+                     f"{review['conservative_threshold']:.4f}, which reviews {review['conservative_share_reviewed']:.1%}.")
+    run = review.get("run")
+    if run is not None:
+        lines.append(f"The run's own --review-below accepted {run['accepted']} {unit} (status ok; "
+                     f"{_percent(run['share_reviewed'])} reviewed) at {_percent(run['error_among_accepted'])} wrong "
+                     f"({run['errors']} of {run['accepted']}; 95% upper bound {_percent(run['error_upper_95'])}).")
+    return "<h2>Review threshold</h2>" + "".join(f"<p>{line}</p>" for line in lines)
 
 
 def render_html(figures: dict[str, Any], images: dict[str, bytes], gallery: list[GalleryItem],

@@ -123,21 +123,64 @@ def error_at_review_share(confidence: np.ndarray, right: np.ndarray, share: floa
     return float(1.0 - right[kept].mean()) if len(kept) else 0.0
 
 
-def review_figures(confidence: np.ndarray, right: np.ndarray, target_error: float) -> dict[str, object]:
+def _errors(point: ReviewPoint) -> int:
+    return int(round(point.error_among_accepted * point.accepted))
+
+
+def accepted_figures(accepted: int, errors: int, total: int) -> dict[str, object]:
+    """What accepting ``accepted`` of ``total`` items with ``errors`` wrong among them
+    shows: the share reviewed, the error rate seen, and its 95% upper bound."""
+    return {"accepted": accepted, "errors": errors, "share_reviewed": 1 - accepted / total if total else None,
+            "error_among_accepted": errors / accepted if accepted else None,
+            "error_upper_95": metrics.error_upper_bound(errors, accepted)}
+
+
+def review_figures(confidence: np.ndarray, right: np.ndarray, target_error: float,
+                   accepted_by_run: np.ndarray | None = None) -> dict[str, object]:
     """The review trade-off of items (fields or digits) ranked by confidence: the threshold
-    that meets ``target_error``, its review share, the error at 5% and 10% review, and
-    the whole curve."""
-    curve = review_curve(confidence, right) if len(confidence) else []
+    that meets ``target_error`` on this sample, its review share, how many it accepts and
+    the 95% upper bound of their error rate (Clopper-Pearson: a threshold chosen on a few
+    hundred fields may sit just above an error, and "0 wrong" of 222 is consistent with
+    a true rate of 1.3%), whether the sample can show the target at all, the lowest
+    threshold whose upper bound meets it, the error at 5% and 10% review, the whole
+    curve, and, given which items the run accepted itself (status ok under its
+    --review-below), what that produced."""
+    total = len(confidence)
+    curve = review_curve(confidence, right) if total else []
     chosen = threshold_for(curve, target_error) if curve else None
-    return {
+    accepted = [p for p in curve if p.accepted]
+    bounds = _upper_bounds(accepted)
+    conservative = next((p for p, bound in zip(accepted, bounds) if bound <= target_error), None)
+    figures: dict[str, object] = {
         "target_error": target_error,
         "threshold": None if chosen is None or chosen.accepted == 0 else chosen.threshold,
         "share_reviewed": None if chosen is None else chosen.share_reviewed,
         "error_among_accepted": None if chosen is None else chosen.error_among_accepted,
-        "error_at_5_percent_review": error_at_review_share(confidence, right, 0.05) if len(confidence) else None,
-        "error_at_10_percent_review": error_at_review_share(confidence, right, 0.10) if len(confidence) else None,
+        "accepted": None if chosen is None else chosen.accepted,
+        "errors_among_accepted": None if chosen is None else _errors(chosen),
+        "error_upper_95": None if chosen is None else metrics.error_upper_bound(_errors(chosen), chosen.accepted),
+        "sample_needed": metrics.trials_needed(target_error) if target_error > 0 else None,
+        "conservative_threshold": None if conservative is None else conservative.threshold,
+        "conservative_share_reviewed": None if conservative is None else conservative.share_reviewed,
+        "error_at_5_percent_review": error_at_review_share(confidence, right, 0.05) if total else None,
+        "error_at_10_percent_review": error_at_review_share(confidence, right, 0.10) if total else None,
         "curve": [asdict(p) | {"threshold": None if p.accepted == 0 else p.threshold} for p in curve],
     }
+    if accepted_by_run is not None and total:
+        figures["run"] = accepted_figures(int(accepted_by_run.sum()), int((accepted_by_run & ~right).sum()), total)
+    return figures
+
+
+def _upper_bounds(points: list[ReviewPoint], level: float = 0.95) -> list[float]:
+    """Each point's 95% upper bound on the error among its accepted items, at once."""
+    from scipy.stats import beta
+
+    if not points:
+        return []
+    accepted = np.array([p.accepted for p in points])
+    errors = np.array([_errors(p) for p in points])
+    bounds = beta.ppf(level, errors + 1, np.maximum(accepted - errors, 1))
+    return [1.0 if e >= a else float(b) for e, a, b in zip(errors, accepted, bounds)]
 
 
 def calibration_figures(confidence: np.ndarray, right: np.ndarray, bins: int = RELIABILITY_BINS) -> dict[str, object]:
@@ -172,7 +215,7 @@ def audit_figures(fields: pd.DataFrame, extra: pd.DataFrame, errors: pd.DataFram
             "labels": [str(d) for d in range(10)] + ["none"],
             "per_digit": [asdict(s) for s in metrics.per_class_scores(matrix)[:NO_DIGIT]],
         },
-        "review": review_figures(confidence, right, target_error),
+        "review": review_figures(confidence, right, target_error, (fields["status"] == "ok").to_numpy()),
         # Over the fields that were read: a missing field has no confidence to judge.
         "calibration": calibration_figures(confidence[read], right[read]),
     }
