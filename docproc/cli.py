@@ -17,6 +17,7 @@ import click
 from docproc import __version__, config
 from docproc.errors import DocprocError, InputFileError, MissingInputError, OutputError
 from docproc.ingest.inputs import IMAGE_SUFFIXES
+from docproc.output.results import FORMATS
 from docproc.run.native_memory import keep_freed_memory
 
 if TYPE_CHECKING:
@@ -313,11 +314,15 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 @option("--review-below", type=click.FloatRange(0.0, 1.0), default=config.REVIEW_BELOW, show_default=True,
         section="Reading", help="Fields whose confidence is under this are marked 'review' (a template's field "
                                 "may set its own).")
-@option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True, section="Output",
-        help="Results CSV to write (atomically: an old file stays whole until the new one is complete).")
+@option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), required=True,
+        section="Output", help="Results file to write (atomically: an old file stays whole until the new one is "
+                               "complete), or - for standard output.")
+@option("--format", "output_format", type=click.Choice(FORMATS), default=None, section="Output",
+        help="csv (docs/results-csv.md) or jsonl (JSON Lines with digit boxes, page size and resolution, and the "
+             "readers' n best readings: docs/results-jsonl.md); default: from the output's suffix, else csv.")
 @option("--ledger", "ledger_path", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Output",
         help="SQLite run ledger: what each file gave, so a rerun reads only new and changed files "
-             "(default: OUTPUT.ledger.sqlite beside the output).")
+             "(default: OUTPUT.ledger.sqlite beside the output; with -o -, none: every file is read).")
 @option("--force", is_flag=True, section="Output",
         help="Read every file again, even those the ledger holds unchanged.")
 @option("--summary-json", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Output",
@@ -346,7 +351,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
                 root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, split_documents: bool, reader: str,
                 file_timeout: float, max_megapixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
                 raise_on_error: bool, review_below: float, ledger_path: Path | None, force: bool,
-                log_file: Path | None, summary_json: Path | None) -> None:
+                log_file: Path | None, summary_json: Path | None, output_format: str | None) -> None:
     """Read the digit fields of scans (PDF, PNG, JPEG, BMP, TIFF; files, folders, globs) into a CSV.
 
     A rerun with the same output reads only files that are new or changed since (the
@@ -372,7 +377,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
                                                    max_pixels=int(max_megapixels * 1e6), file_timeout=file_timeout or None,
                                                    direct_pdf_scans=direct_pdf_scans, split_documents=split_documents,
                                                    reader=reader, raise_on_error=raise_on_error),
-                        batch_size, jobs, scheduler)
+                        batch_size, jobs, scheduler, output_format)
         exit_code = InputFileError.exit_code if summary.failed_files else 0
         error = f"{summary.failed_files} files could not be read (their rows say why)" if exit_code else None
     except DocprocError as exc:
@@ -394,34 +399,40 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
 def _read_scans(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, ledger_path: Path | None, force: bool, quiet: bool, summary_json: Path | None,
                 summary: RunSummary, options: config.RunOptions, batch_size: int, jobs: int | None,
-                scheduler: str | None) -> None:
-    """The run itself: refuse what cannot work before any work, then read into ``summary``."""
+                scheduler: str | None, output_format: str | None) -> None:
+    """The run itself: refuse what cannot work before any work, then read into ``summary``.
+    To standard output (``-o -``) there is no output to lock, and no ledger unless
+    ``--ledger`` names one: every file is read."""
     from docproc.ingest.inputs import discover
     from docproc.layout.templates import load_template
-    from docproc.output.results import check_writable
+    from docproc.output.results import STDOUT, check_writable
+    from docproc.output.results import output_format as format_of
     from docproc.recognize.model_files import default_model_path
     from docproc.run.job import Readers, run_job
-    from docproc.run.ledger import Ledger, default_ledger_path
+    from docproc.run.ledger import IN_MEMORY, Ledger, default_ledger_path
     from docproc.run.run_lock import exclusive_run
 
+    form = format_of(output, output_format)
     template = load_template(template_path) if template_path else None
     options = dataclasses.replace(options, template=template)
-    ledger_path = ledger_path or default_ledger_path(output)
+    ledger_path = ledger_path or (IN_MEMORY if output == STDOUT else default_ledger_path(output))
     for path in (output, ledger_path, summary_json):
-        if path is not None:
+        if path is not None and path != IN_MEMORY:
             check_writable(path)
     readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
                       scheduler=scheduler, sequence=options.reads_lines)
     # Before any lock, ledger or model: a path that does not exist stops the run here.
     files = discover(list(inputs), root)
     # From here to the CSV, this run owns the output and the ledger: a second run exits at once.
-    with exclusive_run(output, ledger_path), Ledger(ledger_path) as ledger:
+    guarded = [path for path in (output, ledger_path) if path not in (STDOUT, IN_MEMORY)]
+    with exclusive_run(*guarded), Ledger(ledger_path) as ledger:
         with _Progress(len(files), shown=not quiet and sys.stderr.isatty()) as progress:
             run_job(files, options, ledger, output, readers, force, progress.page_read, progress.planned,
-                    summary=summary)
-    logging.getLogger("docproc").info("%s -> %s", summary.line(), output)
+                    summary=summary, output_format=form)
+    where = "standard output" if output == STDOUT else output
+    logging.getLogger("docproc").info("%s -> %s", summary.line(), where)
     if not quiet:
-        click.echo(f"docproc: {summary.line()} -> {output}", err=True)
+        click.echo(f"docproc: {summary.line()} -> {where}", err=True)
 
 
 def _report_end(summary: RunSummary, summary_json: Path | None, output: Path, exit_code: int, error: str | None,

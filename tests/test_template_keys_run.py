@@ -4,10 +4,6 @@ threshold, an amount's value, an account number's check digit, and the reason co
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,15 +12,11 @@ from docproc.output.results import read_csv
 from docproc.recognize.check_digits import passes
 from samples.layouts import form_layout
 from samples.pages import write_set
+from tests.commands import docproc
 
-DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def docproc(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    return subprocess.run([DOCPROC, *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def _box(name: str) -> list[float]:

@@ -4,6 +4,7 @@ shipped models travel as package data, and nothing but ``docproc`` is installed.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,8 +22,14 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 
 
 def test_a_wheel_install_reads_a_sample_from_another_folder(tmp_path: Path) -> None:
+    # Built from a copy of what the wheel is made of, so that setuptools' build/ folder
+    # (which keeps files deleted since) is not left in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "docproc", source / "docproc", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
-    built = _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT),
+    built = _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source),
                  "-w", str(wheels))
     assert built.returncode == 0, built.stderr
     (wheel,) = wheels.glob("docproc-*.whl")
@@ -55,7 +62,7 @@ def test_a_wheel_install_reads_a_sample_from_another_folder(tmp_path: Path) -> N
     assert card.returncode == 0 and "digits-cnn.keras" in card.stdout, card.stdout + card.stderr
 
     # The same rows as the source tree's own install gives.
-    source = _run(sys.executable, "-m", "docproc.cli", "run", str(scans), "--template", str(template),
-                  "-o", str(tmp_path / "source.csv"), cwd=ROOT)
-    assert source.returncode == 0, source.stderr
+    tree = _run(sys.executable, "-m", "docproc.cli", "run", str(scans), "--template", str(template),
+                "-o", str(tmp_path / "source.csv"), cwd=ROOT)
+    assert tree.returncode == 0, tree.stderr
     assert (elsewhere / "r.csv").read_bytes() == (tmp_path / "source.csv").read_bytes()

@@ -12,6 +12,30 @@ import numpy as np
 from docproc.glyphs.normalize import SIZE, normalize_glyph
 from docproc.glyphs.segment import Glyph
 
+Box = tuple[int, int, int, int]
+
+
+def _ink_box(ink: np.ndarray, left: int, top: int) -> Box | None:
+    """The box of ``ink``'s nonzero pixels, its array's top-left corner at (left, top)."""
+    rows, columns = np.flatnonzero((ink > 0).any(axis=1)), np.flatnonzero((ink > 0).any(axis=0))
+    if not rows.size:
+        return None
+    return (left + int(columns[0]), top + int(rows[0]), int(columns[-1] - columns[0]) + 1, int(rows[-1] - rows[0]) + 1)
+
+
+def _piece_boxes(glyph: Glyph, split: tuple[np.ndarray, ...]) -> list[Box | None]:
+    """Where each piece of a cut lies in the field: an upright cut's pieces are the glyph's
+    columns side by side, a slanted cut's each the glyph's size with the rest blank; a
+    glyph with a fragment beside it is larger than the glyph, at a place not kept."""
+    x, y, _, _ = glyph.box
+    height, width = glyph.ink.shape
+    if all(piece.shape == (height, width) for piece in split):
+        return [_ink_box(piece, x, y) for piece in split]
+    if all(piece.shape[0] == height for piece in split) and sum(piece.shape[1] for piece in split) == width:
+        lefts = np.cumsum([0] + [piece.shape[1] for piece in split[:-1]])
+        return [_ink_box(piece, x + int(left), y) for piece, left in zip(split, lefts)]
+    return [None] * len(split)
+
 
 @dataclass(frozen=True)
 class GlyphCrops:
@@ -31,6 +55,9 @@ class CropLayout:
 
     splits: tuple[tuple[int, ...], ...]
     joins: tuple[bool, ...]
+    # Each crop's box (x, y, w, h) in the field's pixels, in crop order; None for a piece
+    # whose place in its glyph is not known (a glyph with a fragment beside it).
+    boxes: tuple[Box | None, ...] = ()
 
     def glyphs(self) -> list[GlyphCrops]:
         """Each glyph's crops, in field order."""
@@ -69,14 +96,19 @@ class CropLayout:
 def lay_out(glyphs: list[Glyph]) -> tuple[np.ndarray, CropLayout]:
     """Every crop a field's reading options need, normalized ((n, 28, 28) float32), and
     their layout."""
-    crops = []
-    for glyph in glyphs:
+    crops, boxes = [], []
+    for index, glyph in enumerate(glyphs):
         crops.append(normalize_glyph(glyph.ink))
+        boxes.append(glyph.box)
         for split in glyph.splits:
             crops.extend(normalize_glyph(piece) for piece in split)
+            boxes.extend(_piece_boxes(glyph, split))
         if glyph.joined is not None:
             crops.append(normalize_glyph(glyph.joined))
+            (x0, y0, w0, h0), (x1, y1, w1, h1) = glyph.box, glyphs[index + 1].box
+            left, top = min(x0, x1), min(y0, y1)
+            boxes.append((left, top, max(x0 + w0, x1 + w1) - left, max(y0 + h0, y1 + h1) - top))
     stacked = np.stack(crops).astype(np.float32) if crops else np.empty((0, SIZE, SIZE), np.float32)
     layout = CropLayout(tuple(tuple(len(split) for split in g.splits) for g in glyphs),
-                        tuple(g.joined is not None for g in glyphs))
+                        tuple(g.joined is not None for g in glyphs), tuple(boxes))
     return stacked, layout

@@ -15,6 +15,7 @@ readers disagree on says so in its reason when it goes to review.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -34,10 +35,8 @@ from docproc.recognize.ctc import (
     string_log_probability,
 )
 from docproc.recognize.decode import Reading, string_score
-from docproc.recognize.judgement import Decoded, judge, meets_rules
+from docproc.recognize.judgement import N_BEST, Alternative, Decoded, judge, meets_rules
 
-# How many of the sequence reader's readings are weighed (its n best under the constraints).
-N_BEST = 5
 FLOOR = 1e-12
 
 
@@ -76,6 +75,8 @@ class Evidence:
     sequence: str
     agree: bool
     candidates: tuple[Candidate, ...]
+    # The sequence reader's n best readings under the template's constraints (N_BEST).
+    sequence_best: tuple[SequenceReading, ...] = ()
 
     @property
     def chosen(self) -> Candidate:
@@ -161,7 +162,7 @@ def weigh(segmented: Decoded, readings: list[Reading], columns: np.ndarray, spec
     candidates = tuple(Candidate(digits, marks, string_score(readings, digits) if digits else 0.0,
                                  _sequence_probability(columns, best, digits, marks)) for digits, marks in proposed)
     return Evidence(segmented.text, top.digits if top is not None else "", top is not None and top.digits == segmented.text,
-                    candidates)
+                    candidates, tuple(best))
 
 
 def sequence_digit_confidences(columns: np.ndarray, digits: str, fallback: float) -> tuple[float, ...]:
@@ -187,8 +188,15 @@ def decide_both(segmented: Decoded, readings: list[Reading], columns: np.ndarray
         digit_confidences = sequence_digit_confidences(columns, chosen.digits, confidence)
     unsure = () if evidence.agree else (f"the readers disagree (segmentation {evidence.segment or 'nothing'}, "
                                         f"sequence {evidence.sequence or 'nothing'})",)
-    return judge(chosen.digits, chosen.marks, digit_confidences, confidence, spec, review_below, doubt,
-                 blank=blank, unsure=unsure), evidence
+    decoded = judge(chosen.digits, chosen.marks, digit_confidences, confidence, spec, review_below, doubt,
+                    blank=blank, unsure=unsure)
+    boxes = segmented.digit_boxes if chosen.digits == segmented.text else (None,) * len(chosen.digits)
+    return dataclasses.replace(decoded, digit_boxes=boxes,
+                               alternatives=segmented.alternatives + _alternatives(evidence.sequence_best)), evidence
+
+
+def _alternatives(best: tuple[SequenceReading, ...] | list[SequenceReading]) -> tuple[Alternative, ...]:
+    return tuple(Alternative(r.digits, r.symbols, r.probability, "sequence") for r in best)
 
 
 def decide_sequence(columns: np.ndarray, spec: FieldSpec | None, calibration: Calibration, review_below: float,
@@ -196,10 +204,11 @@ def decide_sequence(columns: np.ndarray, spec: FieldSpec | None, calibration: Ca
     """The field as the sequence reader alone reads it: its best reading under the
     template's constraints, with its calibrated probability. ``blank``: no writing in the
     field's box."""
-    best = beam_search(columns, constraints_of(spec), best=1)
+    best = beam_search(columns, constraints_of(spec), best=N_BEST)
     if not best:
         return judge("", "", (), 0.0, spec, review_below, doubt, blank=blank)
     top = best[0]
     confidence = calibration.sequence(top.probability)
-    return judge(top.digits, top.symbols, sequence_digit_confidences(columns, top.digits, confidence), confidence,
-                 spec, review_below, doubt, blank=blank)
+    decoded = judge(top.digits, top.symbols, sequence_digit_confidences(columns, top.digits, confidence), confidence,
+                    spec, review_below, doubt, blank=blank)
+    return dataclasses.replace(decoded, digit_boxes=(None,) * len(decoded.text), alternatives=_alternatives(best))

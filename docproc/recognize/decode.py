@@ -18,6 +18,7 @@ into two digits must pay for the check's doubt about each piece.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from docproc.layout.templates import FieldSpec
 from docproc.recognize.classes import CLASSES, DIGIT_COLUMNS, DIGITS, MARKS
-from docproc.recognize.judgement import Decoded, judge, meets_rules
+from docproc.recognize.judgement import N_BEST, Alternative, Decoded, judge, meets_rules
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,16 @@ class Reading:
     singles: tuple[tuple[float, ...], ...] | None = None
     # The glyph joined with the next one, read as one digit: its probability row and check.
     joined: tuple[np.ndarray, float | None] | None = None
+    # Where each option's rows were cut from, in the field's pixels (x, y, w, h; None where
+    # not known), and the joined crop's box: where each digit read is (not for reading).
+    boxes: tuple[tuple[Box | None, ...], ...] | None = None
+    joined_box: Box | None = None
 
 
-# One way to read a glyph: its digit probability rows, and its score (see _score).
-Scored = tuple[tuple[np.ndarray, ...], float]
+Box = tuple[int, int, int, int]
+# One way to read a glyph: its digit probability rows, its score (see _score), and the
+# rows' boxes.
+Scored = tuple[tuple[np.ndarray, ...], float, tuple["Box | None", ...]]
 
 
 def _digit(row: np.ndarray) -> int:
@@ -85,37 +92,41 @@ def _best_per_length(reading: Reading) -> list[Scored]:
     the best can win (they weigh the same against the template's length), so the others
     are dropped before the field's paths are searched."""
     singles = reading.singles if reading.singles is not None else (None,) * len(reading.options)
+    boxes = reading.boxes if reading.boxes is not None else tuple((None,) * len(rows) for rows in reading.options)
     best: dict[int, Scored] = {}
-    for rows, checks in zip(reading.options, singles):
+    for rows, checks, where in zip(reading.options, singles, boxes):
         score = _score(rows, checks)
         if len(rows) not in best or score > best[len(rows)][1]:
-            best[len(rows)] = (rows, score)
+            best[len(rows)] = (rows, score, where)
     return [best[count] for count in sorted(best)]
 
 
 # A path through the field's glyphs: its total score, and its last step (the glyph it
-# started at, the digit count before it, the digit rows it read, and the row of a glyph
-# read as no digit) for tracing the path back.
-_Step = tuple[int, int, tuple[np.ndarray, ...], "np.ndarray | None"]
+# started at, the digit count before it, the digit rows it read, the row of a glyph read
+# as no digit, and the digits' boxes) for tracing the path back.
+_Step = tuple[int, int, tuple[np.ndarray, ...], "np.ndarray | None", tuple["Box | None", ...]]
 _Path = tuple[float, "_Step | None"]
 
 
 @dataclass(frozen=True)
 class _Chosen:
     """The glyphs' chosen readings, in field order: each a tuple of digit rows (one per
-    digit) or the row of a glyph read as no digit."""
+    digit) or the row of a glyph read as no digit, with the digits' boxes."""
 
-    steps: tuple[tuple[tuple[np.ndarray, ...], np.ndarray | None], ...]
+    steps: tuple[tuple[tuple[np.ndarray, ...], np.ndarray | None, tuple[Box | None, ...]], ...]
 
     def digit_rows(self) -> list[np.ndarray]:
-        return [row for rows, _ in self.steps for row in rows]
+        return [row for rows, _, _ in self.steps for row in rows]
+
+    def digit_boxes(self) -> tuple[Box | None, ...]:
+        return tuple(box for _, _, boxes in self.steps for box in boxes)
 
     def no_digit_rows(self) -> list[np.ndarray]:
-        return [row for _, row in self.steps if row is not None]
+        return [row for _, row, _ in self.steps if row is not None]
 
     def with_marks(self) -> str:
         return "".join(_mark_of(row) if row is not None else "".join(str(_digit(r)) for r in rows)
-                       for rows, row in self.steps)
+                       for rows, row, _ in self.steps)
 
 
 def _best_path(readings: list[Reading], lengths: range | None) -> _Chosen:
@@ -132,31 +143,32 @@ def _best_path(readings: list[Reading], lengths: range | None) -> _Chosen:
     paths[0][0] = (0.0, None)
     for at, reading in enumerate(readings):
         # Every position is reached: each glyph has at least its whole reading.
-        steps: list[tuple[int, tuple[np.ndarray, ...], float, np.ndarray | None]] = [
-            (1, rows, score, None) for rows, score in _best_per_length(reading)]
+        steps: list[tuple[int, tuple[np.ndarray, ...], float, np.ndarray | None, tuple[Box | None, ...]]] = [
+            (1, rows, score, None, where) for rows, score, where in _best_per_length(reading)]
         whole = reading.options[0][0]
         if _may_be_no_digit(whole):
-            steps.append((1, (), math.log(max(_no_digit(whole), 1e-12)), whole))
+            steps.append((1, (), math.log(max(_no_digit(whole), 1e-12)), whole, ()))
         if reading.joined is not None and at + 1 < count:
             row, check = reading.joined
-            steps.append((2, (row,), 2 * _score((row,), None if check is None else (check,)), None))
+            steps.append((2, (row,), 2 * _score((row,), None if check is None else (check,)), None,
+                          (reading.joined_box,)))
         for digits, (total, _) in paths[at].items():
-            for span, rows, score, no_digit in steps:
+            for span, rows, score, no_digit, where in steps:
                 key = digits + len(rows)
                 candidate = total + score
                 best = paths[at + span].get(key)
                 if best is None or candidate > best[0]:
-                    paths[at + span][key] = (candidate, (at, digits, rows, no_digit))
+                    paths[at + span][key] = (candidate, (at, digits, rows, no_digit, where))
     ends = paths[count]
     fitting = [digits for digits in ends if lengths is None or digits in lengths]
     digits = max(fitting or ends, key=lambda d: (ends[d][0], -d))
-    chosen: list[tuple[tuple[np.ndarray, ...], np.ndarray | None]] = []
+    chosen: list[tuple[tuple[np.ndarray, ...], np.ndarray | None, tuple[Box | None, ...]]] = []
     at = count
     while at > 0:
         _, step = paths[at][digits]
         assert step is not None
-        at, digits, rows, no_digit = step
-        chosen.append((rows, no_digit))
+        at, digits, rows, no_digit, where = step
+        chosen.append((rows, no_digit, where))
     return _Chosen(tuple(reversed(chosen)))
 
 
@@ -223,7 +235,21 @@ def decode_field(readings: list[Reading], spec: FieldSpec | None, review_below: 
             text, marks, confidences = other
     no_digits = [_no_digit(r) for r in chosen.no_digit_rows()]
     confidence = float(np.prod(confidences) * np.prod(no_digits)) if confidences else 0.0
-    return judge(text, marks, confidences, confidence, spec, review_below, doubt, blank=not readings)
+    decoded = judge(text, marks, confidences, confidence, spec, review_below, doubt, blank=not readings)
+    return dataclasses.replace(decoded, digit_boxes=chosen.digit_boxes(),
+                               alternatives=_n_best(text, marks, rows, confidence))
+
+
+def _n_best(text: str, marks: str, rows: list[np.ndarray], probability: float) -> tuple[Alternative, ...]:
+    """The segmentation's most likely readings (N_BEST): its own, then those that differ
+    from it in one digit, each with its probability as the field confidence reckons it."""
+    found = [Alternative(text, marks, probability, "segment")] if text else []
+    digit_at = [at for at, ch in enumerate(marks) if ch in DIGITS]
+    for ratio, position, digit in alternatives(rows)[: N_BEST - 1]:
+        at = digit_at[position]
+        found.append(Alternative(text[:position] + str(digit) + text[position + 1:],
+                                 marks[:at] + str(digit) + marks[at + 1:], probability * ratio, "segment"))
+    return tuple(found)
 
 
 def string_score(readings: list[Reading], digits: str) -> float:

@@ -60,13 +60,15 @@ def field_readings(layout: CropLayout, probabilities: np.ndarray, singles: np.nd
     ``singles`` (as its ``layout`` places them). A cut whose pieces were left unread
     (NaN rows, see ``read_needed``) is no option."""
     readings = []
+    boxes = layout.boxes or (None,) * layout.count
     for glyph in layout.glyphs():
         spans = [(glyph.whole, glyph.whole + 1)]
         spans += [(start, stop) for start, stop in glyph.cuts if not np.isnan(probabilities[start, 0])]
         options = tuple(tuple(probabilities[a:b]) for a, b in spans)
         checks = None if singles is None else tuple(tuple(float(v) for v in singles[a:b]) for a, b in spans)
-        join = None
+        join, joined_box = None, None
         if glyph.joined is not None:
             join = (probabilities[glyph.joined], None if singles is None else float(singles[glyph.joined]))
-        readings.append(Reading(options, checks, join))
+            joined_box = boxes[glyph.joined]
+        readings.append(Reading(options, checks, join, tuple(tuple(boxes[a:b]) for a, b in spans), joined_box))
     return readings

@@ -24,12 +24,29 @@ NO_DIGITS = "no digits found"
 BLANK_CONFIDENCE = 1.0
 
 
+# How many of each reader's most likely readings a field keeps (the JSON Lines output's
+# alternatives; the both-readers weighing looks at as many of the sequence reader's).
+N_BEST = 5
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One of a reader's most likely readings of a field: its digits, with its marks, the
+    reader's probability of it, and which reader (``segment`` or ``sequence``)."""
+
+    text: str
+    marks: str
+    probability: float
+    reader: str
+
+
 @dataclass(frozen=True)
 class Decoded:
     """A field's reading: digits, their confidences, the field confidence and status, why
     it is in review (empty when ``ok``), the reading with the marks between its digits
-    (``1.250,00``; equal to ``text`` when the model knows no marks), and the value of an
-    amount or date field (``1250.00``, ``2026-02-01``; empty otherwise)."""
+    (``1.250,00``; equal to ``text`` when the model knows no marks), the value of an
+    amount or date field (``1250.00``, ``2026-02-01``; empty otherwise), where its digits
+    are and the readers' n best readings."""
 
     text: str
     digit_confidences: tuple[float, ...]
@@ -38,6 +55,10 @@ class Decoded:
     reason: str
     marks: str = ""
     value: str = ""
+    # Where each digit is in the field's pixels (x, y, w, h; None where not known), and the
+    # readers' most likely readings.
+    digit_boxes: tuple[tuple[int, int, int, int] | None, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
 
 
 def value_of(text: str, marks: str, spec: FieldSpec | None) -> str | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from docproc.config import BATCH_SIZE, RunOptions
 from docproc.ingest.inputs import InputFile
-from docproc.output.results import FieldResult, write_csv
+from docproc.output.results import FieldResult, write_results
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier
 from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_SEQUENCE, calibration_path, peers_beside
@@ -130,12 +130,14 @@ def _rows_from_ledger(ledger: Ledger, steps: list[Step]) -> list[FieldResult]:
 def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output: Path, readers: Readers,
             force: bool = False, on_page: Callable[[InputFile, int], None] | None = None,
             on_plan: Callable[[list[Step]], None] | None = None,
-            load: Callable[[], DigitClassifier] | None = None, summary: RunSummary | None = None) -> RunSummary:
+            load: Callable[[], DigitClassifier] | None = None, summary: RunSummary | None = None,
+            output_format: str = "csv") -> RunSummary:
     """Read what the ledger does not already hold, commit each file as it completes, and
-    write ``output`` from the ledger. The classifier (``load``, default ``readers.load``)
-    is loaded only when some file needs reading, and never for a Dask cluster, whose
-    workers load their own. The counts go into ``summary`` (a new one by default) as the
-    run goes, so a caller whose run stops early still has the counts so far."""
+    write ``output`` (in ``output_format``; ``-`` for standard output) from the ledger.
+    The classifier (``load``, default ``readers.load``) is loaded only when some file
+    needs reading, and never for a Dask cluster, whose workers load their own. The counts
+    go into ``summary`` (a new one by default) as the run goes, so a caller whose run
+    stops early still has the counts so far."""
     started = time.perf_counter()
     summary = summary if summary is not None else RunSummary()
     summary.files = len(files)
@@ -147,8 +149,8 @@ def run_job(files: list[InputFile], options: RunOptions, ledger: Ledger, output:
     if to_read:
         _commit_as_read(to_read, options, ledger, readers, fingerprint, summary, on_page, load or readers.load)
     rows = _rows_from_ledger(ledger, steps)
-    write_csv(rows, output, fix="every file read is committed to the ledger, so once there is room a rerun writes "
-                                "the CSV without reading them again")
+    write_results(rows, output, output_format, fix="every file read is committed to the ledger, so once there is "
+                                                    "room a rerun writes the results without reading them again")
     summary.count(rows)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -16,19 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docproc.errors import DiskFullError, LedgerError, OutputError, is_disk_full
-from docproc.output.results import FieldResult
+from docproc.output.results import FieldDetail, FieldResult
 
 SCHEMA_VERSION = 4
 # How a ledger of an older schema is brought up to the next, in place, one version after
 # another: version 2 added the rows' marks (their files are read again anyway, as their
 # model changed with it), version 3 the document each row belongs to on its page (1 for
 # every row written before: documents were not split then), version 4 why a row is review
-# or error, and an amount's or date's value (empty in the rows before: their files are
-# read again, as the reading code changed with it).
+# or error, an amount's or date's value, and the detail the JSON Lines output gives (page
+# size, digit boxes, n best readings; empty in the rows before: their files are read
+# again, as the reading code changed with it).
 _MIGRATIONS = {"1": ("ALTER TABLE rows ADD COLUMN marks TEXT NOT NULL DEFAULT ''",),
                "2": ("ALTER TABLE rows ADD COLUMN part INTEGER NOT NULL DEFAULT 1",),
                "3": ("ALTER TABLE rows ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
-                     "ALTER TABLE rows ADD COLUMN value TEXT NOT NULL DEFAULT ''")}
+                     "ALTER TABLE rows ADD COLUMN value TEXT NOT NULL DEFAULT ''",
+                     "ALTER TABLE rows ADD COLUMN detail TEXT NOT NULL DEFAULT '{}'")}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (
@@ -60,6 +62,7 @@ CREATE TABLE IF NOT EXISTS rows (
     part INTEGER NOT NULL DEFAULT 1, -- the document on the page, from 1 (schema 3)
     reason TEXT NOT NULL DEFAULT '', -- why the row is review or error (schema 4)
     value TEXT NOT NULL DEFAULT '',  -- an amount's or date's value (schema 4)
+    detail TEXT NOT NULL DEFAULT '{}', -- JSON: page size, dpi, digit boxes, n best (schema 4)
     PRIMARY KEY (path, seq)
 );
 """
@@ -87,6 +90,11 @@ class InputRecord:
     fingerprint: Fingerprint
     pages: int
     has_error: bool
+
+
+# A ledger kept in memory for one run (SQLite's name for it): results written to
+# standard output with no --ledger read every file.
+IN_MEMORY = Path(":memory:")
 
 
 def default_ledger_path(output: Path) -> Path:
@@ -161,7 +169,8 @@ class Ledger:
     def commit(self, record: InputRecord, rows: Iterable[FieldResult]) -> None:
         """Replace ``record``'s input and all its rows, in one transaction."""
         values = [(record.path, seq, r.page, r.template, r.field, r.text, r.confidence,
-                   json.dumps(list(r.digit_confidences)), r.status, r.error, *r.box, r.marks, r.part, r.reason, r.value)
+                   json.dumps(list(r.digit_confidences)), r.status, r.error, *r.box, r.marks, r.part, r.reason, r.value,
+                   r.detail.to_json())
                   for seq, r in enumerate(rows)]
         fp = record.fingerprint
         self._write([
@@ -169,7 +178,7 @@ class Ledger:
             ("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
              [(record.path, record.name, record.size, record.mtime_ns, record.sha256, record.checked_ns,
                fp.template_hash, fp.model_hash, fp.options_hash, record.pages, int(record.has_error))]),
-            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values),
+            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values),
         ])
 
     def restat(self, path: str, size: int, mtime_ns: int, checked_ns: int) -> None:
@@ -189,13 +198,13 @@ class Ledger:
         self._db.execute("COMMIT")
         for row in self._db.execute("SELECT r.path, i.name, r.page, r.template, r.field, r.text, r.confidence, "
                                     "r.digit_confidences, r.status, r.error, r.x, r.y, r.w, r.h, r.marks, r.part, r.reason, "
-                                    "r.value "
+                                    "r.value, r.detail "
                                     "FROM wanted w JOIN rows r ON r.path = w.path JOIN inputs i ON i.path = r.path "
                                     "ORDER BY r.path, r.seq"):
             found[row[0]].append(FieldResult(row[1], row[2], row[3], row[4], row[5], row[6],
                                              tuple(json.loads(row[7])), row[8], row[9],
                                              (row[10], row[11], row[12], row[13]), row[14], row[15], row[16],
-                                             row[17]))
+                                             row[17], FieldDetail.from_json(row[18])))
         return found
 
     def _write(self, statements: list[tuple[str, list[tuple[object, ...]]]]) -> None:

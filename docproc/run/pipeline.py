@@ -22,7 +22,7 @@ from docproc.errors import ModelError
 from docproc.glyphs.normalize import SIZE
 from docproc.ingest.inputs import InputFile
 from docproc.layout.templates import Template, page_list
-from docproc.output.results import FieldResult
+from docproc.output.results import FieldDetail, FieldResult
 from docproc.recognize.agreement import decide_both, decide_sequence
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.decode import Reading, decode_field
@@ -167,7 +167,10 @@ class _Batcher:
             decoded = self._decided(prepared, readings, columns[index] if columns else None)
             rows.append(FieldResult(work.file.name, work.page.number, options.template_name, prepared.name,
                                     decoded.text, decoded.confidence, decoded.digit_confidences, decoded.status, "",
-                                    prepared.box, decoded.marks, prepared.part, decoded.reason, decoded.value))
+                                    prepared.box, decoded.marks, prepared.part, decoded.reason, decoded.value,
+                                    FieldDetail(work.page.size, work.page.dpi, decoded.digit_boxes,
+                                                tuple((a.text, a.marks, a.probability, a.reader)
+                                                      for a in decoded.alternatives))))
         return rows
 
 

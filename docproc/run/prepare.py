@@ -48,6 +48,8 @@ class PreparedPage:
 
     number: int
     fields: tuple[PreparedField, ...]
+    size: tuple[int, int] = (0, 0)  # the page as rasterized: width, height in pixels
+    dpi: float = 0.0  # its resolution (a PDF page's rendering, an image's own or IMAGE_DPI)
 
 
 def prepare_field(field_image: FieldImage, lines: bool = False) -> PreparedField:
@@ -70,12 +72,13 @@ def prepare_page(page: Page, template: Template | None, split_documents: bool = 
     """Find a page's fields (of each document on it, with ``split_documents``) and prepare
     each (with its line image, with ``lines``). A template's fields are those on the page
     (its ``pages``); a page with none of them is not looked at."""
+    size = (int(page.image.shape[1]), int(page.image.shape[0]))
     if template is not None:
         template = template.on_page(page.number)
         if not template.fields:
-            return PreparedPage(page.number, ())
+            return PreparedPage(page.number, (), size, page.dpi)
     return PreparedPage(page.number, tuple(prepare_field(f, lines)
-                                           for f in page_fields(page, template, split_documents)))
+                                           for f in page_fields(page, template, split_documents)), size, page.dpi)
 
 
 def _kind(item: InputFile) -> str:
