@@ -25,7 +25,25 @@ def machine_line() -> str:
     except (OSError, StopIteration, ValueError):
         memory = "?"
     return (f"{cpu}, {len(os.sched_getaffinity(0))} cores, {memory} RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+            f"Python {platform.python_version()}; {library_versions()}")
+
+
+# The libraries whose versions can move a figure: generated scans are drawn, blurred and
+# compressed by OpenCV, numpy and Pillow, and read by TensorFlow and Keras.
+LIBRARIES = ("numpy", "opencv-python-headless", "pillow", "tensorflow", "keras")
+
+
+def library_versions() -> str:
+    """The installed versions of LIBRARIES, e.g. "numpy 2.4.6, opencv-python-headless 4.14.0.94, ..."."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return ", ".join(found)
 
 
 def accelerator_line() -> str:

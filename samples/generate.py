@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=SAMPLES)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    truth = write_set(args.out, cheques=4, forms=1, zips=6, seed=args.seed)
+    truth = write_set(args.out, cheques=4, forms=1, zips=6, seed=args.seed, template_keys=True)
     print(f"wrote {len(truth)} fields to {args.out / 'scans'}")
 
 

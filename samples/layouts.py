@@ -35,6 +35,9 @@ class FieldDraw:
     furniture: str
     cells: int
     length: tuple[int, int]
+    # Template keys beyond box and length (docs/templates.md), in the order written:
+    # ("check", "luhn") makes the field's last digit its Luhn check digit.
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -57,11 +60,13 @@ class Layout:
             box = [round(x0 / width, 4), round(y0 / height, 4), round(x1 / width, 4), round(y1 / height, 4)]
             length = f.length[0] if f.length[0] == f.length[1] else list(f.length)
             lines += [f"  - name: {f.name}", f"    box: {box}", f"    length: {length}"]
+            lines += [f"    {key}: {value}" for key, value in f.keys]
         return "\n".join(lines) + "\n"
 
 
-def cheque_layout() -> Layout:
-    """A personal cheque at 200 dpi (6 x 2.75 in)."""
+def cheque_layout(template_keys: bool = False) -> Layout:
+    """A personal cheque at 200 dpi (6 x 2.75 in); with ``template_keys``, its template says
+    the amount is an amount (the demo samples' template)."""
     return Layout(
         kind="cheque",
         size=(1200, 550),
@@ -69,7 +74,8 @@ def cheque_layout() -> Layout:
         security=True,
         fields=[
             FieldDraw("date", (880, 50, 1170, 115), "comb", 8, (8, 8)),
-            FieldDraw("amount", (880, 170, 1170, 250), "frame", 0, (2, 6)),
+            FieldDraw("amount", (880, 170, 1170, 250), "frame", 0, (2, 6),
+                      (("type", "amount"), ("decimals", "2")) if template_keys else ()),
         ],
         labels=[("FIRST DOCPROC BANK", (40, 70), 0.9), ("DATE", (800, 95), 0.6), ("PAY TO THE", (40, 200), 0.55),
                 ("ORDER OF", (40, 225), 0.55), ("$", (850, 225), 0.9), ("DOLLARS", (1040, 330), 0.55),
@@ -77,14 +83,17 @@ def cheque_layout() -> Layout:
     )
 
 
-def form_layout() -> Layout:
-    """One page of an application form at 150 dpi (letter size)."""
+def form_layout(template_keys: bool = False) -> Layout:
+    """One page of an application form at 150 dpi (letter size); with ``template_keys``,
+    its account number ends in a Luhn check digit that its template names (the demo
+    samples' form)."""
     return Layout(
         kind="form",
         size=(1275, 1650),
         dpi=150,
         fields=[
-            FieldDraw("account", (420, 300, 1000, 380), "comb", 10, (10, 10)),
+            FieldDraw("account", (420, 300, 1000, 380), "comb", 10, (10, 10),
+                      (("check", "luhn"),) if template_keys else ()),
             FieldDraw("phone", (420, 520, 1000, 600), "underline", 0, (10, 10)),
             FieldDraw("amount", (420, 740, 780, 830), "frame", 0, (3, 7)),
             FieldDraw("zip", (420, 960, 720, 1040), "comb", 5, (5, 5)),
@@ -208,9 +217,16 @@ def _security_pattern(shape: tuple[int, int], rng: np.random.Generator) -> np.nd
 
 
 def random_text(f: FieldDraw, rng: np.random.Generator) -> str:
-    """A digit string for a field: its length drawn from the field's range."""
+    """A digit string for a field: its length drawn from the field's range; with a check
+    digit among its keys, the last digit is the one the check asks for."""
     length = int(rng.integers(f.length[0], f.length[1] + 1))
-    return "".join(str(int(d)) for d in rng.integers(0, 10, size=length))
+    text = "".join(str(int(d)) for d in rng.integers(0, 10, size=length))
+    scheme = dict(f.keys).get("check")
+    if scheme is not None:
+        from docproc.recognize.check_digits import completed
+
+        text = completed(text[:-1], scheme) or text
+    return text
 
 
 def render_page(layout: Layout, rng: np.random.Generator, digits: DigitSource | None,

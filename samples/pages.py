@@ -37,12 +37,15 @@ def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
               form_pages: int = 2, formats: tuple[str, ...] = ("png", "jpg"),
               split: mnist.Split | None = None,
               written_with: dict[tuple[str, int, str], tuple[int, ...]] | None = None,
-              ) -> list[tuple[str, int, str, str]]:
+              template_keys: bool = False) -> list[tuple[str, int, str, str]]:
     """Write cheques (one page each, PNG and JPEG), forms (``form_pages``-page PDFs) and
     zip-code crops (one multi-page TIFF) under ``out/scans``, their templates under
     ``out/templates`` and ``out/truth.csv``. Digits come from the MNIST test split unless
     ``split`` is given. With ``written_with``, it is filled with each field's digits as
-    indices into that split: {(file, page, field): indices}.
+    indices into that split: {(file, page, field): indices}. With ``template_keys``, the
+    templates say more of their fields (the cheque's amount is an amount, the form's
+    account ends in a Luhn check digit, as its digits then do): the demo samples; the
+    benchmarks and training sets keep the plain templates they were measured with.
 
     Returns the truth rows (file, page, field, text), files relative to ``out/scans``
     (run with ``--root out/scans`` to get the same names).
@@ -51,7 +54,7 @@ def write_set(out: Path, cheques: int, forms: int, zips: int, seed: int,
     digits = DigitSource(rng, split)
     truth: list[tuple[str, int, str, str]] = []
     (out / "templates").mkdir(parents=True, exist_ok=True)
-    layouts: dict[str, Layout] = {"cheque": cheque_layout(), "form": form_layout()}
+    layouts: dict[str, Layout] = {"cheque": cheque_layout(template_keys), "form": form_layout(template_keys)}
     for kind, layout in layouts.items():
         (out / "templates" / f"{kind}.yaml").write_text(layout.template_yaml())
 

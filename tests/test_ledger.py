@@ -122,18 +122,21 @@ def test_rows_round_trip_exactly(tmp_path: Path) -> None:
         assert ledger.rows([step.key]) == {step.key: rows[:1]}
 
 
-@pytest.mark.parametrize("schema", [1, 2, 3])
+@pytest.mark.parametrize("schema", [1, 2, 3, 4])
 def test_a_ledger_of_an_older_schema_is_brought_up_to_date_keeping_its_rows(tmp_path: Path, schema: int) -> None:
     import sqlite3
 
     path = tmp_path / "old.sqlite"
     # A ledger as docproc wrote it before: schema 1 rows had no marks, schema 2 rows no part,
-    # schema 3 rows no reason nor value.
+    # schema 3 rows no reason nor value, schema 4 rows no detail.
     marks_column = ", marks TEXT NOT NULL DEFAULT ''" if schema >= 2 else ""
     marks_value = ", '4.2'" if schema >= 2 else ""
     if schema >= 3:
         marks_column += ", part INTEGER NOT NULL DEFAULT 1"
         marks_value += ", 1"
+    if schema >= 4:
+        marks_column += ", reason TEXT NOT NULL DEFAULT '', value TEXT NOT NULL DEFAULT ''"
+        marks_value += ", '', ''"
     old = sqlite3.connect(path)
     old.executescript(f"""
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -161,7 +164,7 @@ def test_a_ledger_of_an_older_schema_is_brought_up_to_date_keeping_its_rows(tmp_
         assert ledger.rows(["/s/b.png"]) == {"/s/b.png": [split]}
     with Ledger(path) as again:  # opened again: already current
         assert sorted(again.records()) == ["/s/a.png", "/s/b.png"]
-    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("4",)
+    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("5",)
 
 
 def test_a_damaged_ledger_is_refused_with_what_to_do(tmp_path: Path) -> None:

@@ -45,3 +45,9 @@ SCHEMES: dict[str, Callable[[str], bool]] = {"luhn": _luhn, "mod10": _mod10, "mo
 def passes(digits: str, scheme: str) -> bool:
     """Whether ``digits`` (two or more, the check digit last) pass ``scheme`` (see SCHEMES)."""
     return len(digits) >= 2 and digits.isdigit() and digits.isascii() and SCHEMES[scheme](digits)
+
+
+def completed(body: str, scheme: str) -> str | None:
+    """``body`` with the check digit ``scheme`` asks for appended, or None when no one
+    digit passes (a mod-11 check of 10)."""
+    return next((body + digit for digit in "0123456789" if passes(body + digit, scheme)), None)

@@ -18,19 +18,19 @@ from pathlib import Path
 from docproc.errors import DiskFullError, LedgerError, OutputError, is_disk_full
 from docproc.output.results import FieldDetail, FieldResult
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # How a ledger of an older schema is brought up to the next, in place, one version after
 # another: version 2 added the rows' marks (their files are read again anyway, as their
 # model changed with it), version 3 the document each row belongs to on its page (1 for
 # every row written before: documents were not split then), version 4 why a row is review
-# or error, an amount's or date's value, and the detail the JSON Lines output gives (page
-# size, digit boxes, n best readings; empty in the rows before: their files are read
-# again, as the reading code changed with it).
+# or error and an amount's or date's value, version 5 the detail the JSON Lines output
+# gives (page size, digit boxes, n best readings). The rows before have them empty: their
+# files are read again, as the reading code changed with them.
 _MIGRATIONS = {"1": ("ALTER TABLE rows ADD COLUMN marks TEXT NOT NULL DEFAULT ''",),
                "2": ("ALTER TABLE rows ADD COLUMN part INTEGER NOT NULL DEFAULT 1",),
                "3": ("ALTER TABLE rows ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
-                     "ALTER TABLE rows ADD COLUMN value TEXT NOT NULL DEFAULT ''",
-                     "ALTER TABLE rows ADD COLUMN detail TEXT NOT NULL DEFAULT '{}'")}
+                     "ALTER TABLE rows ADD COLUMN value TEXT NOT NULL DEFAULT ''"),
+               "4": ("ALTER TABLE rows ADD COLUMN detail TEXT NOT NULL DEFAULT '{}'",)}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inputs (
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS rows (
     part INTEGER NOT NULL DEFAULT 1, -- the document on the page, from 1 (schema 3)
     reason TEXT NOT NULL DEFAULT '', -- why the row is review or error (schema 4)
     value TEXT NOT NULL DEFAULT '',  -- an amount's or date's value (schema 4)
-    detail TEXT NOT NULL DEFAULT '{}', -- JSON: page size, dpi, digit boxes, n best (schema 4)
+    detail TEXT NOT NULL DEFAULT '{}', -- JSON: page size, dpi, digit boxes, n best (schema 5)
     PRIMARY KEY (path, seq)
 );
 """
