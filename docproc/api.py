@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,14 +16,18 @@ from typing import TYPE_CHECKING
 from docproc import config
 from docproc.layout.templates import Template, load_template
 from docproc.output.results import FieldResult
+from docproc.recognize.model_files import default_model_path
 
 if TYPE_CHECKING:
+    from docproc.ingest.inputs import InputFile
     from docproc.recognize.classifier import DigitClassifier
+    from docproc.run.plan import Step
+    from docproc.run.summary import RunSummary
 
 Inputs = str | PathLike[str] | Iterable[str | PathLike[str]]
 # The keyword options, each with what it sets: the command line's names, with underscores.
 OPTIONS = ("model", "reader", "review_below", "pdf_dpi", "direct_pdf_scans", "split_documents", "max_megapixels",
-           "file_timeout", "batch_size", "jobs", "root", "raise_on_error")
+           "file_timeout", "batch_size", "jobs", "scheduler", "root", "raise_on_error")
 
 
 class _Own:
@@ -50,8 +54,12 @@ class Reader:
     ``model`` (a .keras file; default the shipped one), ``reader`` (both, segment or
     sequence), ``review_below``, ``pdf_dpi``, ``direct_pdf_scans``, ``split_documents``,
     ``max_megapixels``, ``file_timeout`` (seconds, None for none), ``batch_size``, ``jobs``
-    (worker processes; default 1, this process), ``root`` (name files relative to it) and
-    ``raise_on_error``. An unknown one is a TypeError that names the one meant.
+    (worker processes; default 1, this process), ``scheduler`` (a Dask scheduler's
+    address, for ``run``), ``root`` (name files relative to it) and ``raise_on_error``. An
+    unknown one is a TypeError that names the one meant.
+
+    ``read`` yields rows; ``run`` is ``docproc run``: results written to a file with the
+    ledger beside it, so that a rerun reads only new and changed files.
     """
 
     def __init__(self, template: Template | str | PathLike[str] | None = None, **options: object) -> None:
@@ -79,6 +87,8 @@ class Reader:
         self.jobs = int(options.get("jobs", 1))  # type: ignore[call-overload]
         root = options.get("root")
         self.root = Path(root) if root is not None else None  # type: ignore[arg-type]
+        scheduler = options.get("scheduler")
+        self.scheduler = str(scheduler) if scheduler is not None else None
         self._classifier: DigitClassifier | None = None
 
     def classifier(self) -> DigitClassifier:
@@ -106,6 +116,47 @@ class Reader:
         for done in run_files(files, self.classifier, options, jobs=self.jobs):
             yield from done.rows
             yield from absent_field_rows(done, options.template, options.template_name)
+
+
+    def run(self, inputs: Inputs, output: str | PathLike[str], *, ledger: str | PathLike[str] | None = None,
+            force: bool = False, output_format: str | None = None, also_written: Iterable[Path] = (),
+            on_page: Callable[[InputFile, int], None] | None = None,
+            on_plan: Callable[[list[Step]], None] | None = None, summary: RunSummary | None = None) -> RunSummary:
+        """Read ``inputs`` into ``output`` (CSV or JSON Lines, by ``output_format`` or the
+        name's suffix; ``-`` for standard output) as ``docproc run`` does: what the ledger
+        (``ledger``, default OUTPUT.ledger.sqlite beside it; none for standard output)
+        already holds unchanged is not read again unless ``force``. Everything that cannot
+        work is refused before any work: the output's format and folder (and those of
+        ``also_written``), a missing input. Only one run at a time writes an output or a
+        ledger (BusyError). ``on_page`` and ``on_plan`` follow the reading; the counts
+        go into ``summary`` as the run goes, and are returned."""
+        from docproc.ingest.inputs import discover
+        from docproc.output.results import STDOUT, check_writable
+        from docproc.output.results import output_format as format_of
+        from docproc.run.job import Readers, run_job
+        from docproc.run.ledger import IN_MEMORY, Ledger, default_ledger_path
+        from docproc.run.run_lock import exclusive_run
+        from docproc.run.summary import RunSummary
+
+        output = Path(output)
+        form = format_of(output, output_format)
+        ledger_path = Path(ledger) if ledger is not None else (
+            IN_MEMORY if output == STDOUT else default_ledger_path(output))
+        for path in (output, ledger_path, *also_written):
+            if path != IN_MEMORY:
+                check_writable(path)
+        readers = Readers(self.model or default_model_path(), batch_size=self.batch_size, jobs=self.jobs,
+                          scheduler=self.scheduler, sequence=self.options.reads_lines)
+        # Before any lock, ledger or model: a path that does not exist stops the run here.
+        given = [inputs] if isinstance(inputs, (str, PathLike)) else list(inputs)
+        files = discover([str(item) for item in given], self.root)
+        summary = summary if summary is not None else RunSummary()
+        # From here to the results, this run owns the output and the ledger: a second run exits at once.
+        with exclusive_run(*(p for p in (output, ledger_path) if p not in (STDOUT, IN_MEMORY))), \
+                Ledger(ledger_path) as opened:
+            run_job(files, self.options, opened, output, readers, force, on_page, on_plan,
+                    load=self.classifier, summary=summary, output_format=form)
+        return summary
 
 
 def read(inputs: Inputs, template: Template | str | PathLike[str] | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 import json
@@ -373,10 +372,10 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
             if log_file is not None:
                 _log_to_file(log_file)
             _read_scans(inputs, output, template_path, model_path, root, ledger_path, force, quiet, summary_json,
-                        summary, config.RunOptions(pdf_dpi=pdf_dpi, review_below=review_below,
-                                                   max_pixels=int(max_megapixels * 1e6), file_timeout=file_timeout or None,
-                                                   direct_pdf_scans=direct_pdf_scans, split_documents=split_documents,
-                                                   reader=reader, raise_on_error=raise_on_error),
+                        summary, {"pdf_dpi": pdf_dpi, "review_below": review_below, "max_megapixels": max_megapixels,
+                                  "file_timeout": file_timeout or None, "direct_pdf_scans": direct_pdf_scans,
+                                  "split_documents": split_documents, "reader": reader,
+                                  "raise_on_error": raise_on_error},
                         batch_size, jobs, scheduler, output_format)
         exit_code = InputFileError.exit_code if summary.failed_files else 0
         error = f"{summary.failed_files} files could not be read (their rows say why)" if exit_code else None
@@ -398,37 +397,19 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
 
 def _read_scans(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
                 root: Path | None, ledger_path: Path | None, force: bool, quiet: bool, summary_json: Path | None,
-                summary: RunSummary, options: config.RunOptions, batch_size: int, jobs: int | None,
+                summary: RunSummary, options: dict[str, Any], batch_size: int, jobs: int | None,
                 scheduler: str | None, output_format: str | None) -> None:
-    """The run itself: refuse what cannot work before any work, then read into ``summary``.
-    To standard output (``-o -``) there is no output to lock, and no ledger unless
-    ``--ledger`` names one: every file is read."""
-    from docproc.ingest.inputs import discover
-    from docproc.layout.templates import load_template
-    from docproc.output.results import STDOUT, check_writable
-    from docproc.output.results import output_format as format_of
-    from docproc.recognize.model_files import default_model_path
-    from docproc.run.job import Readers, run_job
-    from docproc.run.ledger import IN_MEMORY, Ledger, default_ledger_path
-    from docproc.run.run_lock import exclusive_run
+    """The run itself, as the Python API runs it (docproc.api.Reader.run), with a progress
+    bar and the summary line."""
+    from docproc.api import Reader
+    from docproc.output.results import STDOUT
 
-    form = format_of(output, output_format)
-    template = load_template(template_path) if template_path else None
-    options = dataclasses.replace(options, template=template)
-    ledger_path = ledger_path or (IN_MEMORY if output == STDOUT else default_ledger_path(output))
-    for path in (output, ledger_path, summary_json):
-        if path is not None and path != IN_MEMORY:
-            check_writable(path)
-    readers = Readers(model_path or default_model_path(), batch_size=batch_size, jobs=jobs or config.default_jobs(),
-                      scheduler=scheduler, sequence=options.reads_lines)
-    # Before any lock, ledger or model: a path that does not exist stops the run here.
-    files = discover(list(inputs), root)
-    # From here to the CSV, this run owns the output and the ledger: a second run exits at once.
-    guarded = [path for path in (output, ledger_path) if path not in (STDOUT, IN_MEMORY)]
-    with exclusive_run(*guarded), Ledger(ledger_path) as ledger:
-        with _Progress(len(files), shown=not quiet and sys.stderr.isatty()) as progress:
-            run_job(files, options, ledger, output, readers, force, progress.page_read, progress.planned,
-                    summary=summary, output_format=form)
+    reader = Reader(template_path, model=model_path, root=root, batch_size=batch_size,
+                    jobs=jobs or config.default_jobs(), scheduler=scheduler, **options)
+    with _Progress(shown=not quiet and sys.stderr.isatty()) as progress:
+        reader.run(list(inputs), output, ledger=ledger_path, force=force, output_format=output_format,
+                   also_written=[summary_json] if summary_json is not None else [], on_page=progress.page_read,
+                   on_plan=progress.planned, summary=summary)
     where = "standard output" if output == STDOUT else output
     logging.getLogger("docproc").info("%s -> %s", summary.line(), where)
     if not quiet:
@@ -451,27 +432,35 @@ def _report_end(summary: RunSummary, summary_json: Path | None, output: Path, ex
 
 
 class _Progress:
-    """The progress bar on stderr: a step per file, skipped files at once, the page being read."""
+    """The progress bar on stderr: a step per file, skipped files at once, the page being
+    read. It starts once the run knows its files (``planned``)."""
 
-    def __init__(self, files: int, shown: bool) -> None:
-        self.bar = click.progressbar(length=files, label="reading", file=sys.stderr, hidden=not shown,
-                                     item_show_func=lambda name: name)
-        self.files = files
+    def __init__(self, shown: bool) -> None:
+        self.shown = shown
+        self.bar: Any = None
+        self.files = 0
         self.current: str | None = None
 
     def __enter__(self) -> _Progress:
-        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.bar is None:
+            return
         if exc[0] is None:
             self.bar.update(self.files - self.bar.pos)
         self.bar.__exit__(*exc)
 
     def planned(self, steps: list[Step]) -> None:
+        self.files = len(steps)
+        self.bar = click.progressbar(length=self.files, label="reading", file=sys.stderr, hidden=not self.shown,
+                                     item_show_func=lambda name: name)
+        self.bar.__enter__()
         self.bar.update(sum(step.action == "skip" for step in steps))
 
     def page_read(self, item: InputFile, number: int) -> None:
+        if self.bar is None:
+            return
         if self.current != item.name:
             if self.current is not None:
                 self.bar.update(1)

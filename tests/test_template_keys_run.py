@@ -27,7 +27,7 @@ def _box(name: str) -> list[float]:
 
 
 def test_template_keys_through_the_command(tmp_path: Path) -> None:
-    write_set(tmp_path, cheques=0, forms=1, zips=0, seed=77)  # one form of two pages
+    write_set(tmp_path, cheques=3, forms=1, zips=0, seed=77)  # one form of two pages, three cheques
     template = tmp_path / "keys.yaml"
     template.write_text(
         "name: keys\n"
@@ -71,6 +71,21 @@ def test_template_keys_through_the_command(tmp_path: Path) -> None:
     assert account.status == "ok" or account.reason
     assert all(r.reason for r in frame.itertuples() if r.status != "ok")
     assert not any(r.reason for r in frame.itertuples() if r.status == "ok")
+
+    # Dates: the generated cheques' dates are random digits, mostly no date at all; each
+    # row is a valid date with its ISO value, or review saying it is none.
+    dates = tmp_path / "dates.yaml"
+    dates.write_text((tmp_path / "templates" / "cheque.yaml").read_text().replace(
+        "    length: 8\n", "    length: 8\n    type: date\n    order: DMY\n"))
+    dated = docproc("run", str(tmp_path / "scans" / "cheques"), "--template", str(dates), "-o", str(tmp_path / "d.csv"))
+    assert dated.returncode == 0, dated.stderr
+    date_rows = [r for r in read_csv(tmp_path / "d.csv").itertuples() if r.field == "date"]
+    assert len(date_rows) == 3
+    for row in date_rows:
+        if row.value:
+            assert row.value == f"{row.text[4:]}-{row.text[2:4]}-{row.text[:2]}"
+        else:
+            assert row.status == "review" and "not a valid date (DMY)" in row.reason and row.confidence == 0
 
     # The same run with the template's pages and keys gone reads each field on both pages:
     # the keys are what changed the rows.
