@@ -40,6 +40,14 @@ class _Own:
 OWN = _Own()
 
 
+def _files(inputs: Inputs, root: Path | None) -> list[InputFile]:
+    """The files ``inputs`` (a file, folder or glob, or several) name (ingest.inputs.discover)."""
+    from docproc.ingest.inputs import discover
+
+    given = [inputs] if isinstance(inputs, (str, PathLike)) else list(inputs)
+    return discover([str(item) for item in given], root)
+
+
 def _template(template: Template | str | PathLike[str] | None) -> Template | None:
     if template is None or isinstance(template, Template):
         return template
@@ -106,17 +114,13 @@ class Reader:
         is this call's instead of the reader's (None: no template). A path that does not
         exist raises MissingInputError before anything is read; a file that cannot be
         read gives its error row."""
-        from docproc.ingest.inputs import discover
         from docproc.run.pipeline import absent_field_rows, run_files
 
-        given = [inputs] if isinstance(inputs, (str, PathLike)) else list(inputs)
         options = (self.options if isinstance(template, _Own)
                    else dataclasses.replace(self.options, template=_template(template)))
-        files = discover([str(item) for item in given], self.root)
-        for done in run_files(files, self.classifier, options, jobs=self.jobs):
+        for done in run_files(_files(inputs, self.root), self.classifier, options, jobs=self.jobs):
             yield from done.rows
             yield from absent_field_rows(done, options.template, options.template_name)
-
 
     def run(self, inputs: Inputs, output: str | PathLike[str], *, ledger: str | PathLike[str] | None = None,
             force: bool = False, output_format: str | None = None, also_written: Iterable[Path] = (),
@@ -130,7 +134,6 @@ class Reader:
         ``also_written``), a missing input. Only one run at a time writes an output or a
         ledger (BusyError). ``on_page`` and ``on_plan`` follow the reading; the counts
         go into ``summary`` as the run goes, and are returned."""
-        from docproc.ingest.inputs import discover
         from docproc.output.results import STDOUT, check_writable
         from docproc.output.results import output_format as format_of
         from docproc.run.job import Readers, run_job
@@ -148,8 +151,7 @@ class Reader:
         readers = Readers(self.model or default_model_path(), batch_size=self.batch_size, jobs=self.jobs,
                           scheduler=self.scheduler, sequence=self.options.reads_lines)
         # Before any lock, ledger or model: a path that does not exist stops the run here.
-        given = [inputs] if isinstance(inputs, (str, PathLike)) else list(inputs)
-        files = discover([str(item) for item in given], self.root)
+        files = _files(inputs, self.root)
         summary = summary if summary is not None else RunSummary()
         # From here to the results, this run owns the output and the ledger: a second run exits at once.
         with exclusive_run(*(p for p in (output, ledger_path) if p not in (STDOUT, IN_MEMORY))), \

@@ -115,23 +115,28 @@ def option(*declarations: str, section: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*declarations, cls=SectionedOption, section=section, **kwargs)
 
 
+def _counts(ctx: click.Context) -> dict[str, Any]:
+    """The -v count and -q flag of this command line, wherever they were given."""
+    return ctx.find_root().meta.setdefault("docproc.verbosity", {"verbose": 0, "quiet": False})
+
+
 def _verbosity(ctx: click.Context) -> None:
     """Set the log level from -v and -q, given before the command or after it (or both)."""
-    counts = ctx.find_root().meta.setdefault("docproc.verbosity", {"verbose": 0, "quiet": False})
+    counts = _counts(ctx)
     level = (logging.ERROR if counts["quiet"] else logging.WARNING if counts["verbose"] == 0
              else logging.INFO if counts["verbose"] == 1 else logging.DEBUG)
     logging.getLogger().setLevel(level)
 
 
 def _more_verbose(ctx: click.Context, _: click.Parameter, value: int) -> int:
-    ctx.find_root().meta.setdefault("docproc.verbosity", {"verbose": 0, "quiet": False})["verbose"] += value
+    _counts(ctx)["verbose"] += value
     _verbosity(ctx)
     return value
 
 
 def _quieter(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
     if value:
-        ctx.find_root().meta.setdefault("docproc.verbosity", {"verbose": 0, "quiet": False})["quiet"] = True
+        _counts(ctx)["quiet"] = True
         _verbosity(ctx)
     return value
 
@@ -150,8 +155,7 @@ def verbosity(command: F) -> F:
 
 def quiet_asked() -> bool:
     """Whether -q was given, before the command or after it."""
-    ctx = click.get_current_context()
-    return bool(ctx.find_root().meta.get("docproc.verbosity", {}).get("quiet"))
+    return bool(_counts(click.get_current_context())["quiet"])
 
 
 model_option = option(
@@ -496,10 +500,12 @@ def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_e
     bound = ("" if review["threshold"] is None else
              f" (95% upper bound {review['error_upper_95']:.2%} over {review['accepted']} accepted)")
     if review["threshold"] is not None and review["error_upper_95"] > target_error:
+        # No sample shows a target of 0: sample_needed is None then.
+        needs = (f"; it takes {review['sample_needed']:,} with no error" if review["sample_needed"] is not None
+                 else "")
         click.echo(f"docproc: warning: {review['accepted']} accepted fields are too few to show {target_error:.2%} "
-                   f"error (their 95% upper bound is {review['error_upper_95']:.2%}; it takes "
-                   f"{review['sample_needed']:,} with no error): audit more fields before trusting the threshold",
-                   err=True)
+                   f"error (their 95% upper bound is {review['error_upper_95']:.2%}{needs}): audit more fields "
+                   "before trusting the threshold", err=True)
     click.echo(f"docproc: {overall['fields']} fields, {overall['field_accuracy']:.2%} right, digits "
                f"{overall['digit_accuracy']:.2%}; review {needed} for {target_error:.2%} error{bound} -> {page}",
                err=True)

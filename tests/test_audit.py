@@ -252,5 +252,10 @@ def test_the_command_warns_of_what_matched_nothing_and_exits_8_on_bad_input(tmp_
     assert run.exit_code == 0, run.output
     assert "warning: " in run.output and "truth.csv, line(s) 7: 1 truth field(s) have no row in the results" in run.output
     assert "6 fields, 33.33% right" in run.output
+    # A target of 0, which no sample can show, is warned of without a sample size.
+    strict = CliRunner().invoke(main, ["audit", str(results), "--truth", str(truth), "-o", str(tmp_path / "r"),
+                                       "--target-error", "0"])
+    assert strict.exit_code == 0, strict.output
+    assert "accepted fields are too few to show 0.00% error" in strict.output and "it takes" not in strict.output
     bad = CliRunner().invoke(main, ["audit", str(results), "--truth", str(tmp_path / "absent.csv"), "-o", str(tmp_path / "r")])
     assert bad.exit_code == 8 and "docproc: error: truth file" in bad.output and "Traceback" not in bad.output

@@ -108,6 +108,9 @@ def test_the_decoder_tries_the_next_best_reading_that_passes_the_check_digit() -
     # The product of the digits read, the repaired one at its own probability.
     assert decoded.confidence == pytest.approx(0.35 * np.prod([c for i, c in enumerate(decoded.digit_confidences)
                                                                 if i != 3]))
+    # Its n best are alternatives to the repaired reading: no reading twice, the one as read among them.
+    texts = [a.text for a in decoded.alternatives]
+    assert texts[0] == "79927398713" and len(set(texts)) == len(texts) and "79977398713" in texts
     # Without the check, the likelier digit stands; with one no alternative passes, review.
     assert decode_field(readings, _spec(low=11, high=11), 0.1).text == "79977398713"
     hopeless = decode_field(_rows("79977398713", {}), _spec(low=11, high=11, check="mod97"), 0.1)

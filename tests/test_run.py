@@ -7,15 +7,14 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from docproc.output.results import COLUMNS, read_csv
 from samples.pages import write_set
+from tests.commands import DOCPROC, docproc
 
-DOCPROC = shutil.which("docproc", path=str(Path(sys.executable).parent)) or "docproc"
 pytestmark = pytest.mark.slow
 
 
@@ -24,11 +23,6 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("set")
     write_set(out, cheques=4, forms=1, zips=6, seed=4242)
     return out
-
-
-def docproc(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    return subprocess.run([DOCPROC, *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def truth_of(root: Path) -> dict[tuple[str, int, str], str]:

@@ -47,7 +47,7 @@ def constraints_of(spec: FieldSpec | None) -> Constraints:
     if spec is None:
         return UNCONSTRAINED
     return Constraints(spec.min_length, spec.max_length, spec.pattern, spec.marks,
-                       lambda symbols: meets_rules("".join(ch for ch in symbols if ch in DIGITS), symbols, spec))
+                       lambda digits, symbols: meets_rules(digits, symbols, spec))
 
 
 # The inputs of the both-readers calibration, in the order of its weights.

@@ -65,9 +65,9 @@ class Constraints:
     max_length: int = MAX_SYMBOLS
     pattern: re.Pattern[str] | None = None
     marks: str = MARKS
-    # Any other rule a whole reading (its symbols, with marks) must keep: a check digit, a
-    # valid date or amount (recognize.judgement.meets_rules). None: no other.
-    accepts: Callable[[str], bool] | None = field(default=None, compare=False)
+    # Any other rule a whole reading (its digits, and its symbols with marks) must keep: a
+    # check digit, a valid date or amount (recognize.judgement.meets_rules). None: no other.
+    accepts: Callable[[str, str], bool] | None = field(default=None, compare=False)
 
     def allows_prefix(self, digits: int, symbol: str) -> bool:
         """Whether a reading may go on with ``symbol`` after ``digits`` digits."""
@@ -80,7 +80,7 @@ class Constraints:
         digits = "".join(ch for ch in reading if ch in DIGITS)
         return (self.min_length <= len(digits) <= self.max_length
                 and (self.pattern is None or self.pattern.fullmatch(digits) is not None)
-                and (self.accepts is None or self.accepts(reading)))
+                and (self.accepts is None or self.accepts(digits, reading)))
 
 
 UNCONSTRAINED = Constraints()

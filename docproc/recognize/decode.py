@@ -181,15 +181,19 @@ ALTERNATIVES = 64
 LEAST_RATIO = 0.01
 
 
-def alternatives(rows: list[np.ndarray]) -> list[tuple[float, int, int]]:
-    """A reading's one-digit alternatives, most likely first: (the ratio of their
-    probability to the reading's, the position, the other digit)."""
+def alternatives(rows: list[np.ndarray], text: str) -> list[tuple[float, int, int]]:
+    """The one-digit alternatives of reading ``text`` (its digits, one per row), most
+    likely first: (the ratio of their probability to that of the digit they replace, the
+    position, the other digit)."""
     found = []
     for position, row in enumerate(rows):
         digits = row[:DIGIT_COLUMNS]
-        top = float(digits.max())
-        for digit in np.argsort(-digits)[1:]:
-            ratio = float(digits[digit]) / max(top, 1e-12)
+        current = int(text[position])
+        base = float(digits[current])
+        for digit in np.argsort(-digits):
+            if digit == current:
+                continue
+            ratio = float(digits[digit]) / max(base, 1e-12)
             if ratio < LEAST_RATIO:
                 break
             found.append((ratio, position, int(digit)))
@@ -197,15 +201,19 @@ def alternatives(rows: list[np.ndarray]) -> list[tuple[float, int, int]]:
     return found[:ALTERNATIVES]
 
 
+def _replaced(text: str, marks: str, position: int, digit: int) -> tuple[str, str]:
+    """The reading with its digit at ``position`` (of the digits) replaced by ``digit``: its
+    digits, and its symbols with marks."""
+    at = [index for index, ch in enumerate(marks) if ch in DIGITS][position]
+    return text[:position] + str(digit) + text[position + 1:], marks[:at] + str(digit) + marks[at + 1:]
+
+
 def _within_rules(text: str, marks: str, rows: list[np.ndarray], spec: FieldSpec | None
                   ) -> tuple[str, str, tuple[float, ...]] | None:
     """The most likely reading that differs from ``text`` in one digit and meets the
     template's rules, with its marks and digit confidences; None when none does."""
-    digit_at = [at for at, ch in enumerate(marks) if ch in DIGITS]
-    for _, position, digit in alternatives(rows):
-        other = text[:position] + str(digit) + text[position + 1:]
-        at = digit_at[position]
-        other_marks = marks[:at] + str(digit) + marks[at + 1:]
+    for _, position, digit in alternatives(rows, text):
+        other, other_marks = _replaced(text, marks, position, digit)
         if meets_rules(other, other_marks, spec):
             confidences = [_digit_confidence(r) for r in rows]
             confidences[position] = float(rows[position][digit])
@@ -244,11 +252,8 @@ def _n_best(text: str, marks: str, rows: list[np.ndarray], probability: float) -
     """The segmentation's most likely readings (N_BEST): its own, then those that differ
     from it in one digit, each with its probability as the field confidence reckons it."""
     found = [Alternative(text, marks, probability, "segment")] if text else []
-    digit_at = [at for at, ch in enumerate(marks) if ch in DIGITS]
-    for ratio, position, digit in alternatives(rows)[: N_BEST - 1]:
-        at = digit_at[position]
-        found.append(Alternative(text[:position] + str(digit) + text[position + 1:],
-                                 marks[:at] + str(digit) + marks[at + 1:], probability * ratio, "segment"))
+    for ratio, position, digit in alternatives(rows, text)[: N_BEST - 1]:
+        found.append(Alternative(*_replaced(text, marks, position, digit), probability * ratio, "segment"))
     return tuple(found)
 
 

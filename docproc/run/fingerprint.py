@@ -87,7 +87,7 @@ def reading_fingerprint(options: RunOptions, model_paths: list[Path]) -> Fingerp
             # A field's allowed marks only when it has some, and its other keys only where they
             # are set: templates from before those keys keep their hash.
             "fields": [[f.name, list(f.box), f.min_length, f.max_length, f.pattern.pattern if f.pattern else None,
-                        *([f.marks] if f.marks else []), *([_later_keys(f)] if _later_keys(f) else [])]
+                        *([f.marks] if f.marks else []), *([later] if (later := _later_keys(f)) else [])]
                        for f in template.fields],
         }
         if template.reference_sha256:  # only when there is one, likewise
