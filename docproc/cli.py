@@ -45,7 +45,7 @@ def reports_errors(command: F) -> F:
 # DOCPROC_RUN_REVIEW_BELOW=0.95 (Click's auto_envvar_prefix); --model from DOCPROC_MODEL.
 ENV_PREFIX = "DOCPROC"
 # The sections of a command's --help, in order; an option names its own (``section=``).
-SECTIONS = ("Input", "Reading", "Output", "Job control", "Messages")
+SECTIONS = ("Input", "Reading", "Output", "Job control", "Station", "Messages")
 
 
 class SectionedOption(click.Option):
@@ -509,6 +509,58 @@ def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_e
     click.echo(f"docproc: {overall['fields']} fields, {overall['field_accuracy']:.2%} right, digits "
                f"{overall['digit_accuracy']:.2%}; review {needed} for {target_error:.2%} error{bound} -> {page}",
                err=True)
+
+
+@main.command("review")
+@click.argument("results", type=click.Path(path_type=Path, dir_okay=False))
+@option("--scans", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None, section="Input",
+        help="Folder the results' file names are relative to (the run's --root; default: here).")
+@option("--template", "templates", multiple=True, type=click.Path(path_type=Path, dir_okay=False), section="Input",
+        help="A template the results were read with, so keyed values are checked against its rules (repeat for "
+             "several).")
+@option("--pdf-dpi", type=click.IntRange(50, 600), default=config.PDF_DPI, show_default=True, section="Input",
+        help="The resolution the run rasterized PDFs at (its --pdf-dpi), so the boxes fit the pages.")
+@option("--sample", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True, section="Input",
+        help="Share of the ok rows to key as well, unmarked, for quality control (0.02: 2%).")
+@option("--order", type=click.Choice(config.REVIEW_ORDERS), default=config.REVIEW_ORDERS[0], show_default=True,
+        section="Input", help="Least confident fields first, or in the results' order.")
+@option("--host", default=config.REVIEW_HOST, show_default=True, section="Station",
+        help="Address to serve at; any but a loopback one needs the token in the printed address.")
+@option("--port", type=click.IntRange(0, 65535), default=config.REVIEW_PORT, show_default=True, section="Station",
+        help="Port to serve at (0: any free one).")
+@option("--store", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Station",
+        help="The SQLite file that keeps what is keyed (default: RESULTS.review.sqlite beside the results).")
+@option("--export", "export_path", type=click.Path(path_type=Path, dir_okay=False), default=None, section="Output",
+        help="Write the results with what was keyed (status keyed, machine_text, keyed_by, keyed_at) instead of "
+             "serving.")
+@option("--export-truth", "truth_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+        section="Output", help="Write the keyed fields as truth for `docproc audit --truth` instead of serving.")
+@verbosity
+@reports_errors
+def review_command(results: Path, scans: Path | None, templates: tuple[Path, ...], store: Path | None, host: str,
+                   port: int, sample: float, order: str, pdf_dpi: int, export_path: Path | None,
+                   truth_path: Path | None) -> None:
+    """Key by hand the fields the machine was not sure of, in the browser: serves the
+    review station for RESULTS (every review row, least confident first) until Ctrl-C.
+    Every keyed field is kept at once; --export and --export-truth write what was keyed."""
+    from docproc.review.station import export, open_review, serve_review
+
+    exporting = export_path is not None or truth_path is not None
+    opened = open_review(results, scans, list(templates), store, sample, order, load_queue=not exporting,
+                         must_exist=exporting)
+    if not quiet_asked():
+        for note in opened.warnings:
+            click.echo(f"docproc: warning: {note}", err=True)
+    if exporting:
+        for line in export(opened, export_path, truth_path):
+            click.echo(f"docproc: {line}", err=True)
+        return
+
+    def started(address: str) -> None:
+        click.echo(f"docproc: reviewing {opened.queued} fields of {results} (kept in {opened.store.path})", err=True)
+        click.echo(f"docproc: open {address} in a browser; Ctrl-C stops the station", err=True)
+
+    serve_review(opened, host, port, pdf_dpi, started)
 
 
 @main.group("template")

