@@ -561,6 +561,9 @@ def review_command(results: Path, scans: Path | None, templates: tuple[Path, ...
         click.echo(f"docproc: open {address} in a browser; Ctrl-C stops the station", err=True)
 
     serve_review(opened, host, port, pdf_dpi, started)
+    keyed = len(opened.store.keyed())
+    click.echo(f"docproc: station stopped; {keyed} fields keyed in all, kept in {opened.store.path} "
+               f"(`docproc review {results} --export reviewed.csv` writes them out)", err=True)
 
 
 @main.group("template")

@@ -41,7 +41,13 @@ def test_the_quality_sample_is_a_share_of_ok_rows_fixed_by_the_stores_salt(revie
     assert 150 < len(picked) < 250
     assert picked == build_queue(ok, sample=0.1, salt="salt-one")
     assert picked != build_queue(ok, sample=0.1, salt="salt-two")
-    assert build_queue(ok, sample=1.0, salt="x") == ok
+    assert build_queue(ok, sample=1.0, salt="x", order="file") == ok
+    # Least confident first, the sampled ok rows come at random places among the review rows.
+    review = [replace(base, page=page, confidence=page / 1000) for page in range(2001, 2401)]
+    mixed = build_queue(review + ok, sample=0.1, salt="salt-one")
+    places = [n for n, item in enumerate(mixed) if item.status == "ok"]
+    assert len(places) == len(picked) and places[0] < len(mixed) / 4 and places[-1] > len(mixed) * 3 / 4
+    assert [i.confidence for i in mixed if i.status == "review"] == sorted(i.confidence for i in review)
     with pytest.raises(ReviewError, match="--sample"):
         build_queue(ok, sample=1.5)
 

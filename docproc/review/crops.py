@@ -108,8 +108,12 @@ def _missing(text: str) -> bytes:
 def cut(page: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """The field's crop (BGR): its box with a margin, clipped to the page, enlarged to
     SHOWN_HEIGHT (crisp: nearest-neighbour for large factors keeps a bitonal scan's
-    edges, cubic below) and the box drawn."""
+    edges, cubic below) and the box drawn; the whole page where the box is empty."""
     x, y, w, h = box
+    if w <= 0 or h <= 0:  # a field the run found no box for: the whole page, to find it on
+        scale = min(1.0, MAX_WIDTH / page.shape[1])
+        size = (max(1, round(page.shape[1] * scale)), max(1, round(page.shape[0] * scale)))
+        return cv2.cvtColor(cv2.resize(page, size, interpolation=cv2.INTER_AREA), cv2.COLOR_GRAY2BGR)
     margin = max(MIN_MARGIN, round(MARGIN * h))
     x0, y0 = max(0, x - margin), max(0, y - margin)
     x1, y1 = min(page.shape[1], x + w + margin), min(page.shape[0], y + h + margin)

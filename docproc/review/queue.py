@@ -3,8 +3,9 @@
 Every ``review`` row is in it, and with ``sample`` a share of the ``ok`` rows for quality
 control. Which ok rows are sampled follows from each row's key and a secret salt kept in
 the store, so the sample is the same after a restart and for every operator on the
-queue, and no operator can tell a sampled row from a review row (the item a client gets
-does not say which it is).
+queue, and no operator can tell a sampled row from a review row: the item a client gets
+does not say which it is, a sampled row comes at a random place in the queue, and where
+there is a sample the station is blind (server.py: no reasons or confidences shown).
 """
 
 from __future__ import annotations
@@ -106,24 +107,37 @@ def read_results(path: Path) -> list[QueueItem]:
                           "wrote") from exc
 
 
+def _uniform(key: str, salt: str) -> float:
+    """A number in [0, 1) that follows from the key and the salt alone."""
+    digest = hashlib.sha256((salt + key).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def sampled(key: str, salt: str, share: float) -> bool:
     """Whether an ok row is in the quality-control sample: a share ``share`` of keys,
     chosen by a hash of the key and the store's secret salt."""
-    digest = hashlib.sha256((salt + key).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+    return _uniform(key, salt) < share
 
 
 def build_queue(items: list[QueueItem], sample: float = 0.0, salt: str = "", order: str = "confidence") -> list[QueueItem]:
-    """The fields to key, in the order they are shown: review rows that have a box on the
-    page, and a ``sample`` share of the ok rows; least confident first (``order`` =
-    ``confidence``, ties in file order) or in file order (``file``). Error rows are files
-    or pages that could not be read: there is no field to key."""
+    """The fields to key, in the order they are shown: the review rows, and a ``sample``
+    share of the ok rows; least confident first (``order`` = ``confidence``, ties in file
+    order; a sampled row at a random place among them) or in file order (``file``). Error
+    rows are files or pages that could not be read: there is no field to key."""
     if order not in ORDERS:
         raise ReviewError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
     if not 0.0 <= sample <= 1.0:
         raise ReviewError(f"--sample {sample:g} is not a share; give a number from 0 to 1 (0.02 keys 2% of the ok rows)")
     wanted = [item for item in items
               if item.status == "review" or (item.status == "ok" and sample > 0 and sampled(item.key, salt, sample))]
-    if order == "confidence":
-        return sorted(wanted, key=lambda item: item.confidence)  # stable: ties stay in file order
-    return wanted
+    if order == "file":
+        return wanted
+    # Least confident first; a sampled ok row goes to a random place among the review rows'
+    # confidences, so where it comes in the queue does not give it away either.
+    confidences = [item.confidence for item in wanted if item.status == "review"] or [0.0, 1.0]
+    low, high = min(confidences), max(confidences)
+
+    def place(item: QueueItem) -> float:
+        return item.confidence if item.status == "review" else low + (high - low) * _uniform(item.key, salt + ":place")
+
+    return sorted(wanted, key=place)  # stable: ties stay in file order

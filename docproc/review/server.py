@@ -77,12 +77,15 @@ class Station:
     rules: Rules
     token: str | None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # A queue with a quality-control sample is keyed blind: no reason, confidences or other
+    # readings for any field, since those would tell a sampled ok row from a review row.
+    blind: bool = False
     _prefetch: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "crops"))
 
     def view(self, shown: Shown | None, operator: str) -> dict[str, Any]:
         """The JSON the page gets for the field to key (``item`` null when none is left)
         and the queue's progress. The item says nothing of whether it is a review row or
-        a quality-control sample."""
+        a quality-control sample (``blind``: nothing that could tell them apart)."""
         progress = self.store.progress(operator)
         counts = {"total": progress.total, "done": progress.done, "left": progress.left,
                   "per_minute": None if progress.per_minute is None else round(progress.per_minute, 1)}
@@ -93,9 +96,12 @@ class Station:
         self._prefetch.submit(self._cut_after, shown.seq)
         return {"item": {"id": shown.seq, "file": item.file, "page": item.page, "part": item.part,
                          "template": item.template, "field": item.field, "text": item.text,
-                         "marks": item.marks or item.text, "digit_confidences": list(item.digit_confidences),
-                         "reason": item.reason, "rules": describe(spec), "crop": f"/crop/{shown.seq}.png",
-                         "alternatives": [{"text": t, "probability": p} for t, p in item.alternatives],
+                         "marks": item.marks or item.text, "blind": self.blind,
+                         "digit_confidences": [] if self.blind else list(item.digit_confidences),
+                         "reason": "" if self.blind else item.reason, "rules": describe(spec),
+                         "crop": f"/crop/{shown.seq}.png",
+                         "alternatives": [] if self.blind else
+                         [{"text": t, "probability": p} for t, p in item.alternatives],
                          "undone": None if shown.undone is None else
                          {"kind": shown.undone.kind, "marks": shown.undone.marks}},
                 "progress": counts}
@@ -336,4 +342,8 @@ def serve(station: Station, sock: socket.socket, stop: threading.Event | None = 
             stop.wait()
             server.should_exit = True
         threading.Thread(target=watch, daemon=True).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down on Ctrl-C, then raises it again for the caller: a stopped station is no failure.
+        pass

@@ -34,11 +34,16 @@ class Review:
     store: ReviewStore
     queued: int
     warnings: tuple[str, ...]
+    # Whether the queue holds a quality-control sample of ok rows: the station is then blind.
+    sampled: bool = False
 
     def station(self, host: str, pdf_dpi: int = PDF_DPI) -> Station:
         """The station to serve at ``host``: with a token unless it is a loopback address."""
         token = None if is_loopback(host) else secrets.token_urlsafe(24)
-        return Station(self.store, CropCutter(self.scans, pdf_dpi), self.rules, token)
+        # The page's CSRF token outlives a restart, so a page left open while the station was
+        # restarted keys on; the access token is new at each start, as is the URL that carries it.
+        return Station(self.store, CropCutter(self.scans, pdf_dpi), self.rules, token, self.store.secret("csrf"),
+                       blind=self.sampled)
 
 
 def open_review(results: Path, scans: Path | None = None, templates: list[Path] | None = None,
@@ -72,7 +77,7 @@ def open_review(results: Path, scans: Path | None = None, templates: list[Path] 
                         "(the run's --root)")
     if load_queue:
         opened.load_queue((item, scan_files.sha256(item.file)) for item in queue)
-    return Review(results, scan_files, rules, opened, len(queue), tuple(warnings))
+    return Review(results, scan_files, rules, opened, len(queue), tuple(warnings), sampled=sample > 0)
 
 
 def export(review: Review, reviewed: Path | None, truth: Path | None) -> list[str]:

@@ -181,6 +181,16 @@ class ReviewStore:
         """The store's secret for choosing the quality-control sample (queue.sampled)."""
         return str(self._db().execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
 
+    def secret(self, name: str) -> str:
+        """A random secret kept in the store under ``name``, made the first time it is asked for."""
+        with self._write() as w:
+            found = w.execute("SELECT value FROM meta WHERE key = ?", (f"secret:{name}",)).fetchone()
+            if found is not None:
+                return str(found[0])
+            value = secrets.token_urlsafe(24)
+            w.execute("INSERT INTO meta VALUES (?, ?)", (f"secret:{name}", value))
+            return value
+
     def load_queue(self, items: Iterable[tuple[QueueItem, str]]) -> None:
         """Replace the queue with ``items`` (each with its scan's SHA-256, '' when not at
         hand), in the order they are to be shown. What was keyed is kept."""

@@ -44,7 +44,7 @@ function showReading(item) {
     span.textContent = ch;
     if (ch >= "0" && ch <= "9") {
       const p = item.digit_confidences[digit++];
-      span.className = confidenceClass(p === undefined ? 1 : p);
+      if (p !== undefined) span.className = confidenceClass(p);
       span.title = p === undefined ? "" : `${Math.round(p * 100)}% sure`;
     }
     reading.append(span);
@@ -78,7 +78,8 @@ function show(data) {
   const part = current.part > 1 ? ` part ${current.part}` : "";
   $("where").textContent = `${current.file} · page ${current.page}${part} · ${current.template || "no template"} · ${current.field}`;
   showReading(current);
-  $("reason").textContent = current.reason ? `In review: ${current.reason}` : "";
+  $("reason").textContent = current.blind ? "Quality check: key what is written; the machine's doubts are not shown."
+    : current.reason ? `In review: ${current.reason}` : "";
   $("rules").textContent = current.rules.length ? `Template: ${current.rules.join(", ")}` : "";
   const entry = $("entry");
   entry.value = current.undone ? current.undone.marks : current.marks;
@@ -117,6 +118,7 @@ async function move(path, body, note) {
 }
 
 function accept() {
+  clearTimeout(checkTimer);  // the key request checks the entry itself
   move("/api/key", {id: current.id, kind: "value", entry: $("entry").value, confirm: confirming}, "");
 }
 
@@ -125,7 +127,7 @@ async function checkEntry() {
   const id = current.id;
   try {
     const data = await api("/api/check", {id, entry: $("entry").value});
-    if (current && current.id === id) showProblems(data.problems, undefined);
+    if (current && current.id === id) showProblems(data.problems, confirming ? false : undefined);
   } catch (error) { /* the check is a courtesy: Enter checks again on the server */ }
 }
 
