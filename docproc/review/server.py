@@ -38,12 +38,14 @@ from starlette.routing import Route
 
 from docproc.errors import ReviewError, StationError
 from docproc.review.crops import CropCutter
+from docproc.review.queue import QueueItem
 from docproc.review.rules import Rules, check, describe
 from docproc.review.store import KINDS, Refused, ReviewStore, Shown
 
 COOKIE = "docproc_station"
 CSRF_HEADER = "x-station-csrf"
-# Crops cut ahead of the operator, so the next field's image is ready when they accept this one.
+# Crops cut ahead of the operator (and loaded ahead by the page), so the next field's image
+# is ready when they accept this one.
 PREFETCH = 3
 MAX_OPERATOR = 64
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -93,7 +95,8 @@ class Station:
             return {"item": None, "progress": counts}
         item = shown.item
         spec = self.rules.spec(item.template, item.field)
-        self._prefetch.submit(self._cut_after, shown.seq)
+        ahead = self.store.upcoming(shown.seq, PREFETCH)
+        self._prefetch.submit(self._cut, [item for _, item in ahead])
         return {"item": {"id": shown.seq, "file": item.file, "page": item.page, "part": item.part,
                          "template": item.template, "field": item.field, "text": item.text,
                          "marks": item.marks or item.text, "blind": self.blind,
@@ -102,12 +105,14 @@ class Station:
                          "crop": f"/crop/{shown.seq}.png",
                          "alternatives": [] if self.blind else
                          [{"text": t, "probability": p} for t, p in item.alternatives],
+                         # Crops of the fields likely next, for the page to load ahead of Enter.
+                         "ahead": [f"/crop/{seq}.png" for seq, _ in ahead],
                          "undone": None if shown.undone is None else
                          {"kind": shown.undone.kind, "marks": shown.undone.marks}},
                 "progress": counts}
 
-    def _cut_after(self, seq: int) -> None:
-        for item in self.store.upcoming(seq, PREFETCH):
+    def _cut(self, items: list[QueueItem]) -> None:
+        for item in items:
             self.cutter.png(item)
 
     def close(self) -> None:

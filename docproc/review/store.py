@@ -42,8 +42,10 @@ CREATE TABLE IF NOT EXISTS queue (
     seq INTEGER PRIMARY KEY,        -- the order fields are shown in
     key TEXT NOT NULL UNIQUE,       -- queue.field_key: file, page, part, field
     sha256 TEXT NOT NULL,           -- the scan's SHA-256 when the queue was built ('' when not at hand)
-    item TEXT NOT NULL              -- the QueueItem as JSON
+    item TEXT NOT NULL,             -- the QueueItem as JSON
+    done INTEGER NOT NULL DEFAULT 0 -- 1 while a keyed row counts for it (_same_scan), kept with every key and undo
 );
+CREATE INDEX IF NOT EXISTS queue_free ON queue (done, seq);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     action TEXT NOT NULL,           -- 'keyed' or 'undone'
@@ -69,13 +71,21 @@ CREATE TABLE IF NOT EXISTS keyed (
     PRIMARY KEY (key, sha256)
 );
 CREATE INDEX IF NOT EXISTS keyed_by_operator ON keyed (operator, event);
+CREATE INDEX IF NOT EXISTS events_by_operator ON events (operator, action, at);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, operator TEXT NOT NULL, until REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS skips (operator TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL,
                                   PRIMARY KEY (operator, key));
 """
-# A keyed row counts for a queued field when both were taken off the same scan, or where
-# either did not know the scan's hash (the scans were not at hand).
-_SAME_SCAN = "(k.key = q.key AND (k.sha256 = q.sha256 OR k.sha256 = '' OR q.sha256 = ''))"
+
+
+def _same_scan(q: str) -> str:
+    """SQL: keyed row ``k`` counts for queued row ``q``: the same field, both taken off the
+    same scan, or either without the scan's hash (the scans were not at hand)."""
+    return f"(k.key = {q}.key AND (k.sha256 = {q}.sha256 OR k.sha256 = '' OR {q}.sha256 = ''))"
+
+
+# Where a queued field's done flag is worked out again: after a queue is loaded, a key or an undo.
+_RECOUNT = f"UPDATE queue SET done = EXISTS (SELECT 1 FROM keyed k WHERE {_same_scan('queue')})"
 
 
 @dataclass(frozen=True)
@@ -196,26 +206,27 @@ class ReviewStore:
         hand), in the order they are to be shown. What was keyed is kept."""
         with self._write() as w:
             w.execute("DELETE FROM queue")
-            w.executemany("INSERT INTO queue VALUES (?, ?, ?, ?)",
+            w.executemany("INSERT INTO queue (seq, key, sha256, item) VALUES (?, ?, ?, ?)",
                           [(seq, item.key, sha, _item_json(item)) for seq, (item, sha) in enumerate(items)])
+            w.execute(_RECOUNT)
 
     def item(self, seq: int) -> QueueItem | None:
         """The queued field at ``seq``; None when the queue has none there."""
         found = self._db().execute("SELECT item FROM queue WHERE seq = ?", (seq,)).fetchone()
         return None if found is None else _item(found[0])
 
-    def upcoming(self, seq: int, count: int) -> list[QueueItem]:
-        """The next ``count`` fields after ``seq`` that no one has keyed (to cut their crops ahead)."""
-        return [_item(row[0]) for row in self._db().execute(
-            f"SELECT q.item FROM queue q WHERE q.seq > ? AND NOT EXISTS (SELECT 1 FROM keyed k WHERE {_SAME_SCAN}) "
-            "ORDER BY q.seq LIMIT ?", (seq, count))]
+    def upcoming(self, seq: int, count: int) -> list[tuple[int, QueueItem]]:
+        """The next ``count`` fields after ``seq`` that no one has keyed, with their places
+        (to cut their crops ahead)."""
+        return [(row[0], _item(row[1])) for row in self._db().execute(
+            "SELECT seq, item FROM queue WHERE done = 0 AND seq > ? ORDER BY seq LIMIT ?", (seq, count))]
 
     def next_for(self, operator: str, now: float | None = None) -> Shown | None:
         """Claim and return the next field for ``operator``: the first in queue order that
         no one has keyed and no one else holds, fields they skipped last (oldest skip
         first); None when none is left for them. Their other claims are let go."""
         now = time.time() if now is None else now
-        free = (f"NOT EXISTS (SELECT 1 FROM keyed k WHERE {_SAME_SCAN}) AND NOT EXISTS "
+        free = ("q.done = 0 AND NOT EXISTS "
                 "(SELECT 1 FROM claims c WHERE c.key = q.key AND c.operator <> :op AND c.until > :now)")
         with self._write() as w:
             found = w.execute(f"SELECT q.seq, q.item, q.key FROM queue q WHERE {free} AND NOT EXISTS "
@@ -242,8 +253,8 @@ class ReviewStore:
             if queued is None:
                 raise ReviewError(f"field {key} is not in this review queue")
             sha, item = queued[0], _item(queued[1])
-            done = w.execute(f"SELECT k.operator FROM keyed k, (SELECT :key AS key, :sha AS sha256) q WHERE {_SAME_SCAN}",
-                             {"key": key, "sha": sha}).fetchone()
+            done = w.execute(f"SELECT k.operator FROM keyed k, queue q WHERE q.key = :key AND {_same_scan('q')}",
+                             {"key": key}).fetchone()
             if done is not None:
                 raise Refused(f"already keyed by {done[0]}")
             held = w.execute("SELECT operator FROM claims WHERE key = ? AND operator <> ? AND until > ?",
@@ -256,6 +267,7 @@ class ReviewStore:
                               (key, sha, kind, text, marks, item.text, operator, now)).lastrowid
             w.execute("INSERT INTO keyed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (key, sha, kind, text, marks, item.text, operator, now, event))
+            w.execute(f"{_RECOUNT} WHERE key = ?", (key,))
             w.execute("DELETE FROM claims WHERE key = ?", (key,))
             w.execute("DELETE FROM skips WHERE key = ?", (key,))
         return entry
@@ -279,6 +291,7 @@ class ReviewStore:
                 return None
             entry = Keyed(*last[:8])
             w.execute("DELETE FROM keyed WHERE key = ? AND sha256 = ?", (entry.key, entry.sha256))
+            w.execute(f"{_RECOUNT} WHERE key = ?", (entry.key,))
             w.execute("INSERT INTO events (action, key, sha256, kind, text, marks, machine_text, operator, at) "
                       "VALUES ('undone', ?, ?, ?, ?, ?, ?, ?, ?)",
                       (entry.key, entry.sha256, entry.kind, entry.text, entry.marks, entry.machine_text, operator, now))
@@ -294,8 +307,7 @@ class ReviewStore:
         now = time.time() if now is None else now
         db = self._db()
         total = db.execute("SELECT count(*) FROM queue").fetchone()[0]
-        done = db.execute(f"SELECT count(*) FROM queue q WHERE EXISTS (SELECT 1 FROM keyed k WHERE {_SAME_SCAN})"
-                          ).fetchone()[0]
+        done = db.execute("SELECT count(*) FROM queue WHERE done = 1").fetchone()[0]
         times = [t for (t,) in db.execute("SELECT at FROM events WHERE operator = ? AND action = 'keyed' AND at > ? "
                                           "ORDER BY at", (operator, now - RATE_WINDOW_S))]
         rate = (len(times) - 1) / max((times[-1] - times[0]) / 60.0, 1e-6) if len(times) >= 2 else None
