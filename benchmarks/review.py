@@ -1,7 +1,7 @@
 """How long the review station takes from one accepted field to the next one shown, with
 a 10,000-field queue (target: at most 100 ms on the 2-core machine).
 
-    python -m benchmarks.review [--fields 10000] [--keyed 200] [--no-write]
+    python -m benchmarks.review [--fields 10000] [--keyed 200] [--pause-ms 0] [--no-write]
 
 The queue: the sample cheques (MNIST test digits) are read once by ``docproc run`` with
 every field sent to review; their rows are repeated over hard-linked copies of the scans
@@ -11,9 +11,10 @@ real queue does. Every crop is cut from a real page, so the page and crop caches
 they would.
 
 ``docproc review`` is started as a process and headless Chromium keys fields by keyboard
-(Enter on the machine's reading, a second Enter where a rule asks for one); the page
-itself times each field from the key press to the next field's crop painted
-(``window.stationTimings``). That is done twice: on the fresh queue, and after all but
+(Enter on the machine's reading, a second Enter where a rule asks for one), back to back
+unless ``--pause-ms`` says otherwise; the page itself times each field from the key press
+to the next field's crop painted (``window.stationTimings``), and of that the wait for the
+station's answer (``window.stationAnswers``). That is done twice: on the fresh queue, and after all but
 ``--keyed`` fields have been keyed (through the store, as other operators would have),
 where finding the next free field is slowest. Medians, 95th percentiles and maxima go to
 benchmarks/RESULTS.md with the machine.
@@ -27,6 +28,7 @@ import datetime as dt
 import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.results_file import machine_line, write_section
@@ -77,46 +79,58 @@ def key_all_but(job: Job, left: int) -> None:
     store.close()
 
 
-def timed_keying(job: Job, count: int, operator: str) -> list[float]:
-    """Key ``count`` fields in Chromium; the page's accept-to-next-shown times (ms)."""
+def timed_keying(job: Job, count: int, operator: str, pause_s: float) -> tuple[list[float], list[float]]:
+    """Key ``count`` fields in Chromium, ``pause_s`` after each is shown; the page's
+    accept-to-next-shown times (ms), and of each the wait for the station's answer."""
     station = StationProcess(job.review_args(), free_port())
     driver = browser()
     try:
         sign_in(driver, station.url, operator)
         for _ in range(count):
+            time.sleep(pause_s)
             if key_value(driver, "") == "done":
                 break
-        return [float(t) for t in driver.execute_script("return window.stationTimings")]
+        return ([float(t) for t in driver.execute_script("return window.stationTimings")],
+                [float(t) for t in driver.execute_script("return window.stationAnswers")])
     finally:
         driver.quit()
         station.stop()
 
 
-def summary(times: list[float]) -> str:
+def p95(times: list[float]) -> float:
     ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (f"median {statistics.median(ordered):.1f} ms, 95th percentile {p95:.1f} ms, max {ordered[-1]:.1f} ms "
-            f"over {len(ordered)} fields")
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def summary(times: tuple[list[float], list[float]]) -> str:
+    shown, answered = times
+    return (f"median {statistics.median(shown):.1f} ms, 95th percentile {p95(shown):.1f} ms, max {max(shown):.1f} ms "
+            f"over {len(shown)} fields (of which the station's answer: median {statistics.median(answered):.1f} ms, "
+            f"95th percentile {p95(answered):.1f} ms)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fields", type=int, default=10_000, help="fields in the queue")
     parser.add_argument("--keyed", type=int, default=200, help="fields keyed in the browser in each part")
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="wait this long after each field is shown before keying it (0: back to back, the "
+                             "hardest case: the crops cut ahead are still being cut)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="docproc-review-bench-") as tmp:
         job = build_queue_job(Path(tmp), args.fields)
-        fresh = timed_keying(job, args.keyed, "first-operator")
+        fresh = timed_keying(job, args.keyed, "first-operator", args.pause_ms / 1000)
         key_all_but(job, args.keyed + 5)
-        late = timed_keying(job, args.keyed, "last-operator")
+        late = timed_keying(job, args.keyed, "last-operator", args.pause_ms / 1000)
         store = ReviewStore(default_store_path(job.results))
         keyed = store.keyed()
         assert len(keyed) == len({k.key for k in keyed}), "a field was keyed twice"
         store.close()
-    lines = [f"fresh queue of {args.fields:,} fields: {summary(fresh)}",
+    pace = "back to back" if not args.pause_ms else f"{args.pause_ms:g} ms after each field is shown"
+    lines = [f"keyed {pace}; fresh queue of {args.fields:,} fields: {summary(fresh)}",
              f"same queue with {args.fields - args.keyed - 5:,} fields keyed before: {summary(late)}"]
-    worst = max(sorted(t)[min(len(t) - 1, round(0.95 * (len(t) - 1)))] for t in (fresh, late))
+    worst = max(p95(shown) for shown, _ in (fresh, late))
     verdict = (f"target at most {TARGET_MS:.0f} ms: {'met' if worst <= TARGET_MS else 'missed'} "
                f"(worst 95th percentile {worst:.1f} ms)")
     for line in [*lines, verdict]:

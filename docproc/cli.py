@@ -520,7 +520,7 @@ def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_e
              "several).")
 @option("--pdf-dpi", type=click.IntRange(50, 600), default=config.PDF_DPI, show_default=True, section="Input",
         help="The resolution the run rasterized PDFs at (its --pdf-dpi), so the boxes fit the pages.")
-@option("--sample", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True, section="Input",
+@option("--sample", type=click.FloatRange(0.0, 1.0), default=config.REVIEW_SAMPLE, show_default=True, section="Input",
         help="Share of the ok rows to key as well, unmarked, for quality control (0.02: 2%).")
 @option("--order", type=click.Choice(config.REVIEW_ORDERS), default=config.REVIEW_ORDERS[0], show_default=True,
         section="Input", help="Least confident fields first, or in the results' order.")
@@ -557,7 +557,8 @@ def review_command(results: Path, scans: Path | None, templates: tuple[Path, ...
         return
 
     def started(address: str) -> None:
-        click.echo(f"docproc: reviewing {opened.queued} fields of {results} (kept in {opened.store.path})", err=True)
+        fields = f"{opened.queued} field" + ("" if opened.queued == 1 else "s")
+        click.echo(f"docproc: reviewing {fields} of {results} (kept in {opened.store.path})", err=True)
         click.echo(f"docproc: open {address} in a browser; Ctrl-C stops the station", err=True)
 
     serve_review(opened, host, port, pdf_dpi, started)

@@ -1,5 +1,6 @@
 """docproc installed from its wheel (not editable) reads as the source tree does: the
-shipped models travel as package data, and nothing but ``docproc`` is installed."""
+shipped models and the review station's page travel as package data, and nothing but
+``docproc`` is installed."""
 
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ def test_a_wheel_install_reads_a_sample_from_another_folder(tmp_path: Path) -> N
     module, model, others = where.stdout.splitlines()
     assert Path(module).is_relative_to(fresh) and Path(model).is_relative_to(fresh) and Path(model).is_file()
     assert others == "None None None"
+    # The review station's page travels as package data too.
+    page = _run(str(python), "-c", "from importlib import resources; f = resources.files('docproc.review'); "
+                "print(all(f.joinpath('static', n).is_file() for n in ('station.html', 'station.js', 'station.css')))",
+                cwd=elsewhere)
+    assert page.stdout.strip() == "True", page.stdout + page.stderr
 
     scans, template = ROOT / "samples" / "scans" / "cheques", ROOT / "samples" / "templates" / "cheque.yaml"
     run = _run(str(fresh / "bin" / "docproc"), "run", str(scans), "--template", str(template), "-o", "r.csv",

@@ -11,8 +11,18 @@ let busy = false;          // a request that moves the queue is in flight: keys 
 let checkTimer = null;
 let ahead = [];            // the next fields' crops, loading
 let acceptedAt = null;     // when Enter (or u, b, Esc) was pressed, for the timings below
-// Milliseconds from each accepted field to the next one shown (its crop painted): the benchmark reads these.
+let answeredAt = null;     // when the station's answer to it came
+// Milliseconds from each accepted field to the next one shown (its crop painted), and of
+// that the wait for the station's answer: the benchmark reads these.
 window.stationTimings = [];
+window.stationAnswers = [];
+
+function timed() {
+  if (acceptedAt === null) return;
+  window.stationTimings.push(performance.now() - acceptedAt);
+  window.stationAnswers.push(answeredAt - acceptedAt);
+  acceptedAt = null;
+}
 
 async function api(path, body) {
   const response = await fetch(path, {
@@ -70,7 +80,7 @@ function show(data) {
   if (!current) {
     $("station").hidden = true;
     $("done").hidden = false;
-    if (acceptedAt !== null) { window.stationTimings.push(performance.now() - acceptedAt); acceptedAt = null; }
+    timed();
     document.body.dataset.field = "";
     return;
   }
@@ -90,7 +100,7 @@ function show(data) {
   crop.onload = () => {
     // The frame the crop is painted in: that is when the operator sees the field.
     requestAnimationFrame(() => {
-      if (acceptedAt !== null) { window.stationTimings.push(performance.now() - acceptedAt); acceptedAt = null; }
+      timed();
       document.body.dataset.field = shownId;  // tests wait for this: the field and its crop are on screen
     });
   };
@@ -108,6 +118,7 @@ async function move(path, body, note) {
   acceptedAt = performance.now();
   try {
     const data = await api(path, body);
+    answeredAt = performance.now();
     if (data.accepted === false && data.problems) {
       acceptedAt = null;
       confirming = data.final === false;
