@@ -35,7 +35,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="docproc-screenshots-") as tmp:
         job = read_job(Path(tmp))
         station = StationProcess(job.review_args(), free_port())
-        driver = browser(1100, 640)
+        driver = browser(1100, 760)
         try:
             sign_in(driver, station.url, "ann")
             key_value(driver, "31012026")  # the date: keyed, so the counter has moved

@@ -249,3 +249,28 @@ def test_a_queue_with_a_quality_sample_is_keyed_blind(job: Job) -> None:
         assert item["blind"] and item["reason"] == "" and item["digit_confidences"] == [] and item["alternatives"] == []
         shown = _post(client, station, "/api/key", {"id": item["id"], "kind": "value", "entry": "1", "confirm": True})
     assert len(station.store.keyed()) == 8
+
+
+def test_json_lines_results_are_reviewed_and_exported_as_the_csv_contract(review_job: Job, tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    scans = review_job.scans
+    read = docproc("run", str(scans / "cheques" / "cheque-0001.jpg"), "--root", str(scans), "--template",
+                   str(review_job.template), "--review-below", "1.0", "-o", str(results), "-q")
+    assert read.returncode == 0, read.stderr
+    job = Job(scans, results, review_job.template)
+    station = _open(job).station("127.0.0.1")
+    client = _client(station)
+    item = _post(client, station, "/api/next", {})["item"]
+    assert item["file"] == "cheques/cheque-0001.jpg" and all(set(a) == {"text", "probability"}
+                                                              for a in item["alternatives"])
+    assert client.get(item["crop"]).headers["content-type"] == "image/png"
+    _post(client, station, "/api/key", {"id": item["id"], "kind": "value", "entry": item["marks"], "confirm": True})
+    station.close()
+    reviewed = tmp_path / "reviewed.csv"
+    done = docproc("review", *job.review_args("--export", str(reviewed)))
+    assert done.returncode == 0, done.stderr
+    with reviewed.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and list(rows[0]) == REVIEWED_COLUMNS
+    assert [r["status"] for r in rows].count("keyed") == 1
+    assert all(re.fullmatch(r"\d\.\d{4}", r["confidence"]) for r in rows)
