@@ -274,3 +274,26 @@ def test_json_lines_results_are_reviewed_and_exported_as_the_csv_contract(review
     assert len(rows) == 2 and list(rows[0]) == REVIEWED_COLUMNS
     assert [r["status"] for r in rows].count("keyed") == 1
     assert all(re.fullmatch(r"\d\.\d{4}", r["confidence"]) for r in rows)
+
+
+def test_the_command_prints_the_token_it_needs_on_another_address(job: Job) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    from benchmarks.station_browser import StationProcess, free_port
+
+    port = free_port()
+    station = StationProcess(job.review_args("--host", "0.0.0.0"), port)
+    try:
+        url = urlsplit(station.url)
+        token = url.query.removeprefix("token=")
+        assert url.port == port and len(token) >= 24
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/", headers={"host": f"scanner-room:{port}"})
+        assert connection.getresponse().status == 403
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", f"/?token={token}", headers={"host": f"scanner-room:{port}"})
+        entered = connection.getresponse()
+        assert entered.status == 303 and token in (entered.getheader("set-cookie") or "")
+    finally:
+        assert station.stop() == 0

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass, replace
 from pathlib import Path
 
 from docproc.errors import ReviewError
@@ -58,19 +58,13 @@ CREATE TABLE IF NOT EXISTS events (
     operator TEXT NOT NULL,
     at REAL NOT NULL                -- seconds since the epoch
 );
+-- What is keyed now: each field's 'keyed' event that has not been taken back.
 CREATE TABLE IF NOT EXISTS keyed (
     key TEXT NOT NULL,
     sha256 TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    text TEXT NOT NULL,
-    marks TEXT NOT NULL,
-    machine_text TEXT NOT NULL,
-    operator TEXT NOT NULL,
-    at REAL NOT NULL,
-    event INTEGER NOT NULL REFERENCES events(id),
+    event INTEGER NOT NULL UNIQUE REFERENCES events(id),
     PRIMARY KEY (key, sha256)
 );
-CREATE INDEX IF NOT EXISTS keyed_by_operator ON keyed (operator, event);
 CREATE INDEX IF NOT EXISTS events_by_operator ON events (operator, action, at);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, operator TEXT NOT NULL, until REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS skips (operator TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL,
@@ -84,6 +78,8 @@ def _same_scan(q: str) -> str:
     return f"(k.key = {q}.key AND (k.sha256 = {q}.sha256 OR k.sha256 = '' OR {q}.sha256 = ''))"
 
 
+# A Keyed entry's columns in the log, in the dataclass's order.
+_ENTRY = "e.key, e.sha256, e.kind, e.text, e.marks, e.machine_text, e.operator, e.at"
 # Where a queued field's done flag is worked out again: after a queue is loaded, a key or an undo.
 _RECOUNT = f"UPDATE queue SET done = EXISTS (SELECT 1 FROM keyed k WHERE {_same_scan('queue')})"
 
@@ -253,8 +249,8 @@ class ReviewStore:
             if queued is None:
                 raise ReviewError(f"field {key} is not in this review queue")
             sha, item = queued[0], _item(queued[1])
-            done = w.execute(f"SELECT k.operator FROM keyed k, queue q WHERE q.key = :key AND {_same_scan('q')}",
-                             {"key": key}).fetchone()
+            done = w.execute(f"SELECT e.operator FROM queue q JOIN keyed k ON {_same_scan('q')} JOIN events e ON "
+                             "e.id = k.event WHERE q.key = :key", {"key": key}).fetchone()
             if done is not None:
                 raise Refused(f"already keyed by {done[0]}")
             held = w.execute("SELECT operator FROM claims WHERE key = ? AND operator <> ? AND until > ?",
@@ -262,11 +258,8 @@ class ReviewStore:
             if held is not None:
                 raise Refused(f"held by {held[0]}")
             entry = Keyed(key, sha, kind, text, marks, item.text, operator, now)
-            event = w.execute("INSERT INTO events (action, key, sha256, kind, text, marks, machine_text, operator, at) "
-                              "VALUES ('keyed', ?, ?, ?, ?, ?, ?, ?, ?)",
-                              (key, sha, kind, text, marks, item.text, operator, now)).lastrowid
-            w.execute("INSERT INTO keyed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (key, sha, kind, text, marks, item.text, operator, now, event))
+            event = self._log(w, "keyed", entry)
+            w.execute("INSERT INTO keyed VALUES (?, ?, ?)", (key, sha, event))
             w.execute(f"{_RECOUNT} WHERE key = ?", (key,))
             w.execute("DELETE FROM claims WHERE key = ?", (key,))
             w.execute("DELETE FROM skips WHERE key = ?", (key,))
@@ -285,16 +278,14 @@ class ReviewStore:
         again, held for them, and returned with what they keyed. None when there is none."""
         now = time.time() if now is None else now
         with self._write() as w:
-            last = w.execute("SELECT key, sha256, kind, text, marks, machine_text, operator, at, event FROM keyed "
-                             "WHERE operator = ? ORDER BY event DESC LIMIT 1", (operator,)).fetchone()
+            last = w.execute(f"SELECT {_ENTRY} FROM keyed k JOIN events e ON e.id = k.event WHERE e.operator = ? "
+                             "ORDER BY k.event DESC LIMIT 1", (operator,)).fetchone()
             if last is None:
                 return None
-            entry = Keyed(*last[:8])
+            entry = Keyed(*last)
             w.execute("DELETE FROM keyed WHERE key = ? AND sha256 = ?", (entry.key, entry.sha256))
             w.execute(f"{_RECOUNT} WHERE key = ?", (entry.key,))
-            w.execute("INSERT INTO events (action, key, sha256, kind, text, marks, machine_text, operator, at) "
-                      "VALUES ('undone', ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (entry.key, entry.sha256, entry.kind, entry.text, entry.marks, entry.machine_text, operator, now))
+            self._log(w, "undone", replace(entry, at=now))
             w.execute("DELETE FROM claims WHERE operator = ?", (operator,))
             w.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (entry.key, operator, now + HOLD_S))
             queued = w.execute("SELECT seq, item FROM queue WHERE key = ?", (entry.key,)).fetchone()
@@ -316,12 +307,18 @@ class ReviewStore:
     def keyed(self) -> list[Keyed]:
         """Every field keyed and not taken back, oldest first."""
         return [Keyed(*row) for row in self._db().execute(
-            "SELECT key, sha256, kind, text, marks, machine_text, operator, at FROM keyed ORDER BY event")]
+            f"SELECT {_ENTRY} FROM keyed k JOIN events e ON e.id = k.event ORDER BY k.event")]
 
     def events(self) -> list[tuple[str, Keyed]]:
         """The whole log: (``keyed`` or ``undone``, the entry), oldest first."""
         return [(row[0], Keyed(*row[1:])) for row in self._db().execute(
-            "SELECT action, key, sha256, kind, text, marks, machine_text, operator, at FROM events ORDER BY id")]
+            f"SELECT e.action, {_ENTRY} FROM events e ORDER BY e.id")]
+
+    @staticmethod
+    def _log(w: sqlite3.Connection, action: str, entry: Keyed) -> int:
+        """Append ``entry`` to the log as ``action``; its event id."""
+        return int(w.execute(f"INSERT INTO events (action, {_ENTRY.replace('e.', '')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (action, *astuple(entry))).lastrowid)
 
     def close(self) -> None:
         """Close this thread's connection."""
