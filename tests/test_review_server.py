@@ -167,6 +167,9 @@ def test_writes_from_another_site_are_refused(station: Station) -> None:
     own = {CSRF_HEADER: station.csrf, "origin": LOCAL}
     assert client.post("/api/next", json=body, headers=own).status_code == 200
     assert client.post("/api/next", json={"operator": ""}, headers=own).status_code == 400
+    for strange in ("0", None, [0], 1.5):
+        refused = client.post("/api/key", json={"operator": "ann", "id": strange, "entry": "1"}, headers=own)
+        assert refused.status_code == 400 and "reload the page" in refused.json()["error"]
     assert station.store.keyed() == []
 
 

@@ -128,6 +128,14 @@ def _operator(body: dict[str, Any]) -> str:
     return name
 
 
+def _seq(body: dict[str, Any]) -> int:
+    """The queue place a write is about (the ``id`` the page was given)."""
+    seq = body.get("id")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise ReviewError("the request names no field (its id must be the number the station gave); reload the page")
+    return seq
+
+
 async def _body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
@@ -173,7 +181,7 @@ def make_app(station: Station) -> Starlette:
         body = await _body(request)
 
         def checked() -> Response:
-            item = station.store.item(int(body.get("id", -1)))
+            item = station.store.item(_seq(body))
             if item is None:
                 return _refused("no such field in this queue", 404)
             found = check(str(body.get("entry", "")), station.rules.spec(item.template, item.field))
@@ -187,7 +195,7 @@ def make_app(station: Station) -> Starlette:
         return await run_in_threadpool(_key, body, operator)
 
     def _key(body: dict[str, Any], operator: str) -> Response:
-        item = station.store.item(int(body.get("id", -1)))
+        item = station.store.item(_seq(body))
         if item is None:
             return _refused("no such field in this queue", 404)
         kind = str(body.get("kind", "value"))
@@ -214,7 +222,7 @@ def make_app(station: Station) -> Starlette:
         operator = _operator(body)
 
         def skipped() -> Response:
-            item = station.store.item(int(body.get("id", -1)))
+            item = station.store.item(_seq(body))
             if item is not None:
                 station.store.skip(operator, item.key)
             return JSONResponse(station.view(station.store.next_for(operator), operator))
