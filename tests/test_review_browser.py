@@ -167,3 +167,24 @@ def test_a_station_killed_mid_queue_loses_nothing(job: Job, tmp_path: Path) -> N
     assert [exported[w]["text"] for w in keyed] == ["5", "5", "5", "9"]
     store = ReviewStore(default_store_path(job.results))
     assert [a for a, _ in store.events()].count("keyed") == 4
+
+
+def test_digits_typed_before_the_next_field_is_shown_are_kept_for_it(job: Job) -> None:
+    station = StationProcess(job.review_args(), free_port())
+    driver = browser()
+    try:
+        first = sign_in(driver, station.url, "ann")
+        first_where = _where(driver)
+        # Enter and the next field's digits at once, as a touch typist keys them.
+        press(driver, Keys.ENTER, "4", "2")
+        second = wait_moved(driver, first)
+        wait_for(driver, lambda d: _entry(d).get_attribute("value") == "42", "the digits typed ahead")
+        second_where = _where(driver)
+        key_value(driver, "")
+        wait_moved(driver, second)
+    finally:
+        driver.quit()
+        station.stop()
+    keyed = ReviewStore(default_store_path(job.results)).keyed()
+    assert [k.text for k in keyed][1] == "42" and len(keyed) == 2
+    assert first_where != second_where

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from html import escape
 from http.cookies import SimpleCookie
 from importlib import resources
 from typing import Any
@@ -37,6 +38,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from docproc.errors import ReviewError, StationError
+from docproc.recognize.classes import MARKS
 from docproc.review.crops import CropCutter
 from docproc.review.queue import QueueItem
 from docproc.review.rules import Rules, check, describe
@@ -148,7 +150,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 def _page(station: Station) -> str:
     html = resources.files("docproc.review").joinpath("static/station.html").read_text(encoding="utf-8")
-    return html.replace("{{csrf}}", station.csrf)
+    return html.replace("{{csrf}}", station.csrf).replace("{{marks}}", escape(MARKS))
 
 
 def make_app(station: Station) -> Starlette:

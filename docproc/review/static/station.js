@@ -3,6 +3,7 @@
 "use strict";
 
 const csrf = document.querySelector('meta[name="csrf"]').content;
+const marks = document.querySelector('meta[name="marks"]').content;  // what may be keyed between digits
 const $ = (id) => document.getElementById(id);
 let operator = localStorage.getItem("docproc-operator") || "";
 let current = null;        // the field shown
@@ -10,6 +11,7 @@ let confirming = false;    // the entry breaks a rule and Enter was pressed once
 let busy = false;          // a request that moves the queue is in flight: keys wait for it
 let checkTimer = null;
 let ahead = [];            // the next fields' crops, loading
+let typedAhead = "";       // digits typed while the station answers: they are for the next field
 let acceptedAt = null;     // when Enter (or u, b, Esc) was pressed, for the timings below
 let answeredAt = null;     // when the station's answer to it came
 // Milliseconds from each accepted field to the next one shown (its crop painted), and of
@@ -78,6 +80,7 @@ function show(data) {
   confirming = false;
   showProblems([]);
   if (!current) {
+    typedAhead = "";
     $("station").hidden = true;
     $("done").hidden = false;
     timed();
@@ -110,6 +113,11 @@ function show(data) {
   ahead = (current.ahead || []).map((url) => { const image = new Image(); image.src = url; return image; });
   entry.focus();
   entry.select();
+  if (typedAhead) {
+    entry.value = typedAhead;
+    typedAhead = "";
+    entry.dispatchEvent(new Event("input"));  // checked as if typed here
+  }
 }
 
 async function move(path, body, note) {
@@ -121,6 +129,7 @@ async function move(path, body, note) {
     answeredAt = performance.now();
     if (data.accepted === false && data.problems) {
       acceptedAt = null;
+      typedAhead = "";  // typed for a next field that did not come
       confirming = data.final === false;
       showProblems(data.problems, data.final);
       return;
@@ -129,6 +138,7 @@ async function move(path, body, note) {
     show(data);
   } catch (error) {
     acceptedAt = null;
+    typedAhead = "";
     say(`Not saved: ${error.message}. Your entry is still here; press Enter to try again.`);
   } finally {
     busy = false;
@@ -149,7 +159,20 @@ async function checkEntry() {
   } catch (error) { /* the check is a courtesy: Enter checks again on the server */ }
 }
 
+function keyable(event) {
+  return event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey &&
+    ((event.key >= "0" && event.key <= "9") || marks.includes(event.key));
+}
+
 function onKey(event) {
+  if (busy) {
+    // An operator who keys by touch types the next field before it is on screen: keep
+    // those keys for it, and hold the others (Enter, Esc, u, b) until the answer is in.
+    if (keyable(event)) typedAhead += event.key;
+    else if (event.key === "Backspace") typedAhead = typedAhead.slice(0, -1);
+    if (!["Shift", "Tab"].includes(event.key)) event.preventDefault();
+    return;
+  }
   if (!current && !(event.key === "z" && (event.ctrlKey || event.metaKey))) return;
   if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
     event.preventDefault();
