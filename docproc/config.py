@@ -67,6 +67,8 @@ class RunOptions:
     def template_name(self) -> str:
         """What the CSV 'template' column says: the template's name, empty without one."""
         return self.template.name if self.template else ""
+
+
 # `docproc review`: where the station listens (a loopback address needs no token), the
 # queue's orders (the first the default), and the share of ok rows keyed for quality control.
 REVIEW_HOST = "127.0.0.1"

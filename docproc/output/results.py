@@ -124,7 +124,8 @@ def check_writable(path: Path) -> None:
 FORMATS = ("csv", "jsonl")
 # Standard output, as an -o path.
 STDOUT = Path("-")
-_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", "": "csv"}
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+_SUFFIXES = {".csv": "csv", **{suffix: "jsonl" for suffix in JSON_LINES_SUFFIXES}, "": "csv"}
 
 
 def output_format(path: Path, given: str | None) -> str:

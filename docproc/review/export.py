@@ -17,19 +17,21 @@ from docproc.output.atomic import write_atomically
 from docproc.output.results import COLUMNS, read_csv
 from docproc.recognize.judgement import value_of
 from docproc.review.crops import ScanFiles
-from docproc.review.queue import field_key
+from docproc.review.queue import field_key, is_json_lines
 from docproc.review.rules import Rules
 from docproc.review.store import Keyed, ReviewStore
 
 REVIEWED_COLUMNS = [*COLUMNS, "machine_text", "keyed_by", "keyed_at"]
 TRUTH_COLUMNS = ["file", "page", "part", "field", "text"]
 KEYED = "keyed"
+# The reason column of a keyed row, by what was keyed (store.KINDS).
+KEYED_REASONS = {"value": "", "unreadable": "keyed unreadable", "blank": "keyed blank"}
 
 
 def _results_frame(path: Path):  # -> pandas.DataFrame
     import pandas as pd
 
-    if path.suffix.lower() not in (".jsonl", ".ndjson"):
+    if not is_json_lines(path):
         frame = read_csv(path)
     else:
         records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -59,11 +61,11 @@ def current_entries(store: ReviewStore, scans: ScanFiles, names: set[str]) -> di
     return found
 
 
-def reviewed_rows(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules) -> tuple[list[dict[str, object]], int]:
-    """The reviewed results' rows, and how many of them were keyed."""
+def reviewed_rows(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules) -> list[dict[str, object]]:
+    """The reviewed results' rows (REVIEWED_COLUMNS), keyed ones with status KEYED."""
     frame = _results_frame(results)
     entries = current_entries(store, scans, set(frame["file"]))
-    rows, keyed = [], 0
+    rows = []
     for row in frame.to_dict("records"):
         row = {**row, "machine_text": row["text"], "keyed_by": "", "keyed_at": ""}
         entry = entries.get(field_key(row["file"], row["page"], row["part"], row["field"]))
@@ -71,11 +73,9 @@ def reviewed_rows(results: Path, store: ReviewStore, scans: ScanFiles, rules: Ru
             spec = rules.spec(str(row["template"]), str(row["field"]))
             value = value_of(entry.text, entry.marks, spec) if spec is not None and spec.value_type != "digits" else ""
             row.update(text=entry.text, marks=entry.marks or entry.text, value=value or "", status=KEYED,
-                       reason="" if entry.kind == "value" else f"keyed {entry.kind}", error="",
-                       keyed_by=entry.operator, keyed_at=entry.at_iso)
-            keyed += 1
+                       reason=KEYED_REASONS[entry.kind], error="", keyed_by=entry.operator, keyed_at=entry.at_iso)
         rows.append(row)
-    return rows, keyed
+    return rows
 
 
 def _csv(rows: list[dict[str, object]], columns: list[str]) -> bytes:
@@ -86,19 +86,17 @@ def _csv(rows: list[dict[str, object]], columns: list[str]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def export_reviewed(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules, out: Path) -> int:
-    """Write the reviewed results to ``out`` (atomically); the number of keyed rows."""
-    rows, keyed = reviewed_rows(results, store, scans, rules)
+def write_reviewed(rows: list[dict[str, object]], out: Path) -> int:
+    """Write the reviewed results (``reviewed_rows``) to ``out`` atomically; the number of keyed rows."""
     write_atomically(out, _csv(rows, REVIEWED_COLUMNS), fix="free some space or choose another --export path")
-    return keyed
+    return sum(row["status"] == KEYED for row in rows)
 
 
-def export_truth(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules, out: Path) -> int:
-    """Write the keyed fields as audit truth to ``out``: every field keyed with a value or
-    as blank (truth: empty); one keyed unreadable has no truth and is left out. The
-    number of truth rows."""
-    rows, _ = reviewed_rows(results, store, scans, rules)
+def write_truth(rows: list[dict[str, object]], out: Path) -> int:
+    """Write the keyed fields of the reviewed results (``reviewed_rows``) as audit truth to
+    ``out``: every field keyed with a value or as blank (truth: empty); one keyed
+    unreadable has no truth and is left out. The number of truth rows."""
     truth = [{k: row[k] for k in TRUTH_COLUMNS} for row in rows
-             if row["status"] == KEYED and row["reason"] != "keyed unreadable"]
+             if row["status"] == KEYED and row["reason"] != KEYED_REASONS["unreadable"]]
     write_atomically(out, _csv(truth, TRUTH_COLUMNS), fix="free some space or choose another --export-truth path")
     return len(truth)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from docproc.config import REVIEW_ORDERS
 from docproc.errors import ReviewError
-from docproc.output.results import COLUMNS, read_csv
+from docproc.output.results import COLUMNS, JSON_LINES_SUFFIXES, read_csv
 
 ORDERS = REVIEW_ORDERS
 
@@ -93,13 +93,18 @@ def _from_jsonl(path: Path) -> list[QueueItem]:
     return items
 
 
+def is_json_lines(path: Path) -> bool:
+    """Whether a results file is JSON Lines (by its name, as ``docproc run -o`` chose), else CSV."""
+    return path.suffix.lower() in JSON_LINES_SUFFIXES
+
+
 def read_results(path: Path) -> list[QueueItem]:
     """Every row of a results file (CSV, or JSON Lines by its ``.jsonl``/``.ndjson`` name)
     as a queue item, in file order. ReviewError when it is missing or not docproc's."""
     if not path.is_file():
         raise ReviewError(f"results file {path} does not exist; give the CSV that `docproc run -o` wrote")
     try:
-        if path.suffix.lower() in (".jsonl", ".ndjson"):
+        if is_json_lines(path):
             return _from_jsonl(path)
         return _from_csv(path)
     except (ValueError, KeyError, UnicodeDecodeError) as exc:

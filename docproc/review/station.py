@@ -16,7 +16,7 @@ from pathlib import Path
 from docproc.config import PDF_DPI
 from docproc.errors import ReviewError
 from docproc.review.crops import CropCutter, ScanFiles
-from docproc.review.export import export_reviewed, export_truth
+from docproc.review.export import reviewed_rows, write_reviewed, write_truth
 from docproc.review.queue import build_queue, read_results
 from docproc.review.rules import Rules
 from docproc.review.server import Station, bind, is_loopback, serve
@@ -81,14 +81,16 @@ def open_review(results: Path, scans: Path | None = None, templates: list[Path] 
 
 
 def export(review: Review, reviewed: Path | None, truth: Path | None) -> list[str]:
-    """Write the reviewed results and/or the keyed truth; a line on each for the operator."""
+    """Write the reviewed results and/or the keyed truth (both from one reading of the
+    results and the store); a line on each for the operator."""
+    rows = reviewed_rows(review.results, review.store, review.scans, review.rules)
     said = []
     if reviewed is not None:
-        keyed = export_reviewed(review.results, review.store, review.scans, review.rules, reviewed)
+        keyed = write_reviewed(rows, reviewed)
         said.append(f"{keyed} keyed fields in the reviewed results -> {reviewed}")
     if truth is not None:
-        rows = export_truth(review.results, review.store, review.scans, review.rules, truth)
-        said.append(f"{rows} keyed fields as truth for `docproc audit --truth {truth}` -> {truth}")
+        count = write_truth(rows, truth)
+        said.append(f"{count} keyed fields as truth for `docproc audit --truth {truth}` -> {truth}")
     return said
 
 

@@ -160,7 +160,6 @@ class ReviewStore:
                 stored = w.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 if stored is None:
                     w.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                    w.execute("INSERT INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
                 elif stored[0] != str(SCHEMA_VERSION):
                     raise ReviewError(f"review store {path} has schema {stored[0]}, this docproc writes "
                                       f"{SCHEMA_VERSION}; use the docproc that made it, or give --store another path")
@@ -185,7 +184,7 @@ class ReviewStore:
     @property
     def salt(self) -> str:
         """The store's secret for choosing the quality-control sample (queue.sampled)."""
-        return str(self._db().execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
+        return self.secret("sample-salt")
 
     def secret(self, name: str) -> str:
         """A random secret kept in the store under ``name``, made the first time it is asked for."""
