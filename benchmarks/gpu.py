@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     accelerator = accelerator_line()
     print(f"Keras backend {keras.backend.backend()}; {accelerator}", flush=True)
     keep_freed_memory()  # as the docproc command does before its model loads
-    classifier = load_classifier(batch_size=args.batch_size)
+    classifier = load_classifier(batch_size=args.batch_size, runtime="keras")  # the GPU path is Keras (docproc[gpu])
     model = model_rate(classifier, args.digits, args.repeats)
 
     cores = default_jobs()

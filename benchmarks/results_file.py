@@ -29,8 +29,8 @@ def machine_line() -> str:
 
 
 # The libraries whose versions can move a figure: generated scans are drawn, blurred and
-# compressed by OpenCV, numpy and Pillow, and read by TensorFlow and Keras.
-LIBRARIES = ("numpy", "opencv-python-headless", "pillow", "tensorflow", "keras")
+# compressed by OpenCV, numpy and Pillow, and read by ONNX Runtime (or TensorFlow and Keras).
+LIBRARIES = ("numpy", "opencv-python-headless", "pillow", "tensorflow", "keras", "onnxruntime")
 
 
 def library_versions() -> str:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 Inputs = str | PathLike[str] | Iterable[str | PathLike[str]]
 # The keyword options, each with what it sets: the command line's names, with underscores.
-OPTIONS = ("model", "reader", "review_below", "pdf_dpi", "direct_pdf_scans", "split_documents", "max_megapixels",
+OPTIONS = ("model", "runtime", "reader", "review_below", "pdf_dpi", "direct_pdf_scans", "split_documents", "max_megapixels",
            "file_timeout", "batch_size", "jobs", "scheduler", "root", "raise_on_error")
 
 
@@ -59,12 +59,13 @@ class Reader:
 
     ``template``: a template file (or a loaded ``Template``), or None to find the digit
     strings of each page. The keyword options are ``docproc run``'s, with underscores:
-    ``model`` (a .keras file; default the shipped one), ``reader`` (both, segment or
-    sequence), ``review_below``, ``pdf_dpi``, ``direct_pdf_scans``, ``split_documents``,
-    ``max_megapixels``, ``file_timeout`` (seconds, None for none), ``batch_size``, ``jobs``
-    (worker processes; default 1, this process), ``scheduler`` (a Dask scheduler's
-    address, for ``run``), ``root`` (name files relative to it) and ``raise_on_error``. An
-    unknown one is a TypeError that names the one meant.
+    ``model`` (a .keras file; default the shipped one), ``runtime`` (onnx, the default,
+    or keras: what runs the models), ``reader`` (both, segment or sequence),
+    ``review_below``, ``pdf_dpi``, ``direct_pdf_scans``, ``split_documents``,
+    ``max_megapixels``, ``file_timeout`` (seconds, None for none), ``batch_size``,
+    ``jobs`` (worker processes; default 1, this process), ``scheduler`` (a Dask
+    scheduler's address, for ``run``), ``root`` (name files relative to it) and
+    ``raise_on_error``. An unknown one is a TypeError that names the one meant.
 
     ``read`` yields rows; ``run`` is ``docproc run``: results written to a file with the
     ledger beside it, so that a rerun reads only new and changed files.
@@ -91,6 +92,9 @@ class Reader:
             raise ValueError(f"reader must be one of {', '.join(config.READERS)}, got {self.options.reader!r}")
         model = options.get("model")
         self.model = Path(model) if model is not None else None  # type: ignore[arg-type]
+        self.runtime = str(options.get("runtime", config.RUNTIME))
+        if self.runtime not in config.RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(config.RUNTIMES)}, got {self.runtime!r}")
         self.batch_size = int(options.get("batch_size", config.BATCH_SIZE))  # type: ignore[call-overload]
         self.jobs = int(options.get("jobs", 1))  # type: ignore[call-overload]
         root = options.get("root")
@@ -104,7 +108,8 @@ class Reader:
         if self._classifier is None:
             from docproc.recognize.loading import load_classifier
 
-            self._classifier = load_classifier(self.model, self.batch_size, sequence=self.options.reads_lines)
+            self._classifier = load_classifier(self.model, self.batch_size, sequence=self.options.reads_lines,
+                                               runtime=self.runtime)
         return self._classifier
 
     def read(self, inputs: Inputs, template: Template | str | PathLike[str] | None | _Own = OWN
@@ -149,7 +154,7 @@ class Reader:
             if path != IN_MEMORY:
                 check_writable(path)
         readers = Readers(self.model or default_model_path(), batch_size=self.batch_size, jobs=self.jobs,
-                          scheduler=self.scheduler, sequence=self.options.reads_lines)
+                          scheduler=self.scheduler, sequence=self.options.reads_lines, runtime=self.runtime)
         # Before any lock, ledger or model: a path that does not exist stops the run here.
         files = _files(inputs, self.root)
         summary = summary if summary is not None else RunSummary()

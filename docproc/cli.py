@@ -166,7 +166,12 @@ model_option = option(
     envvar="DOCPROC_MODEL",
     show_envvar=True,
     section="Reading",
-    help="Keras model file (default: the shipped docproc/models/digits-cnn.keras).",
+    help="Keras model file, read through its ONNX twin beside it (default: the shipped docproc/models/digits-cnn.keras).",
+)
+runtime_option = option(
+    "--runtime", type=click.Choice(config.RUNTIMES), default=config.RUNTIME, show_default=True, section="Reading",
+    help="What runs the models: 'onnx' runs their exported twins on ONNX Runtime; 'keras' runs the .keras files "
+         "on Keras and TensorFlow (pip install 'docproc[train]'), as training does.",
 )
 
 
@@ -253,9 +258,10 @@ def _expand_images(inputs: tuple[Path, ...]) -> list[Path]:
 @main.command("classify")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @model_option
+@runtime_option
 @verbosity
 @reports_errors
-def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
+def classify_command(inputs: tuple[Path, ...], model_path: Path | None, runtime: str) -> None:
     """Classify single-digit crop images (files or folders); prints file, digit, confidence.
 
     With a model that knows marks, a crop it reads as no digit prints the mark (or
@@ -272,7 +278,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
     from docproc.recognize.loading import load_classifier
 
     files = _expand_images(inputs)
-    classifier = load_classifier(model_path, sequence=False)  # crops, one digit each: no lines to read
+    classifier = load_classifier(model_path, sequence=False, runtime=runtime)  # crops, one digit each: no lines
     digits, readable, failures = [], [], 0
     for path in files:
         try:
@@ -310,6 +316,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
         help="Largest page in megapixels; bigger ones get an error row before decoding (decompression bombs). "
              "--max-pixels is its old name.")
 @model_option
+@runtime_option
 @option("--reader", type=click.Choice(config.READERS), default=config.READER, show_default=True, section="Reading",
         help="Who reads each field: 'segment' cuts it into glyphs and classifies each; 'sequence' reads the "
              "whole field at once (a CTC sequence model); 'both' reads it both ways, and a field the two "
@@ -351,7 +358,7 @@ def classify_command(inputs: tuple[Path, ...], model_path: Path | None) -> None:
 @verbosity
 @reports_errors
 def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | None, model_path: Path | None,
-                root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, split_documents: bool, reader: str,
+                runtime: str, root: Path | None, pdf_dpi: int, direct_pdf_scans: bool, split_documents: bool, reader: str,
                 file_timeout: float, max_megapixels: float, batch_size: int, jobs: int | None, scheduler: str | None,
                 raise_on_error: bool, review_below: float, ledger_path: Path | None, force: bool,
                 log_file: Path | None, summary_json: Path | None, output_format: str | None) -> None:
@@ -378,7 +385,7 @@ def run_command(inputs: tuple[str, ...], output: Path, template_path: Path | Non
             _read_scans(inputs, output, template_path, model_path, root, ledger_path, force, quiet, summary_json,
                         summary, {"pdf_dpi": pdf_dpi, "review_below": review_below, "max_megapixels": max_megapixels,
                                   "file_timeout": file_timeout or None, "direct_pdf_scans": direct_pdf_scans,
-                                  "split_documents": split_documents, "reader": reader,
+                                  "split_documents": split_documents, "reader": reader, "runtime": runtime,
                                   "raise_on_error": raise_on_error},
                         batch_size, jobs, scheduler, output_format)
         exit_code = InputFileError.exit_code if summary.failed_files else 0

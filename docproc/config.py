@@ -31,6 +31,10 @@ GALLERY = 24
 # sequence reader over the whole field, or both, which must agree (docproc.recognize.agreement).
 READERS = ("both", "segment", "sequence")
 READER = "both"
+# What runs the models (--runtime): ONNX Runtime on their exported twins, or Keras on the
+# .keras files themselves (the train extra; docproc.recognize.networks).
+RUNTIMES = ("onnx", "keras")
+RUNTIME = "onnx"
 
 
 def default_jobs() -> int:

@@ -107,3 +107,10 @@ class StationError(DocprocError):
     """The review station cannot start serving: its port is taken or its address is not this machine's."""
 
     exit_code = 15
+
+
+class MissingExtraError(DocprocError):
+    """The command needs an optional part of docproc that this install lacks (Keras and
+    TensorFlow come with ``docproc[train]``); the message says which to install."""
+
+    exit_code = 16

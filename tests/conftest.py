@@ -41,12 +41,12 @@ def peered_classifier(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
 
     from docproc.recognize.loading import load_classifier
     from docproc.recognize.model_files import SHIPPED_MODEL, peers_path
+    from tests.model_copies import copy_model
     from training.model import build_inference_model
     from training.peers import bundle
 
     folder = tmp_path_factory.mktemp("peered")
-    model = folder / "mine.keras"
-    model.write_bytes(SHIPPED_MODEL.read_bytes())
+    model = copy_model(SHIPPED_MODEL, folder / "mine.keras")
     members = []
     for seed in (1, 2):
         keras.utils.set_random_seed(seed)

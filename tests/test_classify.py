@@ -13,7 +13,8 @@ from docproc.datasets import mnist
 from docproc.errors import ModelError
 from docproc.recognize.classes import CLASSES
 from docproc.recognize.loading import load_classifier, load_single_digit_check
-from docproc.recognize.model_files import SHIPPED_CHECK, card_path
+from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_MODEL, card_path
+from tests.model_copies import copy_model
 
 
 def test_the_shipped_model_reproduces_its_card(shipped_classifier, mnist_test: mnist.Split) -> None:
@@ -83,8 +84,7 @@ def test_unsure_crops_are_read_again_shifted_and_averaged(peered_classifier, mni
 def test_a_model_without_peers_reads_alone(shipped_classifier, tmp_path: Path) -> None:
     from docproc.recognize.classifier import SHIFTS, UNSURE_BELOW, shift_crops
 
-    model = tmp_path / "mine.keras"
-    model.write_bytes(shipped_classifier.path.read_bytes())
+    model = copy_model(SHIPPED_MODEL, tmp_path / "mine.keras")
     alone = load_classifier(model)
     assert alone.peers is None
     crop = np.zeros((1, 28, 28), np.float32)
@@ -99,9 +99,8 @@ def test_a_model_without_peers_reads_alone(shipped_classifier, tmp_path: Path) -
 def test_peers_of_the_wrong_shape_are_refused(tmp_path: Path) -> None:
     from docproc.recognize.model_files import SHIPPED_MODEL, peers_path
 
-    model = tmp_path / "mine.keras"
-    model.write_bytes(SHIPPED_MODEL.read_bytes())
-    peers_path(model).write_bytes(SHIPPED_CHECK.read_bytes())
+    model = copy_model(SHIPPED_MODEL, tmp_path / "mine.keras")
+    copy_model(SHIPPED_CHECK, peers_path(model))
     with pytest.raises(ModelError, match=r"needs.*\(N, 19\) peer probabilities"):
         load_classifier(model)
 
@@ -111,22 +110,43 @@ def test_a_missing_model_says_how_to_get_one(tmp_path: Path) -> None:
         load_classifier(tmp_path / "absent.keras")
 
 
-def test_a_corrupt_model_file_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", ["onnx", "keras"])
+def test_a_corrupt_model_file_is_refused(tmp_path: Path, runtime: str) -> None:
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"PK\x03\x04 this is not a keras archive")
+    bad.with_suffix(".onnx").write_bytes(b"\x08\x07 nor an onnx graph")
     with pytest.raises(ModelError, match="Could not load model"):
-        load_classifier(bad)
+        load_classifier(bad, runtime=runtime)
+
+
+def test_a_model_without_its_twin_says_how_to_export_it(tmp_path: Path) -> None:
+    alone = tmp_path / "mine.keras"
+    alone.write_bytes(SHIPPED_MODEL.read_bytes())
+    with pytest.raises(ModelError, match=r"mine.onnx not found.*python -m training.twins .*mine.keras.*--runtime keras"):
+        load_classifier(alone)
+    assert load_classifier(alone, runtime="keras", check=False, sequence=False).width == 19
+
+
+def test_a_twin_left_behind_by_a_retrained_model_is_refused(tmp_path: Path) -> None:
+    model = copy_model(SHIPPED_MODEL, tmp_path / "mine.keras")
+    model.write_bytes(SHIPPED_CHECK.read_bytes())  # another model under the same name
+    with pytest.raises(ModelError, match=r"exported from another version of .*mine.keras.*training.twins"):
+        load_classifier(model)
 
 
 def test_a_model_with_the_wrong_contract_is_refused(tmp_path: Path) -> None:
     import keras
 
-    inputs = keras.Input((32, 32, 1))
+    inputs = keras.Input((32, 32, 1), name="digits")
     model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     path = tmp_path / "wrong.keras"
     model.save(path)
     with pytest.raises(ModelError, match=r"needs.*\(N, 28, 28, 1\)"):
-        load_classifier(path)
+        load_classifier(path, runtime="keras")
+    model.predict_on_batch(np.zeros((1, 32, 32, 1), np.float32))
+    model.export(str(path.with_suffix(".onnx")), format="onnx", verbose=False)  # a twin without docproc's metadata
+    with pytest.raises(ModelError, match=r"needs.*\(N, 28, 28, 1\)"):
+        load_classifier(path.with_suffix(".onnx"))
 
 
 def test_the_shipped_single_digit_check_reproduces_its_card(shipped_classifier, mnist_test: mnist.Split) -> None:

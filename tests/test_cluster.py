@@ -82,7 +82,7 @@ def test_workers_get_the_digit_models_peers(peered_classifier) -> None:  # type:
     from docproc.run.cluster import ModelFiles, classifier_on_worker
 
     models = ModelFiles.read(peered_classifier.path, SHIPPED_CHECK, 256)
-    assert models.peers == peers_path(peered_classifier.path).read_bytes()
+    assert models.peers == peers_path(peered_classifier.path).with_suffix(".onnx").read_bytes()  # the twin
     on_worker = classifier_on_worker(models)  # as a worker loads them, from the bytes alone
     assert on_worker.peers is not None and on_worker.peers.members == peered_classifier.peers.members
 

@@ -225,15 +225,17 @@ def test_the_template_fingerprint_follows_its_meaning_not_its_layout(tmp_path: P
 def test_the_peers_beside_a_model_are_part_of_what_decides_readings(tmp_path: Path) -> None:
     from docproc.recognize.model_files import peers_path
 
-    model, check = tmp_path / "m.keras", tmp_path / "check.keras"
+    # What the default runtime reads: the twins (a reading install may have no .keras peers).
+    model, check = tmp_path / "m.onnx", tmp_path / "check.onnx"
     model.write_bytes(b"weights")
     check.write_bytes(b"check")
     readers = Readers(model, check)
     alone = reading_fingerprint(RunOptions(), readers.model_files())
-    peers_path(model).write_bytes(b"peers")
-    assert readers.model_files() == [model, check, peers_path(model)]
+    peers = peers_path(model).with_suffix(".onnx")
+    peers.write_bytes(b"peers")
+    assert readers.model_files() == [model, check, peers]
     with_peers = reading_fingerprint(RunOptions(), readers.model_files())
-    peers_path(model).write_bytes(b"other peers")
+    peers.write_bytes(b"other peers")
     assert len({alone.model_hash, with_peers.model_hash,
                 reading_fingerprint(RunOptions(), readers.model_files()).model_hash}) == 3
 

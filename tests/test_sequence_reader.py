@@ -20,6 +20,7 @@ from docproc.glyphs.line_image import HEIGHT, INK_HEIGHT, MIN_WIDTH, WIDTH_STEP,
 from docproc.recognize.model_files import SHIPPED_MODEL, SHIPPED_SEQUENCE
 from docproc.run.fingerprint import reading_fingerprint
 from docproc.run.job import Readers
+from tests.model_copies import copy_model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,7 @@ import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from docproc.recognize.loading import load_sequence_reader
 lines = np.load(sys.argv[1])
-reader = load_sequence_reader()
+reader = load_sequence_reader(runtime="keras")
 np.savez(sys.argv[2], *reader.read([lines[k] for k in lines.files]))
 """
 
@@ -97,7 +98,10 @@ def test_jax_backend_reads_lines_as_tensorflow_does(sequence_reader, mnist_test:
     assert result.returncode == 0, result.stderr[-3000:]
     saved = np.load(tmp_path / "jax.npz")
     under_jax = [saved[f"arr_{k}"] for k in range(len(lines))]
-    for jax_columns, tf_columns in zip(under_jax, sequence_reader.read(lines)):
+    from docproc.recognize.loading import load_sequence_reader
+
+    under_tensorflow = load_sequence_reader(runtime="keras").read(lines)
+    for jax_columns, tf_columns in zip(under_jax, under_tensorflow):
         assert np.array_equal(jax_columns.argmax(axis=1), tf_columns.argmax(axis=1))
         assert np.allclose(jax_columns, tf_columns, atol=1e-4)
 
@@ -105,8 +109,7 @@ def test_jax_backend_reads_lines_as_tensorflow_does(sequence_reader, mnist_test:
 def test_a_reader_without_its_calibration_is_refused_with_what_to_do(tmp_path: Path) -> None:
     from docproc.recognize.loading import load_sequence_reader
 
-    lonely = tmp_path / "sequence-ctc.keras"
-    lonely.write_bytes(SHIPPED_SEQUENCE.read_bytes())
+    lonely = copy_model(SHIPPED_SEQUENCE, tmp_path / "sequence-ctc.keras")
     with pytest.raises(ModelError, match="fit_agreement"):
         load_sequence_reader(lonely)
     assert load_sequence_reader(lonely, calibrated=False).calibration is None
@@ -116,8 +119,12 @@ def test_the_reader_choice_is_part_of_what_a_ledger_remembers() -> None:
     segment, both = RunOptions(reader="segment"), RunOptions(reader="both")
     files = [SHIPPED_MODEL]
     assert reading_fingerprint(segment, files) != reading_fingerprint(both, files)
-    assert Readers(SHIPPED_MODEL, sequence=True).model_files()[-2:] == [SHIPPED_SEQUENCE,
-                                                                       SHIPPED_SEQUENCE.with_name("sequence-ctc.agreement.json")]
+    calibration = SHIPPED_SEQUENCE.with_name("sequence-ctc.agreement.json")
+    # The files the runtime reads: the twins by default, the .keras files with --runtime keras.
+    assert Readers(SHIPPED_MODEL, sequence=True).model_files()[-2:] == [SHIPPED_SEQUENCE.with_suffix(".onnx"),
+                                                                       calibration]
+    assert Readers(SHIPPED_MODEL, sequence=True, runtime="keras").model_files()[-2:] == [SHIPPED_SEQUENCE,
+                                                                                         calibration]
 
 
 def test_dask_workers_get_the_sequence_reader_and_its_calibration(sequence_reader) -> None:  # type: ignore[no-untyped-def]

@@ -69,9 +69,11 @@ def test_a_peer_bundle_outputs_the_mean_of_its_members(tmp_path: Path) -> None:
     from docproc.recognize.model_files import SHIPPED_MODEL
     from training.model import build_inference_model
     from training.peers import bundle
+    from training.twins import export_twin
 
     other = tmp_path / "other.keras"
     build_inference_model(temperature=2.0).save(other)  # random weights: another model
+    export_twin(other)
     out = bundle([SHIPPED_MODEL, other], tmp_path / "m.peers.keras")
     peers = load_peers(out)
     assert peers.members == 2

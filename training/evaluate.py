@@ -55,13 +55,17 @@ INPUT_CONTRACT = "(N, 28, 28, 1) float32 in [0, 1], ink high, MNIST normalizatio
 
 
 def card_header(model_path: Path, output: str, parameters: int) -> dict[str, object]:
-    """What every model card starts with: the file, its checksum, its contract, its size."""
+    """What every model card starts with: the file, its checksum, its contract, its size,
+    and its ONNX twin (training/twins.py; exported first when it is missing or stale)."""
+    from training.twins import current_twin
+
     return {
         "name": model_path.stem,
         "file": model_path.name,
         "file_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
         "contract": {"input": INPUT_CONTRACT, "output": output},
         "parameters": parameters,
+        "twin": current_twin(model_path),
     }
 
 

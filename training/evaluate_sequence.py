@@ -47,6 +47,7 @@ from docproc.run.fingerprint import file_sha256  # noqa: E402
 from training import sequence_fields  # noqa: E402
 from training.train import machine_description  # noqa: E402
 from training.train_sequence import source_digits  # noqa: E402
+from training.twins import current_twin  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "name": args.model.stem,
         "file": args.model.name,
         "file_sha256": file_sha256(args.model),
+        "twin": current_twin(args.model),
         "contract": {
             "input": "(N, 32, W, 1) float32 in [0, 1], ink high: docproc.glyphs.line_image of the field",
             "output": "(N, W / 4, 19) probabilities per column: the symbols, then the CTC blank",

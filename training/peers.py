@@ -36,6 +36,7 @@ from docproc.errors import ModelError
 from docproc.recognize.loading import load_classifier
 from docproc.recognize.model_files import SHIPPED_MODEL, companion_path, peers_path
 from training.evaluate import ECE_BINS, card_header, library_versions
+from training.twins import export_twin
 
 DEFAULT_MEMBERS = 4
 SEED_BASE = 20261122  # the shipped model's seed: its validation split is the peers' too
@@ -55,6 +56,7 @@ def bundle(member_paths: list[Path], out: Path) -> Path:
     mean = layers.Average(name="probabilities")(outputs) if len(outputs) > 1 else outputs[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     keras.Model(inputs, mean, name="digits_cnn_peers").save(out)
+    export_twin(out)  # reading runs the twin (training/twins.py)
     return out
 
 

@@ -45,6 +45,7 @@ from docproc.recognize.model_files import SHIPPED_CHECK
 from training import augment, field_crops
 from training.evaluate import card_header, library_versions
 from training.train import machine_description, split_validation
+from training.twins import export_twin
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = SHIPPED_CHECK
@@ -290,6 +291,7 @@ def main(argv: list[str] | None = None) -> Path:
                     validation_data=(x_val[..., None], y_val), verbose=2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
+    export_twin(args.out)  # reading runs the twin (training/twins.py)
     training = {
         "command": shlex.join(["python", "-m", "training.single_digit", *argv]),
         "train_crops": int(len(y)),

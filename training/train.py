@@ -39,6 +39,7 @@ from docproc.datasets import mnist
 from docproc.recognize.model_files import SHIPPED_MODEL
 from training import pen_digits, sources
 from training.calibration import fit_temperature
+from training.twins import export_twin
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = SHIPPED_MODEL
@@ -291,6 +292,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     shipped.save(args.out)
+    export_twin(args.out)  # reading runs the twin (training/twins.py)
     save_curves(history, companion_path(args.out, "curves.png"))
     log = {
         "command": shlex.join(["python", "-m", "training.train", *argv]),

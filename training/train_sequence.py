@@ -39,6 +39,7 @@ from docproc.recognize.classes import SEQUENCE_SYMBOLS
 from docproc.recognize.model_files import SHIPPED_SEQUENCE
 from training import sequence_fields
 from training.train import add_checkpoint_options, checkpoint_dir, machine_description, split_validation
+from training.twins import export_twin
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = SHIPPED_SEQUENCE
@@ -232,6 +233,7 @@ def main(argv: list[str] | None = None) -> Path:
     shipped = shipped_model(best)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     shipped.save(args.out)
+    export_twin(args.out)  # reading runs the twin (training/twins.py)
     log = {
         "command": shlex.join(["python", "-m", "training.train_sequence", *argv]),
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

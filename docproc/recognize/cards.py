@@ -28,6 +28,20 @@ def read_card(model_path: Path | None = None) -> dict[str, Any]:
     return card
 
 
+def twin_lines(card: dict[str, Any], indent: str = "twin         ") -> list[str]:
+    """What a card says of the model's ONNX twin (training/twins.py): its file and hash, and
+    how closely it agrees with the Keras file; a line saying it has none otherwise."""
+    twin = card.get("twin")
+    if not twin:
+        return [f"{indent}none recorded: export it with `python -m training.twins {card.get('file', 'MODEL.keras')}`"]
+    agreement = twin.get("agreement", {})
+    return [f"{indent}{twin['file']}  (sha256 {twin['file_sha256'][:16]}...), read with --runtime onnx (the default); "
+            f"--runtime keras reads {card['file']}",
+            f"{' ' * len(indent)}largest difference from the Keras model "
+            f"{agreement.get('max_abs_difference', float('nan')):.1e}, "
+            f"argmax agreement {agreement.get('argmax_agreement', float('nan')):.2%} on {agreement.get('probe', '?')}"]
+
+
 def format_card(card: dict[str, Any]) -> str:
     """A plain-text summary: headline figures, per-digit scores, confusion matrix, provenance."""
     test, calibration = card["test"], card["calibration"]
@@ -35,6 +49,7 @@ def format_card(card: dict[str, Any]) -> str:
     machine = training.get("machine") or {}
     lines = [
         f"model        {card['file']}  (sha256 {card['file_sha256'][:16]}...)",
+        *twin_lines(card),
         f"parameters   {card['parameters']:,}",
         f"test         accuracy {test['accuracy']:.2%} on {test['digits']:,} MNIST test digits ({test['errors']} errors)",
         f"calibration  ECE {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after "
@@ -122,6 +137,7 @@ def format_companions(model_path: Path | None = None) -> str:
         test = check.get("test", {})
         lines.append(f"  single-digit  {check['file']}  (sha256 {check['file_sha256'][:16]}...), "
                      f"{check.get('parameters', 0):,} parameters")
+        lines += twin_lines(check, "                twin ")
         if "accuracy_at_0.5" in test:
             lines.append(f"                {test['accuracy_at_0.5']:.2%} right at 0.5 on "
                          f"{test.get('composites', '?'):,} composites "
@@ -132,6 +148,7 @@ def format_companions(model_path: Path | None = None) -> str:
     else:
         lines.append(f"  sequence      {sequence['file']}  (sha256 {sequence.get('file_sha256', '?')[:16]}...), "
                      f"{sequence.get('parameters', 0):,} parameters; reads with --reader both or sequence")
+        lines += twin_lines(sequence, "                twin ")
         for name, figures in sequence.get("tests", {}).items():
             lines.append(f"                {figures['field_accuracy']:.2%} of {figures['fields']:,} fields right: {name}")
     return "\n".join(lines)

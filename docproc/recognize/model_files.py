@@ -34,14 +34,16 @@ def companion_path(model_path: Path, kind: str) -> Path:
 
 
 def peers_path(model_path: Path) -> Path:
-    """Where a digit model's peers live: ``digits-cnn.peers.keras`` beside ``digits-cnn.keras``."""
+    """Where a digit model's peers live: ``digits-cnn.peers.keras`` beside ``digits-cnn.keras``
+    (or its twin ``digits-cnn.onnx``)."""
     return companion_path(model_path, "peers.keras")
 
 
 def peers_beside(model_path: Path) -> Path | None:
-    """The peer bundle beside a digit model, or None when it has none."""
+    """The peer bundle beside a digit model (its .keras name, there when the file or its
+    ONNX twin is: a reading install may carry only the twins), or None when it has none."""
     path = peers_path(model_path)
-    return path if path.is_file() else None
+    return path if path.is_file() or path.with_suffix(".onnx").is_file() else None
 
 
 def calibration_path(sequence_path: Path) -> Path:

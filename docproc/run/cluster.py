@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docproc.config import RunOptions
+from docproc.config import RUNTIME, RunOptions
 from docproc.errors import ClusterError
 from docproc.ingest.inputs import InputFile
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier, load_sequence_reader, load_single_digit_check
 from docproc.recognize.model_files import SHIPPED_SEQUENCE, calibration_path, peers_beside, peers_path
 from docproc.recognize.native_stderr import captured_native_stderr
+from docproc.recognize.networks import TWIN_SUFFIX, file_read
 from docproc.run.failures import dask_workers_died, not_on_dask_worker
 from docproc.run.native_memory import keep_freed_memory
 from docproc.run.pipeline import FileRows, run_files
@@ -49,7 +50,8 @@ _LOADED: dict[str, DigitClassifier] = {}
 @dataclass(frozen=True)
 class ModelFiles:
     """The digit model, the single-digit check, the digit model's peers and the sequence
-    reader with its calibration (each empty when not there), as bytes, to load on a worker."""
+    reader with its calibration (each empty when not there), as bytes of the files the
+    runtime reads (their ONNX twins, or the .keras files), to load on a worker."""
 
     digits: bytes
     check: bytes
@@ -58,35 +60,47 @@ class ModelFiles:
     peers: bytes = b""
     sequence: bytes = b""
     calibration: bytes = b""
+    runtime: str = RUNTIME
 
     @classmethod
-    def read(cls, digits: Path, check: Path, batch_size: int, sequence: Path | None = None) -> ModelFiles:
+    def read(cls, digits: Path, check: Path, batch_size: int, sequence: Path | None = None,
+             runtime: str = RUNTIME) -> ModelFiles:
         """The model files' bytes, with their key; the peers are those beside ``digits``,
         the calibration the one beside ``sequence``."""
-        digits_bytes, check_bytes = digits.read_bytes(), check.read_bytes()
+        digits_bytes, check_bytes = file_read(digits, runtime).read_bytes(), file_read(check, runtime).read_bytes()
         peers = peers_beside(digits)
-        peers_bytes = peers.read_bytes() if peers is not None else b""
-        sequence_bytes = sequence.read_bytes() if sequence is not None else b""
+        peers_bytes = file_read(peers, runtime).read_bytes() if peers is not None else b""
+        sequence_bytes = file_read(sequence, runtime).read_bytes() if sequence is not None else b""
         calibration_bytes = calibration_path(sequence).read_bytes() if sequence is not None else b""
-        parts = [digits_bytes, check_bytes, peers_bytes, sequence_bytes, calibration_bytes, str(batch_size).encode()]
+        parts = [digits_bytes, check_bytes, peers_bytes, sequence_bytes, calibration_bytes, str(batch_size).encode(),
+                 runtime.encode()]
         key = hashlib.sha256(b"\0".join(hashlib.sha256(part).digest() for part in parts)).hexdigest()
-        return cls(digits_bytes, check_bytes, batch_size, key, peers_bytes, sequence_bytes, calibration_bytes)
+        return cls(digits_bytes, check_bytes, batch_size, key, peers_bytes, sequence_bytes, calibration_bytes, runtime)
 
 
-def _use_the_workers_threads() -> None:
-    """Keep OpenCV and TensorFlow to the worker's own thread count, as Dask expects of a
-    task (its nanny does the same for OpenMP and BLAS). Left alone, each would start a
-    thread per core in every worker, and workers sharing a machine would fight over cores."""
-    import cv2
+def _workers_threads() -> int | None:
+    """The worker's own thread count (None off a Dask worker, run directly)."""
     from distributed import get_worker
 
     try:
         worker = get_worker()
     except ValueError:
+        return None
+    return max(1, int(getattr(worker, "nthreads", 1)))
+
+
+def _use_the_workers_threads(runtime: str) -> None:
+    """Keep OpenCV and TensorFlow to the worker's own thread count, as Dask expects of a
+    task (its nanny does the same for OpenMP and BLAS; ONNX Runtime is given it when its
+    sessions open). Left alone, each would start a thread per core in every worker, and
+    workers sharing a machine would fight over cores."""
+    import cv2
+
+    threads = _workers_threads()
+    if threads is None:
         return  # not on a Dask worker (run directly): nothing to share out
-    threads = max(1, int(getattr(worker, "nthreads", 1)))
     cv2.setNumThreads(threads)
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+    if runtime == "keras" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with captured_native_stderr():  # TensorFlow's start-up notes, as when the model loads
             import tensorflow as tf
@@ -104,21 +118,25 @@ def classifier_on_worker(models: ModelFiles) -> DigitClassifier:
             # The Dask nanny sets MALLOC_TRIM_THRESHOLD_ to 64 KiB, which made reading 50%
             # slower here; malloc is set again before TensorFlow loads (see native_memory).
             keep_freed_memory()
-            _use_the_workers_threads()
-        # Keras loads from files; once loaded, the models live in memory and the files can go.
+            _use_the_workers_threads(models.runtime)
+        runtime, threads = models.runtime, _workers_threads()
+        suffix = TWIN_SUFFIX if runtime == "onnx" else ".keras"
+        # The runtimes load from files; once loaded, the models live in memory and the files can go.
         with tempfile.TemporaryDirectory(prefix="docproc-models-") as tmp:
             folder = Path(tmp)
-            (folder / "digits.keras").write_bytes(models.digits)
-            (folder / "check.keras").write_bytes(models.check)
+            digits = folder / f"digits{suffix}"
+            digits.write_bytes(models.digits)
+            (folder / f"check{suffix}").write_bytes(models.check)
             if models.peers:  # where load_classifier looks for them
-                peers_path(folder / "digits.keras").write_bytes(models.peers)
-            classifier = load_classifier(folder / "digits.keras", batch_size=models.batch_size, check=False,
-                                         sequence=False)
-            classifier.check = load_single_digit_check(folder / "check.keras")
+                file_read(peers_path(digits), runtime).write_bytes(models.peers)
+            classifier = load_classifier(digits, batch_size=models.batch_size, check=False, sequence=False,
+                                         runtime=runtime, threads=threads)
+            classifier.check = load_single_digit_check(folder / f"check{suffix}", runtime, threads)
             if models.sequence:
-                (folder / "sequence.keras").write_bytes(models.sequence)
-                calibration_path(folder / "sequence.keras").write_bytes(models.calibration)
-                classifier.sequence = load_sequence_reader(folder / "sequence.keras")
+                (folder / f"sequence{suffix}").write_bytes(models.sequence)
+                calibration_path(folder / f"sequence{suffix}").write_bytes(models.calibration)
+                classifier.sequence = load_sequence_reader(folder / f"sequence{suffix}", runtime=runtime,
+                                                           threads=threads)
         _LOADED[models.key] = classifier
     return _LOADED[models.key]
 
@@ -137,11 +155,12 @@ def read_files_on_worker(items: list[InputFile], options: RunOptions, models: Mo
 
 def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler: str, model_paths: list[Path],
                          batch_size: int, local_workers: int,
-                         on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
+                         on_page: Callable[[InputFile, int], None] | None = None,
+                         runtime: str = RUNTIME) -> Iterator[FileRows]:
     """Read ``files`` on the Dask cluster at ``scheduler`` (``local``: a cluster of
     ``local_workers`` processes on this machine); yield each file's rows in input order.
     ``model_paths`` are the digit model and the check; the shipped sequence reader goes
-    with them where ``options`` read with it."""
+    with them where ``options`` read with it; ``runtime`` runs them on the workers."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -160,14 +179,15 @@ def run_files_on_cluster(files: list[InputFile], options: RunOptions, scheduler:
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); check the address and that "
                                "`dask scheduler` runs there, or use --scheduler local") from exc
-        yield from read_with_client(client, files, options, model_paths, batch_size, on_page)
+        yield from read_with_client(client, files, options, model_paths, batch_size, on_page, runtime)
 
 
 def read_with_client(client: Any, files: list[InputFile], options: RunOptions, model_paths: list[Path],
-                     batch_size: int, on_page: Callable[[InputFile, int], None] | None = None) -> Iterator[FileRows]:
+                     batch_size: int, on_page: Callable[[InputFile, int], None] | None = None,
+                     runtime: str = RUNTIME) -> Iterator[FileRows]:
     """Read ``files`` on the workers of a connected Dask ``client``; each file's rows in
     input order. ``model_paths`` are the digit model and the check; the shipped sequence
-    reader goes with them where ``options`` read with it."""
+    reader goes with them where ``options`` read with it; ``runtime`` runs them."""
     from distributed import KilledWorker
 
     digits, check = model_paths
@@ -176,7 +196,7 @@ def read_with_client(client: Any, files: list[InputFile], options: RunOptions, m
     log.info("Dask cluster %s: %d workers, %d threads", client.scheduler.address, len(client.nthreads()), threads)
     # A key of its own (hash=False): another call scattering the same bytes must not share,
     # and on release drop, this one's copy.
-    models = client.scatter(ModelFiles.read(digits, check, batch_size, sequence), broadcast=True, hash=False)
+    models = client.scatter(ModelFiles.read(digits, check, batch_size, sequence, runtime), broadcast=True, hash=False)
     chunks = [files[i:i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
     upcoming = iter(chunks)
     in_flight: deque[tuple[list[InputFile], Any]] = deque()

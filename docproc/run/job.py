@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docproc.config import BATCH_SIZE, RunOptions
+from docproc.config import BATCH_SIZE, RUNTIME, RunOptions
 from docproc.ingest.inputs import InputFile
 from docproc.output.results import FieldResult, write_results
 from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier
 from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_SEQUENCE, calibration_path, peers_beside
+from docproc.recognize.networks import file_read
 from docproc.run.fingerprint import reading_fingerprint
 from docproc.run.ledger import Fingerprint, InputRecord, Ledger
 from docproc.run.pipeline import FileRows, absent_field_rows, run_files
@@ -37,9 +38,9 @@ log = logging.getLogger("docproc")
 
 @dataclass(frozen=True)
 class Readers:
-    """Who reads: the digit model and the single-digit check, the batch size, and where
-    the work runs (``jobs`` local worker processes, or a Dask cluster at ``scheduler``,
-    ``local`` for one of ``jobs`` processes on this machine)."""
+    """Who reads: the digit model and the single-digit check, the batch size, where the
+    work runs (``jobs`` local worker processes, or a Dask cluster at ``scheduler``,
+    ``local`` for one of ``jobs`` processes on this machine), and what runs the models."""
 
     model_path: Path
     check_path: Path = SHIPPED_CHECK
@@ -47,18 +48,22 @@ class Readers:
     jobs: int = 1
     scheduler: str | None = None
     sequence: bool = False  # the sequence reader reads too (--reader both or sequence)
+    runtime: str = RUNTIME  # one of config.RUNTIMES
 
     def load(self) -> DigitClassifier:
         """The classifier, loaded in this process."""
-        return load_classifier(self.model_path, batch_size=self.batch_size, sequence=self.sequence)
+        return load_classifier(self.model_path, batch_size=self.batch_size, sequence=self.sequence,
+                               runtime=self.runtime)
 
     def model_files(self) -> list[Path]:
-        """The files whose bytes decide the readings: the digit model, the check, the
-        digit model's peers where it has them, and the sequence reader and its
-        calibration when it reads."""
+        """The files whose bytes decide the readings, as the runtime reads them (the ONNX
+        twins, or the .keras files): the digit model, the check, the digit model's peers
+        where it has them, and the sequence reader (with its calibration) when it reads."""
         peers = peers_beside(self.model_path)
-        sequence = [SHIPPED_SEQUENCE, calibration_path(SHIPPED_SEQUENCE)] if self.sequence else []
-        return [self.model_path, self.check_path, *([peers] if peers is not None else []), *sequence]
+        models = [self.model_path, self.check_path, *([peers] if peers is not None else []),
+                  *([SHIPPED_SEQUENCE] if self.sequence else [])]
+        calibration = [calibration_path(SHIPPED_SEQUENCE)] if self.sequence else []
+        return [file_read(path, self.runtime) for path in models] + calibration
 
 
 def _record(step: Step, done_rows: list[FieldResult], pages: int, fingerprint: Fingerprint) -> InputRecord:
@@ -90,7 +95,7 @@ def _read(files: list[InputFile], options: RunOptions, readers: Readers,
         from docproc.run.cluster import run_files_on_cluster
 
         return run_files_on_cluster(files, options, readers.scheduler, [readers.model_path, readers.check_path],
-                                    readers.batch_size, readers.jobs, on_page)
+                                    readers.batch_size, readers.jobs, on_page, readers.runtime)
     # Loaded by run_files once its workers have their first files: they start meanwhile.
     return run_files(files, load, options, on_page, readers.jobs)
 
