@@ -10,6 +10,7 @@ import pytest
 
 from docproc.recognize.classes import CLASSES
 from docproc.recognize.loading import load_classifier
+from tests.model_copies import copy_model
 
 
 def test_folded_model_matches_the_training_model() -> None:
@@ -88,8 +89,7 @@ def test_peers_are_trained_bundled_and_carded_beside_their_model(tmp_path: Path)
     from docproc.recognize.model_files import SHIPPED_MODEL, card_path, peers_path
     from training import peers
 
-    model = tmp_path / "mine.keras"
-    model.write_bytes(SHIPPED_MODEL.read_bytes())
+    model = copy_model(SHIPPED_MODEL, tmp_path / "mine.keras")
     out = peers.main(["--train", "--count", "2", "--limit", "600", "--epochs", "1", "--model", str(model)])
     assert out == peers_path(model)
     card = json.loads(card_path(out).read_text())

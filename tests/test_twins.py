@@ -55,7 +55,7 @@ def test_the_digit_twins_read_test_and_scanned_crops_as_keras_does(shipped_class
     if (DATA / "real-digits").is_dir():
         crops.append(uci_digits.recipe_crops(uci_digits.read_optdigits(DATA / "real-digits" / "optdigits-orig.windep")))
     digits = np.concatenate(crops)
-    assert len(digits) > 10_500
+    assert len(digits) > 10_100  # the test split and some hundred scanned crops at least
     _agree(on_keras.predict(digits), shipped_classifier.predict(digits))
     _agree(on_keras.check.predict(digits)[:, None], shipped_classifier.check.predict(digits)[:, None])
     # As docproc reads them: re-reads of the unsure crops included.

@@ -136,7 +136,7 @@ def by_source(classifier: DigitClassifier, real: Path | None) -> dict[str, objec
 def evaluate(model_path: Path, command: str, real: Path | None = None) -> dict[str, object]:
     """Compute the card for one model file on its test sets; ``command`` is recorded as
     the command that evaluated it."""
-    classifier = load_classifier(model_path, sequence=False)
+    classifier = load_classifier(model_path, sequence=False, runtime="keras")  # its layers: temperature, logits
     test = mnist.load("test")
     x = test.images.astype(np.float32) / 255.0
     probabilities = classifier.predict(x)

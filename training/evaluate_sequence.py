@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     from docproc.recognize.loading import load_sequence_reader
 
-    reader = load_sequence_reader(args.model)
+    reader = load_sequence_reader(args.model, runtime="keras")  # the model trained; its twin agrees (card: twin)
     everything = dict(sequence_fields.SOURCE_SHARES)
     tests: dict[str, object] = {
         "generated, held-out digits": generated_test(reader, source_digits(True), font_files.training_fonts(),
