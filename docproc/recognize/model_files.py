@@ -7,6 +7,8 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
+from docproc.recognize.networks import twin_path
+
 MODEL_ENV = "DOCPROC_MODEL"
 # Package data (pyproject.toml), found where the package is installed: a wheel install has
 # them as an editable one does. Keras loads from paths, and pip installs packages as plain
@@ -43,7 +45,7 @@ def peers_beside(model_path: Path) -> Path | None:
     """The peer bundle beside a digit model (its .keras name, there when the file or its
     ONNX twin is: a reading install may carry only the twins), or None when it has none."""
     path = peers_path(model_path)
-    return path if path.is_file() or path.with_suffix(".onnx").is_file() else None
+    return path if path.is_file() or twin_path(path).is_file() else None
 
 
 def calibration_path(sequence_path: Path) -> Path:

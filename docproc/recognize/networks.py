@@ -11,7 +11,6 @@ models to about 1e-6 (tests/test_twins.py).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 
 from docproc.errors import MissingExtraError, ModelError
 from docproc.recognize.native_stderr import captured_native_stderr
+from docproc.run.fingerprint import file_sha256
 
 TWIN_SUFFIX = ".onnx"
 # What a twin's metadata says of the Keras file it was exported from (training/twins.py).
@@ -59,10 +59,13 @@ class OnnxNetwork:
     parameters: int
     members: int = 1
 
+    def __post_init__(self) -> None:
+        # Asked of the session once, not on every call of the hot path.
+        self._input_name = self.session.get_inputs()[0].name
+
     def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
         """The model's output for one batch (float32, shaped as the input allows)."""
-        name = self.session.get_inputs()[0].name
-        return self.session.run(None, {name: np.ascontiguousarray(batch, np.float32)})[0]
+        return self.session.run(None, {self._input_name: np.ascontiguousarray(batch, np.float32)})[0]
 
     def count_params(self) -> int:
         """The Keras model's weight count, as recorded at export."""
@@ -102,10 +105,6 @@ def _dims(value: Any) -> tuple[int | None, ...]:
     return tuple(dim if isinstance(dim, int) else None for dim in value.shape)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_onnx(model_path: Path, missing_hint: str, threads: int | None = None) -> OnnxNetwork:
     """The twin of ``model_path`` (or the .onnx file it names) in an ONNX Runtime session
     on the CPU, with ``threads`` threads (None: one per core). ModelError when the twin is
@@ -130,7 +129,7 @@ def load_onnx(model_path: Path, missing_hint: str, threads: int | None = None) -
                             "again with `python -m training.twins`.")
     metadata = session.get_modelmeta().custom_metadata_map
     source = metadata.get(SOURCE_SHA256)
-    if model_path != path and model_path.is_file() and source != _sha256(model_path):
+    if model_path != path and model_path.is_file() and source != file_sha256(model_path):
         raise ModelError(
             f"{path} was exported from another version of {model_path} (the Keras file changed since): export it "
             f"again with `python -m training.twins {model_path}` (needs docproc[train]), or read with --runtime keras."
