@@ -43,7 +43,7 @@ from docproc.config import READER, READERS  # noqa: E402
 from docproc.datasets import mnist  # noqa: E402
 from docproc.ingest.inputs import read_kind  # noqa: E402
 from docproc.ingest.pages import iter_pages  # noqa: E402
-from docproc.output.results import FieldResult  # noqa: E402
+from docproc.output.results import FieldResult, render  # noqa: E402
 from docproc.recognize.classifier import DigitClassifier  # noqa: E402
 from docproc.recognize.loading import load_classifier  # noqa: E402
 from docproc.recognize.model_files import SHIPPED_SEQUENCE  # noqa: E402
@@ -138,6 +138,38 @@ def readers_comparison(work: Path, truth: dict[tuple[str, int, str], str], class
                      + f" | {pct(overall['field_accuracy'])} | {pct(low)} to {pct(high)} | {pct(overall['error_at_10'])} | "
                      + " | ".join(f"{rates[k]:.1f}" for k, _ in KINDS) + " |")
     return lines
+
+
+def _without_probabilities(row: FieldResult) -> dict[str, object]:
+    return {key: value for key, value in row.row().items() if key not in ("confidence", "digit_confidences")}
+
+
+def runtimes_comparison(work: Path, truth: dict[tuple[str, int, str], str], default: list[KindReading]) -> str:
+    """The set read again with ``--runtime keras`` (the Keras models on TensorFlow) beside
+    the default reading (their ONNX twins, ``default``): rows the same but for their
+    probabilities, the results CSV's bytes, the largest difference of a probability, and
+    pages per second."""
+    keras_classifier = load_classifier(runtime="keras")
+    keras = read_generated_set(work, truth, keras_classifier)
+    rows = [row for reading in default for row in reading.rows]
+    keras_rows = [row for reading in keras for row in reading.rows]
+    same = sum(_without_probabilities(a) == _without_probabilities(b) for a, b in zip(rows, keras_rows)
+               ) if len(rows) == len(keras_rows) else 0
+    largest = max((abs(x - y) for a, b in zip(rows, keras_rows)
+                   for x, y in zip((a.confidence, *a.digit_confidences), (b.confidence, *b.digit_confidences))),
+                  default=0.0)
+    identical = render(rows, "csv") == render(keras_rows, "csv")
+    differ = [a.row() for a, b in zip(rows, keras_rows) if a.row() != b.row()]
+    rate = {name: sum(r.summary.pages for r in readings) / sum(r.summary.seconds for r in readings)
+            for name, readings in (("onnx", default), ("keras", keras))}
+    line = (f"The same set read with `--runtime keras` (the Keras models on TensorFlow) beside the default "
+            f"`--runtime onnx` (their ONNX twins): {same} of {len(rows)} rows the same but for their probabilities "
+            f"({len(keras_rows)} rows with Keras); the results CSVs {'byte for byte identical' if identical else 'differ'}"
+            f"{'' if identical else f' in {len(differ)} rows (first: {differ[0]})'}; the largest difference of a "
+            f"field or digit probability {largest:.1e}; {rate['onnx']:.1f} pages/s with the twins against "
+            f"{rate['keras']:.1f} with Keras (all kinds, one process).")
+    print(line, flush=True)
+    return line
 
 
 def wilson_interval(count: int, total: int) -> tuple[float, float]:
@@ -255,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(decomposition)
     reader_lines = readers_comparison(work, truth, classifier, kind_readings) if SHIPPED_SEQUENCE.is_file() else []
+    runtimes_line = runtimes_comparison(work, truth, kind_readings)
     direct_line = None
     if args.forms:
         direct_line = direct_scans_comparison(work, truth, classifier, next(r for r in kind_readings if r.kind == "forms"))
@@ -295,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     lines += ["", "The clean-digit ceiling is the share of fields whose every digit docproc's classifier reads right "
                   "as the clean MNIST image the field was written with: about what a perfect scan and segmentation "
                   "would give (a scanned digit is now and then read right where its clean image is not). " + decomposition]
+    lines += ["", runtimes_line]
     if direct_line:
         lines += ["", direct_line]
     lines += reader_lines

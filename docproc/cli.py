@@ -228,6 +228,9 @@ def model_command(model_path: Path | None, as_json: bool, report_dir: Path | Non
     what reads with the model (its peers, the single-digit check), or with --report, audit
     the model on the MNIST test split."""
     if report_dir is not None:
+        from docproc.audit import require_audit_parts
+
+        require_audit_parts("docproc model --report")  # before model_audit, whose imports need them
         from docproc.audit.model_audit import audit_model
 
         page, figures = audit_model(model_path, report_dir, target_error, gallery)

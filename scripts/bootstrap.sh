@@ -53,14 +53,14 @@ if [ ! -x "$venv/bin/python" ]; then
     exit 1
   fi
 fi
-# The demo reads with the lean install (ONNX Runtime, no TensorFlow); the tests and a
-# developer's set-up add the train and test extras (TensorFlow, Keras, pytest, ...). A venv
-# set up with the extras serves the demo as it is.
+# The demo reads with the lean install (ONNX Runtime, no TensorFlow) and the audit extra for
+# its audit; the tests and a developer's set-up add the train and test extras (TensorFlow,
+# Keras, pytest, ...). A venv set up with the test extras serves the demo as it is.
 stamp="$venv/.docproc-installed"
 pyproject="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ "$job" = demo ]; then extras=""; else extras="[test]"; fi
+if [ "$job" = demo ]; then extras="[audit]"; else extras="[test]"; fi
 installed="$(cat "$stamp" 2>/dev/null || true)"
-if [ "$installed" != "$pyproject $extras" ] && { [ -n "$extras" ] || [ "$installed" != "$pyproject [test]" ]; }; then
+if [ "$installed" != "$pyproject $extras" ] && { [ "$job" != demo ] || [ "$installed" != "$pyproject [test]" ]; }; then
   say "installing docproc${extras} and its dependencies into $venv (first time: a few minutes)"
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q -e ".${extras}"

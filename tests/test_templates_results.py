@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from docproc.errors import DiskFullError, OutputError, TemplateError
 from docproc.layout.templates import load_template
-from docproc.output.results import COLUMNS, FieldResult, check_writable, read_csv, write_csv
+from docproc.output.results import COLUMNS, FieldResult, check_writable, read_csv, read_rows, render, write_csv
 
 GOOD = """
 name: cheque
@@ -122,6 +125,36 @@ def test_csv_round_trip_keeps_leading_zeros_and_columns(tmp_path: Path) -> None:
     assert frame.loc[0, "digit_confidences"] == "0.9900 0.9500 0.9800 0.9900 0.9900"
     assert frame.loc[1, "status"] == "error" and frame.loc[1, "error"] == "cannot read PDF"
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+# Text a field, file name or error message may hold: commas, quotes, line ends, spaces at
+# either end, non-ASCII.
+AWKWARD_TEXT = st.text(alphabet=st.sampled_from(list('0123456789 ,;"\'\n\r\tab.é€/')), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(AWKWARD_TEXT, AWKWARD_TEXT, AWKWARD_TEXT, st.integers(0, 5000),
+                          st.floats(0, 1, allow_nan=False)), max_size=6))
+def test_the_csv_is_written_byte_for_byte_as_pandas_wrote_it(rows: list[tuple[str, str, str, int, float]]) -> None:
+    """The results are written with the csv module so that reading needs no pandas; the
+    bytes must stay those pandas' to_csv wrote (ledgers, diffs and users' parsers rely on
+    them), and read back as written."""
+    results = [FieldResult(file=name, page=1, template="t", field=field, text=text, confidence=confidence,
+                           digit_confidences=(confidence,) * len(text), error=name, box=(x, 0, x + 1, 2))
+               for name, field, text, x, confidence in rows]
+    written = render(results, "csv")
+    frame = pd.DataFrame([r.row() for r in results], columns=COLUMNS)
+    assert written == frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def test_review_reads_the_csv_as_it_is_spelled(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    write_csv([FieldResult("a, \"b\".png", 1, "t", "zip", "00701", 0.9, (0.9, 1.0, 0.5, 0.25, 1.0),
+                           error="line one\nline two")], path)
+    columns, rows = read_rows(path)
+    assert columns == COLUMNS
+    assert rows[0]["file"] == 'a, "b".png' and rows[0]["text"] == "00701" and rows[0]["confidence"] == "0.9000"
+    assert rows[0]["error"] == "line one\nline two" and rows[0]["digit_confidences"].split()[-1] == "1.0000"
 
 
 def test_unwritable_outputs_are_caught_before_work(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from docproc.recognize.loading import load_classifier
 from docproc.recognize.model_files import SHIPPED_CHECK, SHIPPED_MODEL, SHIPPED_SEQUENCE, card_path
 from docproc.recognize.networks import OnnxNetwork, twin_path
 from docproc.run.fingerprint import file_sha256
-from tests.commands import docproc
+from tests.commands import docproc, docproc_reading_install
 from training.twins import TOLERANCE, probe_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,47 +117,31 @@ def test_docproc_model_reports_the_keras_file_and_its_twin() -> None:
     assert result.stdout.count("twin ") >= 3  # the digit model, the check, the sequence reader
 
 
-# Refuses TensorFlow, Keras and JAX as an install without the train extra lacks them, then
-# runs docproc's command line with the arguments given.
-WITHOUT_TRAINING_PARTS = """
-import importlib.abc, sys
-class Absent(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "jax", "tf2onnx", "onnx"):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
-sys.meta_path.insert(0, Absent())
-sys.argv = ["docproc", *sys.argv[1:]]
-import atexit
-atexit.register(lambda: print("loaded:", " ".join(sorted({m.split(".")[0] for m in sys.modules}
-                                                      & {"onnxruntime", "pandas", "matplotlib"})), file=sys.stderr))
-from docproc.cli import main
-main()
-"""
-
-
-def _without_training(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", WITHOUT_TRAINING_PARTS, *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
-
-
 @pytest.mark.slow
-def test_reading_needs_no_tensorflow_and_help_loads_no_model(tmp_path: Path) -> None:
-    run = _without_training("run", str(SAMPLES / "scans" / "cheques"), "--template",
-                            str(SAMPLES / "templates" / "cheque.yaml"), "-o", str(tmp_path / "r.csv"), cwd=tmp_path)
+def test_the_default_install_reads_without_tensorflow_or_pandas_and_help_loads_no_model(tmp_path: Path) -> None:
+    """What the extras bring is blocked: reading still gives the bytes a full install gives,
+    and the commands that need an extra say which to install."""
+    cheques, template = str(SAMPLES / "scans" / "cheques"), str(SAMPLES / "templates" / "cheque.yaml")
+    run = docproc_reading_install("run", cheques, "--template", template, "-o", str(tmp_path / "r.csv"), cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "onnxruntime" in run.stderr.splitlines()[-1]
-    source = subprocess.run([sys.executable, "-m", "docproc.cli", "run", str(SAMPLES / "scans" / "cheques"),
-                             "--template", str(SAMPLES / "templates" / "cheque.yaml"), "-o", str(tmp_path / "t.csv")],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    source = subprocess.run([sys.executable, "-m", "docproc.cli", "run", cheques, "--template", template,
+                             "-o", str(tmp_path / "t.csv")], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert source.returncode == 0, source.stderr[-3000:]
     assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "t.csv").read_bytes()
 
-    keras = _without_training("run", str(SAMPLES / "scans" / "cheques"), "--runtime", "keras",
-                              "-o", str(tmp_path / "k.csv"), "--force", cwd=tmp_path)
+    keras = docproc_reading_install("run", cheques, "--runtime", "keras", "-o", str(tmp_path / "k.csv"), "--force",
+                                    cwd=tmp_path)
     assert keras.returncode == 16, keras.stderr[-3000:]
     assert "pip install 'docproc[train]'" in keras.stderr and "Traceback" not in keras.stderr
+    for args in (["audit", str(tmp_path / "r.csv"), "--truth", str(SAMPLES / "truth.csv"), "-o", str(tmp_path / "a")],
+                 ["model", "--report", str(tmp_path / "m")]):
+        audit = docproc_reading_install(*args, cwd=tmp_path)
+        assert audit.returncode == 16, (args, audit.stderr[-3000:])
+        assert "pip install 'docproc[audit]'" in audit.stderr and "Traceback" not in audit.stderr
+        assert not (tmp_path / args[-1]).exists()
 
-    for args in (["--help"], ["run", "--help"], ["template", "check", str(SAMPLES / "templates" / "cheque.yaml")]):
-        quick = _without_training(*args, cwd=tmp_path)
+    for args in (["--help"], ["run", "--help"], ["template", "check", template]):
+        quick = docproc_reading_install(*args, cwd=tmp_path)
         assert quick.returncode == 0, quick.stderr[-3000:]
         assert quick.stderr.splitlines()[-1].strip() == "loaded:", (args, quick.stderr[-500:])

@@ -6,10 +6,29 @@ tables.py (read, check, join) -> scores.py (every figure) -> plots.py (PNG) -> r
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 from docproc.config import GALLERY, TARGET_ERROR
+from docproc.errors import MissingExtraError
+
+# What the audit extra brings (pyproject.toml): tables, the Clopper-Pearson bounds, the plots.
+# Reading does without them, so the default install has none of them.
+AUDIT_PARTS = ("pandas", "scipy", "matplotlib")
+
+
+def require_audit_parts(command: str = "docproc audit") -> None:
+    """Import what the audit extra brings; MissingExtraError with the pip command when
+    this install lacks it (``command`` is what the message says needs it)."""
+    for module in AUDIT_PARTS:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingExtraError(
+                f"{command} needs {', '.join(AUDIT_PARTS)}, which this install lacks: pip install 'docproc[audit]' "
+                f"(reading and review do without them). ({exc})"
+            ) from exc
 
 
 def audit_results(results: list[Path], truth: Path, out: Path, target_error: float = TARGET_ERROR,
@@ -18,9 +37,10 @@ def audit_results(results: list[Path], truth: Path, out: Path, target_error: flo
 
     Returns report.html's path and the figures (what metrics.json holds; its
     ``unmatched`` lists what matched nothing, by file and line). Raises
-    AuditInputError for a malformed input file and OutputError when ``out`` cannot be
-    written.
+    AuditInputError for a malformed input file, OutputError when ``out`` cannot be
+    written and MissingExtraError without the audit extra.
     """
+    require_audit_parts()
     from docproc.audit import report, scores, tables
 
     table = tables.load(results, truth)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -172,10 +174,18 @@ def render(results: Iterable[FieldResult], form: str) -> bytes:
     """The results as the bytes of a CSV or JSON Lines file (``form``)."""
     if form == "jsonl":
         return "".join(json.dumps(json_record(r), ensure_ascii=False) + "\n" for r in results).encode("utf-8")
-    import pandas as pd  # here, not at the top: worker processes need the rows, not pandas
+    return csv_bytes([r.row() for r in results], COLUMNS)
 
-    frame = pd.DataFrame([r.row() for r in results], columns=COLUMNS)
-    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+def csv_bytes(rows: Iterable[dict[str, object]], columns: list[str]) -> bytes:
+    """Rows as the bytes of a CSV with ``columns`` as its header: UTF-8, ``\n`` line ends,
+    a value quoted only where it holds a comma, a quote or a line end (the bytes pandas'
+    ``to_csv`` wrote before: reading does without pandas)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def write_results(results: Iterable[FieldResult], path: Path, form: str = "csv",
@@ -201,8 +211,18 @@ def write_csv(results: Iterable[FieldResult], path: Path, fix: str = "free some 
     write_results(results, path, "csv", fix)
 
 
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A results CSV's header and its rows, every value as the file spells it (``0.9000``,
+    ``007``): what review reads, without pandas."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        return list(reader.fieldnames or ()), rows
+
+
 def read_csv(path: Path) -> pandas.DataFrame:
-    """Read a results CSV back with the contract's column types (text stays text)."""
+    """Read a results CSV back as a pandas table with the contract's column types (text
+    stays text); pandas comes with the audit extra."""
     import pandas as pd
 
     return pd.read_csv(path, dtype={"text": str, "marks": str, "value": str, "digit_confidences": str, "reason": str,

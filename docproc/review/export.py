@@ -9,12 +9,11 @@ what people keyed. A value keyed off a scan that has changed since is left out o
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 from docproc.output.atomic import write_atomically
-from docproc.output.results import COLUMNS, read_csv
+from docproc.output.results import COLUMNS, csv_bytes, read_rows
 from docproc.recognize.judgement import value_of
 from docproc.review.crops import ScanFiles
 from docproc.review.queue import field_key, is_json_lines
@@ -28,22 +27,18 @@ KEYED = "keyed"
 KEYED_REASONS = {"value": "", "unreadable": "keyed unreadable", "blank": "keyed blank"}
 
 
-def _results_frame(path: Path):  # -> pandas.DataFrame
-    import pandas as pd
-
+def _results_rows(path: Path) -> list[dict[str, object]]:
+    """The results file's rows with COLUMNS, values as the CSV spells them (a JSON Lines
+    record's numbers and lists as the CSV would)."""
     if not is_json_lines(path):
-        frame = read_csv(path)
+        records: list[dict[str, object]] = list(read_rows(path)[1])
     else:
         records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         for r in records:
-            r.update({k: (r.get("box") or {}).get(k, 0) for k in ("x", "y", "w", "h")})
-            r["digit_confidences"] = " ".join(f"{c:.4f}" for c in r["digit_confidences"])
+            r.update({k: (r.get("box") or {}).get(k, 0) for k in ("x", "y", "w", "h")})  # type: ignore[union-attr]
+            r["digit_confidences"] = " ".join(f"{c:.4f}" for c in r["digit_confidences"])  # type: ignore[union-attr]
             r["confidence"] = f"{r['confidence']:.4f}"
-        frame = pd.DataFrame(records)
-    for column in COLUMNS:
-        if column not in frame.columns:
-            frame[column] = 1 if column == "part" else ""
-    return frame[COLUMNS].astype({"confidence": str})
+    return [{column: r.get(column, 1 if column == "part" else "") for column in COLUMNS} for r in records]
 
 
 def current_entries(store: ReviewStore, scans: ScanFiles, names: set[str]) -> dict[str, Keyed]:
@@ -63,10 +58,10 @@ def current_entries(store: ReviewStore, scans: ScanFiles, names: set[str]) -> di
 
 def reviewed_rows(results: Path, store: ReviewStore, scans: ScanFiles, rules: Rules) -> list[dict[str, object]]:
     """The reviewed results' rows (REVIEWED_COLUMNS), keyed ones with status KEYED."""
-    frame = _results_frame(results)
-    entries = current_entries(store, scans, set(frame["file"]))
+    records = _results_rows(results)
+    entries = current_entries(store, scans, {str(r["file"]) for r in records})
     rows = []
-    for row in frame.to_dict("records"):
+    for row in records:
         row = {**row, "machine_text": row["text"], "keyed_by": "", "keyed_at": ""}
         entry = entries.get(field_key(row["file"], row["page"], row["part"], row["field"]))
         if entry is not None:
@@ -78,17 +73,9 @@ def reviewed_rows(results: Path, store: ReviewStore, scans: ScanFiles, rules: Ru
     return rows
 
 
-def _csv(rows: list[dict[str, object]], columns: list[str]) -> bytes:
-    import pandas as pd
-
-    buffer = io.StringIO()
-    pd.DataFrame(rows, columns=columns).to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")
-
-
 def write_reviewed(rows: list[dict[str, object]], out: Path) -> int:
     """Write the reviewed results (``reviewed_rows``) to ``out`` atomically; the number of keyed rows."""
-    write_atomically(out, _csv(rows, REVIEWED_COLUMNS), fix="free some space or choose another --export path")
+    write_atomically(out, csv_bytes(rows, REVIEWED_COLUMNS), fix="free some space or choose another --export path")
     return sum(row["status"] == KEYED for row in rows)
 
 
@@ -98,5 +85,5 @@ def write_truth(rows: list[dict[str, object]], out: Path) -> int:
     unreadable has no truth and is left out. The number of truth rows."""
     truth = [{k: row[k] for k in TRUTH_COLUMNS} for row in rows
              if row["status"] == KEYED and row["reason"] != KEYED_REASONS["unreadable"]]
-    write_atomically(out, _csv(truth, TRUTH_COLUMNS), fix="free some space or choose another --export-truth path")
+    write_atomically(out, csv_bytes(truth, TRUTH_COLUMNS), fix="free some space or choose another --export-truth path")
     return len(truth)

@@ -10,6 +10,7 @@ there is a sample the station is blind (server.py: no reasons or confidences sho
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from docproc.config import REVIEW_ORDERS
 from docproc.errors import ReviewError
-from docproc.output.results import COLUMNS, JSON_LINES_SUFFIXES, read_csv
+from docproc.output.results import COLUMNS, JSON_LINES_SUFFIXES, read_rows
 
 ORDERS = REVIEW_ORDERS
 
@@ -58,13 +59,13 @@ def _confidences(text: str) -> tuple[float, ...]:
 
 
 def _from_csv(path: Path) -> list[QueueItem]:
-    frame = read_csv(path)
-    missing = [c for c in COLUMNS if c not in frame.columns and c not in ("part", "marks", "value", "reason")]
+    columns, rows = read_rows(path)
+    missing = [c for c in COLUMNS if c not in columns and c not in ("part", "marks", "value", "reason")]
     if missing:
         raise ReviewError(f"{path} is not a docproc results CSV: it has no {', '.join(missing)} column; give the file "
                           "`docproc run -o` wrote")
     items = []
-    for row in frame.to_dict("records"):
+    for row in rows:
         text = str(row["text"])
         items.append(QueueItem(str(row["file"]), int(row["page"]), int(row.get("part", 1) or 1), str(row["template"]),
                                str(row["field"]), text, str(row.get("marks", "") or text), float(row["confidence"]),
@@ -107,7 +108,8 @@ def read_results(path: Path) -> list[QueueItem]:
         if is_json_lines(path):
             return _from_jsonl(path)
         return _from_csv(path)
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, csv.Error) as exc:
+        # TypeError: a CSV row shorter than its header (its missing values are None).
         raise ReviewError(f"{path} cannot be read as docproc results ({exc}); give the CSV that `docproc run -o` "
                           "wrote") from exc
 
