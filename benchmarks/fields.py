@@ -144,6 +144,13 @@ def _without_probabilities(row: FieldResult) -> dict[str, object]:
     return {key: value for key, value in row.row().items() if key not in ("confidence", "digit_confidences")}
 
 
+def _difference(row: FieldResult, other: FieldResult) -> str:
+    """Where two readings of a field differ in the CSV: the field, then each column's two values."""
+    mine, theirs = row.row(), other.row()
+    columns = ", ".join(f"{key} {mine[key]} against {theirs[key]}" for key in mine if mine[key] != theirs[key])
+    return f"{row.file} page {row.page} {row.field}: {columns}"
+
+
 def runtimes_comparison(work: Path, truth: dict[tuple[str, int, str], str], default: list[KindReading]) -> str:
     """The set read again with ``--runtime keras`` (the Keras models on TensorFlow) beside
     the default reading (their ONNX twins, ``default``): rows the same but for their
@@ -159,13 +166,14 @@ def runtimes_comparison(work: Path, truth: dict[tuple[str, int, str], str], defa
                    for x, y in zip((a.confidence, *a.digit_confidences), (b.confidence, *b.digit_confidences))),
                   default=0.0)
     identical = render(rows, "csv") == render(keras_rows, "csv")
-    differ = [a.row() for a, b in zip(rows, keras_rows) if a.row() != b.row()]
+    differ = [_difference(a, b) for a, b in zip(rows, keras_rows) if a.row() != b.row()]
+    where = "; ".join(differ[:5]) + ("; ..." if len(differ) > 5 else "")
     rate = {name: sum(r.summary.pages for r in readings) / sum(r.summary.seconds for r in readings)
             for name, readings in (("onnx", default), ("keras", keras))}
     line = (f"The same set read with `--runtime keras` (the Keras models on TensorFlow) beside the default "
             f"`--runtime onnx` (their ONNX twins): {same} of {len(rows)} rows the same but for their probabilities "
             f"({len(keras_rows)} rows with Keras); the results CSVs {'byte for byte identical' if identical else 'differ'}"
-            f"{'' if identical else f' in {len(differ)} rows (first: {differ[0]})'}; the largest difference of a "
+            f"{'' if identical else f' in {len(differ)} rows ({where})'}; the largest difference of a "
             f"field or digit probability {largest:.1e}; {rate['onnx']:.1f} pages/s with the twins against "
             f"{rate['keras']:.1f} with Keras (all kinds, one process).")
     print(line, flush=True)

@@ -46,7 +46,7 @@ from benchmarks.fields import accuracy_interval, pct, scores, tesseract_read  # 
 from benchmarks.results_file import machine_line, write_section  # noqa: E402
 from docproc.audit import metrics  # noqa: E402
 from docproc.audit.scores import calibration_figures  # noqa: E402
-from docproc.config import READER, READERS, RunOptions, default_jobs  # noqa: E402
+from docproc.config import READER, READERS, RUNTIME, RunOptions, default_jobs  # noqa: E402
 from docproc.datasets import uci_digits  # noqa: E402
 from docproc.ingest.inputs import discover  # noqa: E402
 from docproc.output.results import FieldResult, write_csv  # noqa: E402
@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     sequence = f"; sequence reader `{classifier.sequence.path.name}`" if classifier.sequence is not None else ""
     lines = ["## Real hands (`python -m benchmarks.real`)", "",
              f"Model `{classifier.path.name}` ({classifier.width} classes) with "
-             f"{'its peers and ' if classifier.peers is not None else ''}its single-digit check{sequence}. "
+             f"{'its peers and ' if classifier.peers is not None else ''}its single-digit check{sequence}, "
+             f"read with `--runtime {RUNTIME}` (the default). "
              f"Measured {dt.date.today().isoformat()} on: {machine_line()}.", ""]
     if cheques.is_dir():
         lines += cheques_section(cheques, classifier, args.report)

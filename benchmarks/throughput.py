@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
 
-    from docproc.config import READER, READERS, RunOptions, default_jobs
+    from docproc.config import READER, READERS, RUNTIME, RunOptions, default_jobs
     from docproc.layout.templates import load_template
     from docproc.recognize.loading import load_classifier
     from docproc.recognize.model_files import SHIPPED_SEQUENCE
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
             "## docproc beside Tesseract, end to end (`python -m benchmarks.throughput`)",
             "",
             f"{args.cheques} PNG cheques (seed {args.seed}, two fields each), each laid out {args.copies} times "
-            f"({len(files)} files), with the cheque template. docproc's rate "
+            f"({len(files)} files), with the cheque template, read with `--runtime {RUNTIME}` (the default). docproc's rate "
             f"is the best of two runs in one process with the models loaded (worker pool start-up included); peak "
             f"memory is the whole `docproc run` command with its workers. Tesseract 5 (digits whitelist, `--psm 7`, "
             f"one process per field) on the same boxes, first {args.tesseract_fields} fields. "

@@ -215,7 +215,8 @@ def _log_to_file(path: Path) -> None:
               help="Print the digit model's whole card as JSON (its peers' and the single-digit check's cards "
                    "are the .json files beside them).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Instead, audit the model on the MNIST test split and write report.html, metrics.json and plots here.")
+              help="Instead, audit the model on the MNIST test split and write report.html, metrics.json and plots here "
+                   "(needs the audit extra).")
 @click.option("--target-error", type=click.FloatRange(0.0, 1.0), default=config.TARGET_ERROR, show_default=True,
               help="With --report: error rate among accepted digits to find the review threshold for.")
 @click.option("--gallery", type=click.IntRange(min=0), default=config.GALLERY, show_default=True,
@@ -499,7 +500,8 @@ class _Progress:
 def audit_command(results: tuple[Path, ...], truth: Path, output: Path, target_error: float, scans: Path | None,
                   gallery: int) -> None:
     """Measure runs' results (one CSV per run) against hand-keyed truth: accuracy, review
-    threshold, calibration, and where it fails; writes report.html, metrics.json and plots."""
+    threshold, calibration, and where it fails; writes report.html, metrics.json and plots.
+    Needs the audit extra: pip install 'docproc[audit]'."""
     from docproc.audit import audit_results
 
     page, figures = audit_results(list(results), truth, output, target_error, scans, gallery)
