@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from docproc.config import READER, READERS, RUNTIME, RunOptions, default_jobs
     from docproc.layout.templates import load_template
-    from docproc.recognize.loading import load_classifier
+    from docproc.recognize.loading import load_classifier, load_sequence_reader
     from docproc.recognize.model_files import SHIPPED_SEQUENCE
     from docproc.recognize.sequence_reader import SEQUENCE_ROWS
     from docproc.run.native_memory import keep_freed_memory
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     readers = READERS if classifier.sequence is not None else ("segment",)
     results = []
     per_reader: dict[str, float] = {}
-    sequence_rate = None
+    sequence_rate = keras_sequence_rate = None
     with tempfile.TemporaryDirectory(prefix="docproc-throughput-") as tmp:
         out = Path(tmp)
         files, template_path = write_cheque_batch(out, args.cheques, args.copies, args.seed)
@@ -166,9 +167,13 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name}: {summary.pages / best:.1f} pages/s, {digits / best:.0f} digits/s, "
                       f"peak {peak:.0f} MiB", flush=True)
         if classifier.sequence is not None:
-            sequence_rate = sequence_reader_rate(classifier.sequence, crops_for(rows[:600], out))
+            line_crops = crops_for(rows[:600], out)
+            sequence_rate = sequence_reader_rate(classifier.sequence, line_crops)
             print(f"sequence reader alone: {sequence_rate:.0f} fields/s ({1000 / sequence_rate:.2f} ms a field)",
                   flush=True)
+            if RUNTIME != "keras" and importlib.util.find_spec("keras") is not None:
+                keras_sequence_rate = sequence_reader_rate(load_sequence_reader(runtime="keras"), line_crops)
+                print(f"sequence reader alone, --runtime keras: {keras_sequence_rate:.0f} fields/s", flush=True)
         tesseract = shutil.which("tesseract")
         if tesseract:
             sample = rows[: args.tesseract_fields]
@@ -191,9 +196,11 @@ def main(argv: list[str] | None = None) -> None:
               f"at its best ({rate:.1f} against {per_reader['segment']:.1f})"
               for reader, rate in per_reader.items() if reader != "segment"]
     if sequence_rate is not None:
+        keras_rate = ("" if keras_sequence_rate is None else
+                      f"; the Keras model on TensorFlow, `--runtime keras`, {keras_sequence_rate:.0f}")
         speeds.append(f"the sequence reader's model alone reads {sequence_rate:.0f} fields per second on this CPU "
                       f"({1000 / sequence_rate:.2f} ms a field: the fields' line images, {SEQUENCE_ROWS} "
-                      "to a batch of one width bucket)")
+                      f"to a batch of one width bucket{keras_rate})")
     for line in speeds:
         print(line)
     if not args.no_write:
