@@ -32,7 +32,7 @@ from docproc.recognize.classifier import DigitClassifier
 from docproc.recognize.loading import load_classifier, load_sequence_reader, load_single_digit_check
 from docproc.recognize.model_files import SHIPPED_SEQUENCE, calibration_path, peers_beside, peers_path
 from docproc.recognize.native_stderr import captured_native_stderr
-from docproc.recognize.networks import TWIN_SUFFIX, file_read
+from docproc.recognize.networks import file_read
 from docproc.run.failures import dask_workers_died, not_on_dask_worker
 from docproc.run.native_memory import keep_freed_memory
 from docproc.run.pipeline import FileRows, run_files
@@ -120,23 +120,21 @@ def classifier_on_worker(models: ModelFiles) -> DigitClassifier:
             keep_freed_memory()
             _use_the_workers_threads(models.runtime)
         runtime, threads = models.runtime, _workers_threads()
-        suffix = TWIN_SUFFIX if runtime == "onnx" else ".keras"
         # The runtimes load from files; once loaded, the models live in memory and the files can go.
         with tempfile.TemporaryDirectory(prefix="docproc-models-") as tmp:
-            folder = Path(tmp)
-            digits = folder / f"digits{suffix}"
+            digits, check, sequence = (file_read(Path(tmp) / f"{name}.keras", runtime)
+                                       for name in ("digits", "check", "sequence"))
             digits.write_bytes(models.digits)
-            (folder / f"check{suffix}").write_bytes(models.check)
+            check.write_bytes(models.check)
             if models.peers:  # where load_classifier looks for them
                 file_read(peers_path(digits), runtime).write_bytes(models.peers)
             classifier = load_classifier(digits, batch_size=models.batch_size, check=False, sequence=False,
                                          runtime=runtime, threads=threads)
-            classifier.check = load_single_digit_check(folder / f"check{suffix}", runtime, threads)
+            classifier.check = load_single_digit_check(check, runtime, threads)
             if models.sequence:
-                (folder / f"sequence{suffix}").write_bytes(models.sequence)
-                calibration_path(folder / f"sequence{suffix}").write_bytes(models.calibration)
-                classifier.sequence = load_sequence_reader(folder / f"sequence{suffix}", runtime=runtime,
-                                                           threads=threads)
+                sequence.write_bytes(models.sequence)
+                calibration_path(sequence).write_bytes(models.calibration)
+                classifier.sequence = load_sequence_reader(sequence, runtime=runtime, threads=threads)
         _LOADED[models.key] = classifier
     return _LOADED[models.key]
 
