@@ -187,3 +187,34 @@ def test_every_pen_style_draws_its_digit_and_the_draws_differ() -> None:
     again = sources.pen_digit_crops(60, np.random.default_rng(4))
     assert np.array_equal(crops.images, again.images)
     assert set(crops.labels) == {class_of(d) for d in "0123456789"}
+
+
+@pytest.mark.slow
+def test_a_warm_restart_goes_on_from_the_shipped_reader_and_resumes(tmp_path: Path) -> None:
+    import shutil
+
+    from docproc.recognize.model_files import SHIPPED_SEQUENCE, companion_path
+    from training import train_sequence
+
+    out = tmp_path / SHIPPED_SEQUENCE.name
+    shutil.copy(SHIPPED_SEQUENCE, out)
+    shutil.copy(companion_path(SHIPPED_SEQUENCE, "training.json"), companion_path(out, "training.json"))
+    before = json.loads(companion_path(out, "training.json").read_text())
+    small = ["--fields", "64", "--validation-fields", "24", "--learning-rate", "2e-4", "--out", str(out),
+             "--checkpoint", str(tmp_path / "checkpoint")]
+    with pytest.raises(SystemExit):  # a restart is a new cycle, not the continuation of one
+        train_sequence.main([*small, "--more-epochs", "2", "--resume"])
+    # Stopped after its first epoch, as a session's time runs out, then resumed.
+    train_sequence.main([*small, "--more-epochs", "2", "--minutes", "0.001"])
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["epochs_done"] == before["epochs_done"] + 1 and state["cycle_start"] == before["epochs_done"]
+    train_sequence.main([*small, "--resume", "--epochs", str(before["epochs_done"] + 2)])
+    log = json.loads(companion_path(out, "training.json").read_text())
+    assert log["epochs_done"] == before["epochs_done"] + 2 == len(log["history"]["loss"])
+    assert log["history"]["loss"][: before["epochs_done"]] == before["history"]["loss"]
+    assert log["continued"][-1]["after_epoch"] == before["epochs_done"]
+    assert "warm restart" in log["continued"][-1]["optimizer"]
+    assert log["wall_seconds"] > before["wall_seconds"] and log["cycle_start"] == before["epochs_done"]
+    # The shipped best stays the best unless an epoch of the restart beats it.
+    assert log["best_epoch"] == before["best_epoch"] or log["best_epoch"] > before["epochs_done"]
+    assert out.with_suffix(".onnx").is_file()

@@ -3,6 +3,7 @@
     python -m training.train_sequence                           # the shipped reader (docproc/models/sequence-ctc.keras)
     python -m training.train_sequence --resume                  # go on after the last finished epoch
     python -m training.train_sequence --minutes 90 --resume     # at most 90 minutes now, then stop checkpointed
+    python -m training.train_sequence --more-epochs 18 --learning-rate 4e-4   # a warm restart of the shipped reader
     python -m training.train_sequence --fields 400 --epochs 1 --out /tmp/tiny.keras   # a smoke run
 
 Each epoch is ``--fields`` generated fields (training/sequence_fields.py), a pure
@@ -15,6 +16,13 @@ epoch the run is checkpointed; ``--resume`` continues it, and the time spent ove
 sessions is kept in the log beside the model. The checkpoint lives in the user cache; on
 a machine without it, ``--resume`` goes on from the shipped reader (its best epoch) and
 its log, with the schedule where it stopped and a fresh optimizer, and the log says so.
+
+A finished run's cosine schedule has decayed to its floor; ``--more-epochs K`` goes on from
+the shipped reader with a new cosine cycle of K epochs that starts at ``--learning-rate``
+and a fresh optimizer (a warm restart, as in SGDR). Its epochs follow the shipped ones, the
+shipped best stays the best until an epoch beats it on the same validation fields, and the
+log lists the restart; ``--resume --epochs N --learning-rate LR`` (the restarted run's
+figures) continues it after an interruption.
 """
 
 from __future__ import annotations
@@ -64,10 +72,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=0.0,
                         help="stop after the epoch that passes this many minutes in this call (checkpointed; "
                              "continue with --resume)")
-    return parser.parse_args(argv)
+    parser.add_argument("--more-epochs", type=int, default=0,
+                        help="a warm restart: this many epochs after the shipped reader's, on a new cosine cycle "
+                             "from --learning-rate (sets --epochs)")
+    args = parser.parse_args(argv)
+    if args.more_epochs and args.resume:
+        parser.error("--more-epochs starts a new cycle from the shipped reader; --resume continues a run "
+                     "(give --resume the restarted run's --epochs and --learning-rate instead)")
+    if args.more_epochs < 0:
+        parser.error("--more-epochs must be positive")
+    return args
 
 
 _RUN_DEFINING = ("epochs", "fields", "validation_fields", "batch_size", "learning_rate", "seed")
+
+
+def defining_of(args: argparse.Namespace) -> dict[str, object]:
+    """The arguments that make a run what it is: a checkpoint resumes only with the same."""
+    return {key: getattr(args, key) for key in _RUN_DEFINING}
 
 
 def encode(text: str) -> list[int]:
@@ -158,13 +180,17 @@ def main(argv: list[str] | None = None) -> Path:
     from training.sequence_model import build_training_model, ctc_loss, shipped_model
 
     keras.utils.set_random_seed(args.seed)
+    restart_log = _shipped_log(args.out) if args.more_epochs else None
+    if restart_log is not None:
+        args.epochs = int(restart_log["epochs_done"]) + args.more_epochs
     x_val, t_val = validation_lines(args.seed, args.validation_fields)
-    steps = args.epochs * -(-args.fields // args.batch_size)
+    steps_per_epoch = -(-args.fields // args.batch_size)
     saved = checkpoint_dir(args)
     state_file = saved / "state.json"
-    defining = {key: getattr(args, key) for key in _RUN_DEFINING}
+    defining = defining_of(args)
     history: dict[str, list[float]] = {"loss": [], "val_field_accuracy": [], "seconds": []}
     best_accuracy, best_epoch, first_epoch, spent = -1.0, -1, 0, 0.0
+    cycle_start = 0  # the epoch the current cosine cycle began after (a warm restart's)
     continued: list[dict[str, object]] = []  # where a run went on without its checkpoint
     if args.resume and state_file.is_file():
         state = json.loads(state_file.read_text())
@@ -174,28 +200,50 @@ def main(argv: list[str] | None = None) -> Path:
         model = keras.saving.load_model(saved / "model.keras")
         history, best_accuracy, best_epoch = state["history"], state["best_accuracy"], state["best_epoch"]
         first_epoch, spent, continued = state["epochs_done"], state["seconds"], state.get("continued", [])
+        cycle_start = state.get("cycle_start", 0)
         print(f"resuming after epoch {first_epoch} from {saved}", flush=True)
     else:
+        shipped_log = restart_log if restart_log is not None else _shipped_run(args.out, defining) if args.resume else {}
+        cycle_start = (int(shipped_log["epochs_done"]) if restart_log is not None
+                       else int(shipped_log.get("cycle_start", 0)))
         model = build_training_model()
-        schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.02,
-                                                          warmup_target=None)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            args.learning_rate, decay_steps=(args.epochs - cycle_start) * steps_per_epoch, alpha=0.02,
+            warmup_target=None)
         model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=ctc_loss)
-        if args.resume:
-            shipped_log = _shipped_run(args.out, defining)
+        if restart_log is not None:
+            model.set_weights(keras.saving.load_model(args.out, compile=False).get_weights())
+            history, best_epoch = restart_log["history"], restart_log["best_epoch"] - 1
+            # Measured again rather than taken from the log: the bar a new epoch must clear is the
+            # shipped reader on these validation fields, however many the restart is given.
+            best_accuracy, first_epoch = field_accuracy(read_lines(model, x_val), t_val), cycle_start
+            spent = restart_log["wall_seconds"]
+            model.optimizer.build(model.trainable_variables)
+            continued = [*restart_log.get("continued", []), {
+                "after_epoch": first_epoch, "from": f"{args.out.name} (the best epoch, {best_epoch + 1})",
+                "optimizer": f"warm restart: Adam afresh, a new cosine cycle of {args.more_epochs} epochs "
+                             f"from {args.learning_rate:g}"}]
+            _save_checkpoint(saved, model, True, {
+                "defining": defining, "history": history, "best_accuracy": best_accuracy,
+                "best_epoch": best_epoch, "epochs_done": first_epoch, "seconds": spent, "continued": continued,
+                "cycle_start": cycle_start})
+            print(f"warm restart after epoch {first_epoch} from {args.out} (validation fields {best_accuracy:.4f}): "
+                  f"{args.more_epochs} more epochs, learning rate from {args.learning_rate:g}", flush=True)
+        elif args.resume:
             model.set_weights(keras.saving.load_model(args.out, compile=False).get_weights())
             history, best_epoch = shipped_log["history"], shipped_log["best_epoch"] - 1
             best_accuracy, first_epoch = shipped_log["best_val_field_accuracy"], shipped_log["epochs_done"]
             spent = shipped_log["wall_seconds"]
             # The schedule goes on where the run stopped; Adam's moments start again.
             model.optimizer.build(model.trainable_variables)
-            model.optimizer.iterations.assign(first_epoch * -(-args.fields // args.batch_size))
+            model.optimizer.iterations.assign((first_epoch - cycle_start) * steps_per_epoch)
             continued = [*shipped_log.get("continued", []), {
                 "after_epoch": first_epoch, "from": f"{args.out.name} (the best epoch, {best_epoch + 1})",
                 "optimizer": "Adam restarted (the checkpoint was gone); the learning-rate schedule went on"}]
             # The shipped weights are the best epoch's: until one beats it, they stay the best.
             _save_checkpoint(saved, model, True, {
                 "defining": defining, "history": history, "best_accuracy": best_accuracy, "best_epoch": best_epoch,
-                "epochs_done": first_epoch, "seconds": spent, "continued": continued})
+                "epochs_done": first_epoch, "seconds": spent, "continued": continued, "cycle_start": cycle_start})
             print(f"no checkpoint in {saved}: going on after epoch {first_epoch} from {args.out} "
                   f"(its best epoch's weights; the optimizer starts afresh)", flush=True)
     print(f"{args.fields} fields an epoch, {len(t_val)} validating; backend {keras.backend.backend()}; "
@@ -224,6 +272,7 @@ def main(argv: list[str] | None = None) -> Path:
             _save_checkpoint(saved, model, improved, {
                 "defining": defining, "history": history, "best_accuracy": best_accuracy, "best_epoch": best_epoch,
                 "epochs_done": epoch + 1, "seconds": spent + time.time() - epoch_start, "continued": continued,
+                "cycle_start": cycle_start,
             })
             spent += time.time() - epoch_start
             if args.minutes and time.time() - call_start > args.minutes * 60 and epoch + 1 < args.epochs:
@@ -247,6 +296,7 @@ def main(argv: list[str] | None = None) -> Path:
         "best_epoch": best_epoch + 1,
         "best_val_field_accuracy": best_accuracy,
         "continued": continued,
+        "cycle_start": cycle_start,
         "wall_seconds": round(spent, 1),
         "wall_hours": round(spent / 3600, 2),
         "machine": machine_description(),
@@ -257,6 +307,17 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"saved {args.out} (best epoch {best_epoch + 1}, validation {best_accuracy:.4f}); "
           f"{spent / 3600:.2f} h of training so far", flush=True)
     return args.out
+
+
+def _shipped_log(out: Path) -> dict[str, object]:
+    """The training log of the reader shipped at ``out``, which a warm restart goes on from."""
+    from docproc.recognize.model_files import companion_path
+
+    log_file = companion_path(out, "training.json")
+    if not out.is_file() or not log_file.is_file():
+        raise SystemExit(f"nothing to restart: no {out} with its {log_file.name}; train one first "
+                         "(python -m training.train_sequence)")
+    return json.loads(log_file.read_text())
 
 
 def _shipped_run(out: Path, defining: dict[str, object]) -> dict[str, object]:
