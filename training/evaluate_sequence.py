@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                     "are the truth's",
         "confidence": "the reading's probability as the reader gives it (not calibrated)",
         "training": {key: training.get(key) for key in ("command", "epochs_done", "best_epoch",
-                                                        "best_val_field_accuracy", "wall_hours", "data", "machine")},
+                                                        "best_val_field_accuracy", "continued", "wall_hours", "data",
+                                                        "machine")},
         "measured": {"on": dt.date.today().isoformat(), "commit": _commit(), "machine": machine_description()},
     }
     card_path(args.model).write_text(json.dumps(card, indent=2) + "\n")
