@@ -87,11 +87,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 _RUN_DEFINING = ("epochs", "fields", "validation_fields", "batch_size", "learning_rate", "seed")
 
 
-def defining_of(args: argparse.Namespace) -> dict[str, object]:
-    """The arguments that make a run what it is: a checkpoint resumes only with the same."""
-    return {key: getattr(args, key) for key in _RUN_DEFINING}
-
-
 def encode(text: str) -> list[int]:
     """A field's symbols as the reader's column indices."""
     return [SEQUENCE_SYMBOLS.index(ch) for ch in text]
@@ -180,14 +175,15 @@ def main(argv: list[str] | None = None) -> Path:
     from training.sequence_model import build_training_model, ctc_loss, shipped_model
 
     keras.utils.set_random_seed(args.seed)
-    restart_log = _shipped_log(args.out) if args.more_epochs else None
+    restart_log = _shipped_log(args.out, "nothing to restart: train one first (python -m training.train_sequence)"
+                               ) if args.more_epochs else None
     if restart_log is not None:
         args.epochs = int(restart_log["epochs_done"]) + args.more_epochs
     x_val, t_val = validation_lines(args.seed, args.validation_fields)
     steps_per_epoch = -(-args.fields // args.batch_size)
     saved = checkpoint_dir(args)
     state_file = saved / "state.json"
-    defining = defining_of(args)
+    defining = {key: getattr(args, key) for key in _RUN_DEFINING}
     history: dict[str, list[float]] = {"loss": [], "val_field_accuracy": [], "seconds": []}
     best_accuracy, best_epoch, first_epoch, spent = -1.0, -1, 0, 0.0
     cycle_start = 0  # the epoch the current cosine cycle began after (a warm restart's)
@@ -203,49 +199,39 @@ def main(argv: list[str] | None = None) -> Path:
         cycle_start = state.get("cycle_start", 0)
         print(f"resuming after epoch {first_epoch} from {saved}", flush=True)
     else:
-        shipped_log = restart_log if restart_log is not None else _shipped_run(args.out, defining) if args.resume else {}
-        cycle_start = (int(shipped_log["epochs_done"]) if restart_log is not None
-                       else int(shipped_log.get("cycle_start", 0)))
+        # Without a checkpoint, a run goes on from the shipped reader and its log: a warm
+        # restart on a new cycle, or --resume on the cycle the log was in.
+        shipped_log = restart_log if restart_log is not None else _shipped_run(args.out, defining) if args.resume else None
+        if shipped_log is not None:
+            cycle_start = int(shipped_log["epochs_done"] if restart_log is not None else shipped_log.get("cycle_start", 0))
         model = build_training_model()
         schedule = keras.optimizers.schedules.CosineDecay(
             args.learning_rate, decay_steps=(args.epochs - cycle_start) * steps_per_epoch, alpha=0.02,
             warmup_target=None)
         model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0), loss=ctc_loss)
-        if restart_log is not None:
-            model.set_weights(keras.saving.load_model(args.out, compile=False).get_weights())
-            history, best_epoch = restart_log["history"], restart_log["best_epoch"] - 1
-            # Measured again rather than taken from the log: the bar a new epoch must clear is the
-            # shipped reader on these validation fields, however many the restart is given.
-            best_accuracy, first_epoch = field_accuracy(read_lines(model, x_val), t_val), cycle_start
-            spent = restart_log["wall_seconds"]
-            model.optimizer.build(model.trainable_variables)
-            continued = [*restart_log.get("continued", []), {
-                "after_epoch": first_epoch, "from": f"{args.out.name} (the best epoch, {best_epoch + 1})",
-                "optimizer": f"warm restart: Adam afresh, a new cosine cycle of {args.more_epochs} epochs "
-                             f"from {args.learning_rate:g}"}]
-            _save_checkpoint(saved, model, True, {
-                "defining": defining, "history": history, "best_accuracy": best_accuracy,
-                "best_epoch": best_epoch, "epochs_done": first_epoch, "seconds": spent, "continued": continued,
-                "cycle_start": cycle_start})
-            print(f"warm restart after epoch {first_epoch} from {args.out} (validation fields {best_accuracy:.4f}): "
-                  f"{args.more_epochs} more epochs, learning rate from {args.learning_rate:g}", flush=True)
-        elif args.resume:
+        if shipped_log is not None:
             model.set_weights(keras.saving.load_model(args.out, compile=False).get_weights())
             history, best_epoch = shipped_log["history"], shipped_log["best_epoch"] - 1
-            best_accuracy, first_epoch = shipped_log["best_val_field_accuracy"], shipped_log["epochs_done"]
-            spent = shipped_log["wall_seconds"]
-            # The schedule goes on where the run stopped; Adam's moments start again.
+            first_epoch, spent = shipped_log["epochs_done"], shipped_log["wall_seconds"]
+            # The shipped weights are the best epoch's: until one beats it, they stay the best. A
+            # restart measures them again rather than taking the log's figure: the bar a new epoch
+            # must clear is the shipped reader on these validation fields, however many it is given.
+            best_accuracy = (field_accuracy(read_lines(model, x_val), t_val) if restart_log is not None
+                             else shipped_log["best_val_field_accuracy"])
+            # The schedule goes on where the cycle stands (a restart's at its start); Adam's moments start again.
             model.optimizer.build(model.trainable_variables)
             model.optimizer.iterations.assign((first_epoch - cycle_start) * steps_per_epoch)
+            how = (f"warm restart: Adam afresh, a new cosine cycle of {args.more_epochs} epochs from "
+                   f"{args.learning_rate:g}" if restart_log is not None
+                   else "Adam restarted (the checkpoint was gone); the learning-rate schedule went on")
             continued = [*shipped_log.get("continued", []), {
                 "after_epoch": first_epoch, "from": f"{args.out.name} (the best epoch, {best_epoch + 1})",
-                "optimizer": "Adam restarted (the checkpoint was gone); the learning-rate schedule went on"}]
-            # The shipped weights are the best epoch's: until one beats it, they stay the best.
+                "optimizer": how}]
             _save_checkpoint(saved, model, True, {
                 "defining": defining, "history": history, "best_accuracy": best_accuracy, "best_epoch": best_epoch,
                 "epochs_done": first_epoch, "seconds": spent, "continued": continued, "cycle_start": cycle_start})
-            print(f"no checkpoint in {saved}: going on after epoch {first_epoch} from {args.out} "
-                  f"(its best epoch's weights; the optimizer starts afresh)", flush=True)
+            print(f"going on after epoch {first_epoch} from {args.out} "
+                  f"(its best epoch's weights, validation fields {best_accuracy:.4f}; {how})", flush=True)
     print(f"{args.fields} fields an epoch, {len(t_val)} validating; backend {keras.backend.backend()}; "
           f"{model.count_params()} parameters", flush=True)
 
@@ -309,14 +295,14 @@ def main(argv: list[str] | None = None) -> Path:
     return args.out
 
 
-def _shipped_log(out: Path) -> dict[str, object]:
-    """The training log of the reader shipped at ``out``, which a warm restart goes on from."""
+def _shipped_log(out: Path, what_to_do: str) -> dict[str, object]:
+    """The training log of the reader shipped at ``out``, which a run without its
+    checkpoint goes on from; refused with ``what_to_do`` when either is missing."""
     from docproc.recognize.model_files import companion_path
 
     log_file = companion_path(out, "training.json")
     if not out.is_file() or not log_file.is_file():
-        raise SystemExit(f"nothing to restart: no {out} with its {log_file.name}; train one first "
-                         "(python -m training.train_sequence)")
+        raise SystemExit(f"no {out} with its {log_file.name}: {what_to_do}")
     return json.loads(log_file.read_text())
 
 
@@ -324,13 +310,7 @@ def _shipped_run(out: Path, defining: dict[str, object]) -> dict[str, object]:
     """The training log of the reader shipped at ``out``, when ``--resume`` has no
     checkpoint to go on from (it lives in the user cache, which a new machine lacks).
     Refused unless that run had the same defining arguments."""
-    from docproc.recognize.model_files import companion_path
-
-    log_file = companion_path(out, "training.json")
-    if not out.is_file() or not log_file.is_file():
-        raise SystemExit(f"nothing to resume: no checkpoint, and no {out} with its {log_file.name}; "
-                         "start afresh without --resume")
-    log = json.loads(log_file.read_text())
+    log = _shipped_log(out, "nothing to resume without a checkpoint; start afresh without --resume")
     theirs = {key: log["arguments"].get(key) for key in _RUN_DEFINING}
     if theirs != defining:
         raise SystemExit(f"{out} was trained with other arguments ({theirs}); give the same ones to --resume it, "
