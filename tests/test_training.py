@@ -189,6 +189,46 @@ def test_every_pen_style_draws_its_digit_and_the_draws_differ() -> None:
     assert set(crops.labels) == {class_of(d) for d in "0123456789"}
 
 
+def test_a_cursive_join_runs_from_one_digit_into_the_next_and_spans_no_wide_gap() -> None:
+    import cv2
+
+    from training import pen_digits, sequence_fields
+
+    rng = np.random.default_rng(5)
+    joined = 0
+    for _ in range(20):
+        left, right = (sequence_fields._ink_box(pen_digits.draw_digit(d, rng)) for d in "27")
+        for gap, may_join in ((3, True), (3 * max(left.shape[0], right.shape[0]), False)):
+            height = max(left.shape[0], right.shape[0])
+            ink = np.zeros((height, left.shape[1] + gap + right.shape[1]), np.float32)
+            ink[: left.shape[0], : left.shape[1]] = left
+            ink[: right.shape[0], left.shape[1] + gap :] = right
+            before = ink.copy()
+            sequence_fields._ligature(ink, (left, 0, 0), (right, left.shape[1] + gap, 0), rng)
+            added = (ink > 0.5) & ~(before > 0.5)
+            if not may_join:
+                assert not added.any()  # digits a field's height apart are never joined
+            elif added.any():
+                joined += 1
+                # One pen line now: the two digits' ink is connected.
+                count, _ = cv2.connectedComponents((ink > 0.3).astype(np.uint8))
+                count_before, _ = cv2.connectedComponents((before > 0.3).astype(np.uint8))
+                assert count < count_before
+    assert joined >= 10  # a 2 ends low on the right and a 7 begins high on the left: most pairs join
+
+
+def test_the_elastic_bend_moves_ink_but_keeps_it() -> None:
+    from training import pen_digits, sequence_fields
+
+    rng = np.random.default_rng(6)
+    ink = sequence_fields._ink_box(pen_digits.draw_digit("9", rng))
+    bent = sequence_fields._elastic(ink, rng)
+    assert bent.shape[0] > ink.shape[0] and bent.shape[1] > ink.shape[1]  # room for ink pushed out
+    assert abs(bent.sum() - ink.sum()) < 0.1 * ink.sum()
+    pad = (bent.shape[0] - ink.shape[0]) // 2
+    assert np.abs(bent[pad : pad + ink.shape[0], pad : pad + ink.shape[1]] - ink).mean() > 0.005
+
+
 @pytest.mark.slow
 def test_a_warm_restart_goes_on_from_the_shipped_reader_and_resumes(tmp_path: Path) -> None:
     import shutil

@@ -5,7 +5,8 @@ amounts and dates (``1.500,00``, ``300.-``, ``12/05``), written glyph by glyph i
 hand from one source: MNIST training digits (the digit model's validation digits held
 out), the training handwriting fonts, digits drawn along stroke skeletons
 (training/pen_digits.py) or the vendored optdigits bitmaps (never ``windep``). The
-glyphs touch, overlap or stand wide apart; the line slants and its baseline drifts;
+glyphs touch, overlap or stand wide apart; a cursive hand joins them with run-on strokes;
+the ink bends (an elastic distortion); the line slants and its baseline drifts;
 stray strokes, rules and frame remnants, security patterns, blur, noise and JPEG are
 laid over it as a scan would. The field's grey image then goes through
 ``docproc.glyphs.line_image``, the function the reader's input comes from at run time,
@@ -37,6 +38,13 @@ SOURCE_SHARES = {"mnist": 0.4, "pen": 0.25, "font": 0.25, "optdigits": 0.1}
 # How the glyphs of a field are spaced, relative to the digit height: touching and
 # overlapping, as most people write, or wide apart.
 GAPS = {"touching": ((-0.12, 0.02), 0.3), "normal": ((0.02, 0.3), 0.5), "wide": ((0.3, 1.1), 0.2)}
+# Cursive hands run on from one digit into the next: the share of fields written joined
+# (from the sources whose glyphs are handwriting) and of their digit pairs that are joined.
+JOINED_SOURCES = ("mnist", "pen", "optdigits")
+JOINED_SHARE = 0.3
+JOIN_PAIR = 0.6
+# The share of fields whose ink is bent by an elastic distortion.
+ELASTIC_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -206,7 +214,65 @@ def write_line(text: str, srcs: SequenceSources, rng: np.random.Generator) -> np
     for glyph, px, py in placed:
         region = ink[py - top_all : py - top_all + glyph.shape[0], px - left : px - left + glyph.shape[1]]
         np.maximum(region, glyph[: region.shape[0], : region.shape[1]], out=region)
+    if source in JOINED_SOURCES and rng.random() < JOINED_SHARE:
+        at = [(glyph, px - left, py - top_all) for glyph, px, py in placed]
+        for index in range(len(text) - 1):
+            if text[index] in DIGITS and text[index + 1] in DIGITS and rng.random() < JOIN_PAIR:
+                _ligature(ink, at[index], at[index + 1], rng)
     return ink
+
+
+def _pen_width(glyph: np.ndarray) -> float:
+    """The width of the pen a glyph was written with: across a stroke of width w the
+    distance to the paper runs evenly from 0 to w / 2, so its median is about w / 4."""
+    solid = (glyph > 0.5).astype(np.uint8)
+    if not solid.any():
+        return 1.0
+    inside = cv2.distanceTransform(np.pad(solid, 1), cv2.DIST_L2, 3)[1:-1, 1:-1][solid > 0]
+    return float(max(1.0, 4.0 * np.median(inside)))
+
+
+def _ligature(ink: np.ndarray, left: tuple[np.ndarray, int, int], right: tuple[np.ndarray, int, int],
+              rng: np.random.Generator) -> None:
+    """A joining stroke drawn into ``ink``, as a cursive hand runs on from one digit into
+    the next: rising from the right edge of ``left``'s ink low down, where a digit ends, to
+    the left edge of ``right``'s high up, where the next begins, sagging a little (a level
+    join would pass for a dash)."""
+    ends = []
+    for (glyph, x, y), low, high, rightmost in ((left, 0.65, 1.0, True), (right, 0.0, 0.5, False)):
+        rows = np.arange(int(glyph.shape[0] * low), max(int(glyph.shape[0] * low) + 1, int(glyph.shape[0] * high)))
+        rows = rows[(glyph[rows] > 0.5).any(axis=1)] if rows.size else rows
+        if rows.size == 0:
+            return
+        row = int(rng.choice(rows))
+        cols = np.flatnonzero(glyph[row] > 0.5)
+        ends.append(np.array([x + (cols[-1] if rightmost else cols[0]), y + row], np.float64))
+    start, end = ends
+    if end[0] - start[0] > 0.8 * ink.shape[0] or end[1] > start[1]:
+        return  # digits this far apart are not joined, and a join rises into the next digit
+    sag = rng.uniform(0.0, 0.2) * (end[0] - start[0])
+    middle = (start + end) / 2 + [0.0, sag]
+    t = np.linspace(0.0, 1.0, 24)[:, None]
+    curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * middle + t**2 * end
+    pen = _pen_width(left[0]) * rng.uniform(0.4, 0.9)  # a run-on stroke is drawn fast and thin
+    stroke = np.zeros_like(ink)
+    points = np.round(curve * 16).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(stroke, [points], False, 1.0, max(1, round(pen)), cv2.LINE_AA, 4)
+    np.maximum(ink, stroke * rng.uniform(0.7, 1.0), out=ink)
+
+
+def _elastic(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The ink bent by a smooth random displacement (Simard et al., 2003), at the scale of
+    a digit's parts: no two hands draw a loop or a tail the same."""
+    sigma = ink.shape[0] * rng.uniform(0.08, 0.16)
+    alpha = ink.shape[0] * rng.uniform(0.02, 0.07)
+    padded = np.pad(ink, int(np.ceil(alpha)) + 1)  # room for ink pushed past the edge
+    shifts = []
+    for _ in range(2):
+        field = cv2.GaussianBlur(rng.uniform(-1, 1, padded.shape).astype(np.float32), (0, 0), sigma)
+        shifts.append(field / max(1e-6, float(np.abs(field).max())) * alpha)
+    ys, xs = np.indices(padded.shape, dtype=np.float32)
+    return cv2.remap(padded, xs + shifts[0], ys + shifts[1], cv2.INTER_LINEAR)
 
 
 def _slanted(ink: np.ndarray, shear: float) -> np.ndarray:
@@ -291,6 +357,8 @@ def make_field(srcs: SequenceSources, rng: np.random.Generator) -> tuple[np.ndar
     """One generated field: its grey scan (uint8) and its symbols."""
     text = random_text(rng)
     ink = write_line(text, srcs, rng)
+    if rng.random() < ELASTIC_SHARE:
+        ink = _elastic(ink, rng)
     ink = _stroke_width(ink, rng)
     ink = _slanted(ink, float(rng.uniform(-0.3, 0.4)))
     return scan_field(_ink_box(ink, 0.05), rng), text
