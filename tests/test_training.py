@@ -139,6 +139,19 @@ def test_the_writer_independent_digits_are_never_training_data() -> None:
     assert len(uci) == 1593 + 1934 + 946 and set(np.unique(uci.labels)) == set(range(10))
 
 
+def test_the_sequence_fields_write_the_uci_training_writers_never_windep() -> None:
+    from docproc.datasets import uci_digits
+    from training import sequence_fields, sources
+
+    images, labels = sequence_fields._uci_bitmaps()
+    assert images.shape == (1593 + 1934 + 946, 32, 32) and set(np.unique(labels)) == set(range(10))
+    # semeion's 16x16 pixels are doubled, not resampled: each stays a 2x2 block of one value.
+    semeion = images[:1593]
+    assert (semeion[:, ::2, ::2] == semeion[:, 1::2, 1::2]).all()
+    windep = uci_digits.read_optdigits(sources.REAL_DIGITS / sources.UCI_TEST_FILE).images
+    assert not (images[1593:, None] == windep[None, :50]).all(axis=(2, 3)).any()
+
+
 def test_an_epoch_of_the_mix_is_a_pure_function_of_seed_and_epoch() -> None:
     from docproc.recognize.classes import CLASSES, DIGITS
     from training import sources
@@ -254,6 +267,7 @@ def test_a_warm_restart_goes_on_from_the_shipped_reader_and_resumes(tmp_path: Pa
     assert log["history"]["loss"][: before["epochs_done"]] == before["history"]["loss"]
     assert log["continued"][-1]["after_epoch"] == before["epochs_done"]
     assert "warm restart" in log["continued"][-1]["optimizer"]
+    assert log["continued"][-1]["fields"]["sources"] == train_sequence.sequence_fields.SOURCE_SHARES
     assert log["wall_seconds"] > before["wall_seconds"] and log["cycle_start"] == before["epochs_done"]
     # The shipped best stays the best unless an epoch of the restart beats it.
     assert log["best_epoch"] == before["best_epoch"] or log["best_epoch"] > before["epochs_done"]

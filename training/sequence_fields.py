@@ -4,7 +4,8 @@ Each field is a string of 1 to 12 digits, often with the separators and end mark
 amounts and dates (``1.500,00``, ``300.-``, ``12/05``), written glyph by glyph in one
 hand from one source: MNIST training digits (the digit model's validation digits held
 out), the training handwriting fonts, digits drawn along stroke skeletons
-(training/pen_digits.py) or the vendored optdigits bitmaps (never ``windep``). The
+(training/pen_digits.py) or the vendored UCI bitmaps of real writers (semeion and
+optdigits, never optdigits' ``windep``). The
 glyphs touch, overlap or stand wide apart; a cursive hand joins them with run-on strokes;
 the ink bends (an elastic distortion); the line slants and its baseline drifts;
 stray strokes, rules and frame remnants, security patterns, blur, noise and JPEG are
@@ -34,13 +35,15 @@ from training import pen_digits, sources
 
 MAX_DIGITS = 12
 # Where each field's digits come from (shares of the fields).
-SOURCE_SHARES = {"mnist": 0.4, "pen": 0.25, "font": 0.25, "optdigits": 0.1}
+# The UCI bitmaps are the only real writers outside MNIST (about 110 of them), so they
+# get a larger share than their count alone would give.
+SOURCE_SHARES = {"mnist": 0.35, "pen": 0.25, "font": 0.25, "uci": 0.15}
 # How the glyphs of a field are spaced, relative to the digit height: touching and
 # overlapping, as most people write, or wide apart.
 GAPS = {"touching": ((-0.12, 0.02), 0.3), "normal": ((0.02, 0.3), 0.5), "wide": ((0.3, 1.1), 0.2)}
 # Cursive hands run on from one digit into the next: the share of fields written joined
 # (from the sources whose glyphs are handwriting) and of their digit pairs that are joined.
-JOINED_SOURCES = ("mnist", "pen", "optdigits")
+JOINED_SOURCES = ("mnist", "pen", "uci")
 JOINED_SHARE = 0.3
 JOIN_PAIR = 0.6
 # The share of fields whose ink is bent by an elastic distortion.
@@ -50,24 +53,34 @@ ELASTIC_SHARE = 0.4
 @dataclass(frozen=True)
 class SequenceSources:
     """The glyph sources fields are written from: MNIST digits (uint8 28x28) and their
-    labels, optdigits bitmaps and labels, and the font files."""
+    labels, the UCI bitmaps (0/1, 32x32) and labels, and the font files."""
 
     mnist_images: np.ndarray
     mnist_labels: np.ndarray
-    optdigits_images: np.ndarray
-    optdigits_labels: np.ndarray
+    uci_images: np.ndarray
+    uci_labels: np.ndarray
     fonts: tuple[Path, ...]
     shares: dict[str, float] = field(default_factory=lambda: dict(SOURCE_SHARES))  # of SOURCE_SHARES' keys
 
 
+def _uci_bitmaps() -> tuple[np.ndarray, np.ndarray]:
+    """The UCI training bitmaps (semeion, optdigits ``tra`` and ``cv``; never ``windep``),
+    all at optdigits' 32x32: semeion's 16x16 pixels doubled."""
+    images, labels = [], []
+    for name in sources.UCI_TRAINING_FILES:
+        path = sources.REAL_DIGITS / name
+        bitmaps = uci_digits.read_semeion(path) if name == "semeion.data" else uci_digits.read_optdigits(path)
+        scale = uci_digits.OPTDIGITS_SIZE // bitmaps.images.shape[1]
+        images.append(bitmaps.images.repeat(scale, axis=1).repeat(scale, axis=2))
+        labels.append(bitmaps.labels)
+    return np.concatenate(images), np.concatenate(labels)
+
+
 def load_sources(mnist_split: mnist.Split, fonts: tuple[font_files.Font, ...]) -> SequenceSources:
-    """The sources for ``mnist_split``'s digits and the given faces, with the optdigits
-    training files (the writer-independent test file is never among them)."""
-    bitmaps = [uci_digits.read_optdigits(sources.REAL_DIGITS / name)
-               for name in sources.UCI_TRAINING_FILES if name.startswith("optdigits")]
+    """The sources for ``mnist_split``'s digits and the given faces, with the UCI training
+    bitmaps (optdigits' writer-independent test file is never among them)."""
     paths = font_files.fetch(fonts)
-    return SequenceSources(mnist_split.images, mnist_split.labels,
-                           np.concatenate([b.images for b in bitmaps]), np.concatenate([b.labels for b in bitmaps]),
+    return SequenceSources(mnist_split.images, mnist_split.labels, *_uci_bitmaps(),
                            tuple(paths[face.name] for face in fonts))
 
 
@@ -144,9 +157,9 @@ def _digit_glyph(source: str, digit: str, srcs: SequenceSources, font: Path, rng
     if source == "mnist":
         pool = np.flatnonzero(srcs.mnist_labels == int(digit))
         return _ink_box(srcs.mnist_images[rng.choice(pool)].astype(np.float32) / 255.0)
-    if source == "optdigits":
-        pool = np.flatnonzero(srcs.optdigits_labels == int(digit))
-        bitmap = srcs.optdigits_images[rng.choice(pool)].astype(np.float32)
+    if source == "uci":
+        pool = np.flatnonzero(srcs.uci_labels == int(digit))
+        bitmap = srcs.uci_images[rng.choice(pool)].astype(np.float32)
         return _ink_box(cv2.GaussianBlur(cv2.resize(bitmap, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST), (3, 3), 0.8))
     if source == "pen":
         return _ink_box(pen_digits.draw_digit(digit, rng))

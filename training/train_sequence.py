@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> Path:
                    else "Adam restarted (the checkpoint was gone); the learning-rate schedule went on")
             continued = [*shipped_log.get("continued", []), {
                 "after_epoch": first_epoch, "from": f"{args.out.name} (the best epoch, {best_epoch + 1})",
-                "optimizer": how}]
+                "optimizer": how,
+                # The recipe may have changed since the epochs before: what this cycle's fields are made of.
+                "fields": {"sources": dict(sequence_fields.SOURCE_SHARES), "joined": sequence_fields.JOINED_SHARE,
+                           "elastic": sequence_fields.ELASTIC_SHARE}}]
             _save_checkpoint(saved, model, True, {
                 "defining": defining, "history": history, "best_accuracy": best_accuracy, "best_epoch": best_epoch,
                 "epochs_done": first_epoch, "seconds": spent, "continued": continued, "cycle_start": cycle_start})
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> Path:
                  "mnist": f"training split less the {VALIDATION_DIGITS} validation digits of the digit model "
                           f"(split seed {DIGIT_MODEL_SPLIT_SEED})",
                  "fonts": [font.package for font in font_files.training_fonts()],
-                 "optdigits": "optdigits-orig.tra and .cv (never windep)"},
+                 "uci": "semeion.data, optdigits-orig.tra and .cv (never windep)"},
         "epochs_done": len(history["loss"]),
         "best_epoch": best_epoch + 1,
         "best_val_field_accuracy": best_accuracy,
