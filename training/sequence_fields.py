@@ -66,14 +66,10 @@ class SequenceSources:
 def _uci_bitmaps() -> tuple[np.ndarray, np.ndarray]:
     """The UCI training bitmaps (semeion, optdigits ``tra`` and ``cv``; never ``windep``),
     all at optdigits' 32x32: semeion's 16x16 pixels doubled."""
-    images, labels = [], []
-    for name in sources.UCI_TRAINING_FILES:
-        path = sources.REAL_DIGITS / name
-        bitmaps = uci_digits.read_semeion(path) if name == "semeion.data" else uci_digits.read_optdigits(path)
-        scale = uci_digits.OPTDIGITS_SIZE // bitmaps.images.shape[1]
-        images.append(bitmaps.images.repeat(scale, axis=1).repeat(scale, axis=2))
-        labels.append(bitmaps.labels)
-    return np.concatenate(images), np.concatenate(labels)
+    bitmaps = sources.uci_training_bitmaps()
+    scales = [uci_digits.OPTDIGITS_SIZE // one.images.shape[1] for one in bitmaps]
+    return (np.concatenate([one.images.repeat(k, axis=1).repeat(k, axis=2) for one, k in zip(bitmaps, scales)]),
+            np.concatenate([one.labels for one in bitmaps]))
 
 
 def load_sources(mnist_split: mnist.Split, fonts: tuple[font_files.Font, ...]) -> SequenceSources:

@@ -68,18 +68,22 @@ def as_uint8(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
     return np.round(np.clip(stack, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def uci_training_bitmaps(names: tuple[str, ...] = UCI_TRAINING_FILES,
+                         folder: Path = REAL_DIGITS) -> list[uci_digits.Bitmaps]:
+    """The bitmaps of the named UCI files, each read by its own format. Refuses the
+    writer-independent test file: every training source of real digits comes through here."""
+    if UCI_TEST_FILE in names:
+        raise ValueError(f"{UCI_TEST_FILE} is the test of unseen writers: it is never training data")
+    return [uci_digits.read_semeion(folder / name) if name == "semeion.data" else uci_digits.read_optdigits(folder / name)
+            for name in names]
+
+
 def uci_crops(names: tuple[str, ...] = UCI_TRAINING_FILES, folder: Path = REAL_DIGITS) -> Crops:
     """The UCI digits of the named files as recipe crops, each bitmap read as
     ``docproc classify`` reads a scanned crop. Refuses the writer-independent test file."""
-    if UCI_TEST_FILE in names:
-        raise ValueError(f"{UCI_TEST_FILE} is the test of unseen writers: it is never training data")
-    images, labels = [], []
-    for name in names:
-        path = folder / name
-        bitmaps = uci_digits.read_semeion(path) if name == "semeion.data" else uci_digits.read_optdigits(path)
-        images += list(uci_digits.recipe_crops(bitmaps))
-        labels.append(bitmaps.labels)
-    return Crops(as_uint8(images), np.concatenate(labels).astype(np.uint8))
+    bitmaps = uci_training_bitmaps(names, folder)
+    images = [crop for one in bitmaps for crop in uci_digits.recipe_crops(one)]
+    return Crops(as_uint8(images), np.concatenate([one.labels for one in bitmaps]).astype(np.uint8))
 
 
 def render_symbol(font_path: Path, symbol: str, size: int) -> np.ndarray:
